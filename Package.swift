@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Hypha",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hypha", targets: ["hypha"]),
+        .executable(name: "bacalhau-emulator", targets: ["BacalhauEmulator"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "HyphaArrow", targets: ["HyphaArrow"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+    ],
+    targets: [
+        // The Arrow IPC codec: no dependencies, usable on its own.
+        .target(name: "HyphaArrow", path: "Sources/Arrow"),
+        // Workflow model, loading, validation, DAG, channels, runtime, plugin API.
+        .target(
+            name: "Engine",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Built-in plugins, one folder each.
+        .target(
+            name: "Plugins",
+            dependencies: [
+                "Engine", "HyphaArrow",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "hypha",
+            dependencies: [
+                "Engine", "Plugins", "HyphaArrow",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A Bacalhau orchestrator emulator for tests; never part of the shipped CLI.
+        .executableTarget(
+            name: "BacalhauEmulator",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .testTarget(name: "ArrowTests", dependencies: ["HyphaArrow"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Engine", "HyphaArrow"]),
+        .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
+        .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine"]),
+    ]
+)

@@ -1,0 +1,2 @@
+@main
+struct EmulatorPlaceholder { static func main() {} }

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Arrow IPC stream bytes, as they travel between nodes and machines.
+public struct ArrowData: Sendable, Equatable {
+    public var bytes: Data
+    public init(bytes: Data) { self.bytes = bytes }
+}
+
+/// The body of a message: exactly one value of one of the port types.
+public enum Payload: Sendable {
+    case arrow(ArrowData)
+    case record(Record)
+    case job(Job)
+    case result(JobResult)
+
+    public var portType: PortType {
+        switch self {
+        case .arrow: .arrow
+        case .record: .record
+        case .job: .job
+        case .result: .result
+        }
+    }
+
+    /// The payload as a single value, for templates and for the capture sink.
+    public var value: Value {
+        switch self {
+        case .arrow(let data): .map(Record([("arrow_bytes", .int(Int64(data.bytes.count)))]))
+        case .record(let record): .map(record)
+        case .job(let job): job.value
+        case .result(let result): .map(result.record)
+        }
+    }
+}
+
+/// A payload on its way through the DAG, with the acknowledgement that tells its
+/// source when every sink downstream has finished with it.
+public struct Message: Sendable {
+    public var payload: Payload
+    public let ack: Acknowledgement
+
+    public init(_ payload: Payload, ack: Acknowledgement) {
+        self.payload = payload
+        self.ack = ack
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// An option's value and where it was written.
+public struct OptionValue: Sendable {
+    public var value: Value
+    public var location: SourceLocation?
+
+    public init(_ value: Value, at location: SourceLocation?) {
+        self.value = value
+        self.location = location
+    }
+}
+
+/// A node's checked configuration, as its plugin sees it. Options have been type-checked and
+/// defaults filled in by the loader; the getters return nil only for absent optional options.
+public struct NodeConfig: Sendable {
+    public var id: String
+    public var plugin: String
+    public var options: [String: OptionValue]
+    /// Where the node is declared (its id in the workflow file).
+    public var location: SourceLocation?
+    public var workflow: WorkflowInfo
+    /// The ids of the nodes this one reads from.
+    public var upstream: [String]
+    /// The plugin specs of the upstream nodes (for static checks such as template variables).
+    public var upstreamSpecs: [PluginSpec]
+
+    public init(id: String, plugin: String, options: [String: OptionValue], location: SourceLocation?,
+                workflow: WorkflowInfo, upstream: [String] = [], upstreamSpecs: [PluginSpec] = []) {
+        self.id = id
+        self.plugin = plugin
+        self.options = options
+        self.location = location
+        self.workflow = workflow
+        self.upstream = upstream
+        self.upstreamSpecs = upstreamSpecs
+    }
+
+    public func location(of option: String) -> SourceLocation? { options[option]?.location ?? location }
+
+    public func value(_ name: String) -> Value? {
+        guard let v = options[name]?.value, v != .null else { return nil }
+        return v
+    }
+
+    public func string(_ name: String) -> String? { value(name).map(\.text) }
+    public func int(_ name: String) -> Int? { value(name)?.intValue.map { Int($0) } }
+    public func double(_ name: String) -> Double? { value(name)?.doubleValue }
+    public func bool(_ name: String) -> Bool? { value(name)?.boolValue }
+
+    public func strings(_ name: String) -> [String]? {
+        switch value(name) {
+        case .list(let items)?: items.map(\.text)
+        case let v?: [v.text]
+        case nil: nil
+        }
+    }
+
+    /// A duration option in seconds ("500ms", "10s", "5m", "1h", or a number).
+    public func duration(_ name: String) -> Double? {
+        value(name).flatMap(OptionParsing.seconds)
+    }
+
+    /// A path option, resolved against the workflow file's folder.
+    public func path(_ name: String) -> String? {
+        string(name).map { workflow.resolve($0) }
+    }
+}
+
+/// What every node may know about its workflow.
+public struct WorkflowInfo: Sendable {
+    public var name: String
+    /// The workflow file's path.
+    public var file: String
+    /// The workflow file's folder: relative paths resolve against it.
+    public var directory: String
+    /// The jobstore folder, resolved.
+    public var jobstore: String?
+    /// `vars`, after `--var` overrides.
+    public var vars: Record
+
+    public init(name: String, file: String, directory: String, jobstore: String?, vars: Record) {
+        self.name = name
+        self.file = file
+        self.directory = directory
+        self.jobstore = jobstore
+        self.vars = vars
+    }
+
+    /// Resolves a path against the workflow file's folder; `~` is the home folder.
+    public func resolve(_ path: String) -> String {
+        var p = path
+        if p == "~" || p.hasPrefix("~/") {
+            p = FileManager.default.homeDirectoryForCurrentUser.path + p.dropFirst()
+        }
+        let url = p.hasPrefix("/") ? URL(fileURLWithPath: p) : URL(fileURLWithPath: directory).appendingPathComponent(p)
+        return url.standardizedFileURL.path
+    }
+}
+
+enum OptionParsing {
+    /// Seconds from a number or from "250ms", "10s", "5m", "2h".
+    static func seconds(_ value: Value) -> Double? {
+        if let d = value.doubleValue { return d >= 0 ? d : nil }
+        guard let s = value.stringValue?.trimmingCharacters(in: .whitespaces) else { return nil }
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            if let n = Double(s.dropLast(suffix.count)), n >= 0 { return n * factor }
+        }
+        return Double(s).flatMap { $0 >= 0 ? $0 : nil }
+    }
+}

@@ -1,0 +1,77 @@
+import Logging
+
+/// A plugin: a node's behaviour. Every plugin has a static spec and is built from its node's
+/// checked configuration. Sources conform to `SourcePlugin`, transforms and sinks to
+/// `ProcessorPlugin`.
+public protocol Plugin: Sendable {
+    static var spec: PluginSpec { get }
+
+    /// Checks that go beyond option types (for example that a template's job exists).
+    /// Runs at load time, before anything starts; the default finds nothing.
+    static func validate(_ node: NodeConfig) -> [Diagnostic]
+
+    /// Builds the node. Throw a `Diagnostic` for a configuration that can't work.
+    init(node: NodeConfig, context: RunContext) throws
+}
+
+extension Plugin {
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] { [] }
+}
+
+/// A node with no input that emits messages, such as a folder watcher.
+public protocol SourcePlugin: Plugin {
+    /// Emits messages until done (`--once`: what is present now) or cancelled (shutdown).
+    func run(_ output: SourceOutput) async throws
+}
+
+/// A node that handles one message at a time: a transform (it emits) or a sink (it doesn't).
+public protocol ProcessorPlugin: Plugin {
+    /// How many messages this node handles at once.
+    var concurrency: Int { get }
+
+    /// Handles one message. Everything emitted through `output` is derived from it.
+    /// Throwing fails this message (counted, logged, reported to its source); the run goes on.
+    func process(_ message: Message, _ output: Output) async throws
+
+    /// Runs once after the last message, before the node's output closes (flush files, say).
+    func finish() async throws
+}
+
+extension ProcessorPlugin {
+    public var concurrency: Int { 1 }
+    public func finish() async throws {}
+}
+
+/// Where a source sends what it finds.
+public struct SourceOutput: Sendable {
+    let send: @Sendable (Payload, Acknowledgement) async throws -> Void
+    /// Whether the run should stop once what is present now has been emitted.
+    public let once: Bool
+
+    public init(once: Bool, send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
+        self.once = once
+        self.send = send
+    }
+
+    /// Emits a payload; `onComplete` runs once every sink downstream has finished with it
+    /// (or failed on it). Suspends while downstream is full.
+    public func emit(_ payload: Payload, onComplete: @escaping @Sendable (Delivery) -> Void = { _ in })
+        async throws
+    {
+        try await send(payload, Acknowledgement(onComplete: onComplete))
+    }
+}
+
+/// Where a processor sends what it derives from the message it is handling.
+public struct Output: Sendable {
+    let send: @Sendable (Payload) async throws -> Void
+
+    public init(send: @escaping @Sendable (Payload) async throws -> Void) {
+        self.send = send
+    }
+
+    /// Emits a payload derived from the message being handled. Suspends while downstream is full.
+    public func emit(_ payload: Payload) async throws {
+        try await send(payload)
+    }
+}

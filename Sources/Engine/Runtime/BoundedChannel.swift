@@ -1,0 +1,152 @@
+import Synchronization
+
+/// A bounded multi-producer, single-consumer async channel. A full channel suspends its
+/// senders, so a slow consumer slows its producers and memory stays bounded.
+///
+/// Hand-written because the standard library has no bounded async channel and
+/// swift-async-algorithms' `AsyncChannel` is unbuffered (and would add a heavy dependency).
+public final class BoundedChannel<Element: Sendable>: Sendable {
+    private struct State {
+        var buffer: [Element] = []
+        var head = 0
+        var waitingSenders: [(Element, CheckedContinuation<Void, any Error>)] = []
+        var waitingReceiver: CheckedContinuation<Element?, Never>?
+        var openProducers: Int
+        var cancelled = false
+
+        var count: Int { buffer.count - head }
+
+        mutating func popFirst() -> Element? {
+            guard head < buffer.count else { return nil }
+            let element = buffer[head]
+            head += 1
+            if head > 64 && head * 2 > buffer.count {
+                buffer.removeFirst(head)
+                head = 0
+            }
+            return element
+        }
+    }
+
+    private enum SendAction { case done, resume(CheckedContinuation<Element?, Never>), wait, cancelled }
+    private enum ReceiveAction { case element(Element, CheckedContinuation<Void, any Error>?), end, wait }
+
+    public let capacity: Int
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - capacity: how many elements wait in the channel before senders suspend.
+    ///   - producers: how many producers will call `finish()`; the channel ends after the last.
+    public init(capacity: Int, producers: Int = 1) {
+        self.capacity = Swift.max(1, capacity)
+        state = Mutex(State(openProducers: producers))
+    }
+
+    /// Elements waiting to be received.
+    public var count: Int { state.withLock { $0.count } }
+
+    /// Sends one element, suspending while the channel is full.
+    /// Throws `CancellationError` when the channel was cancelled.
+    public func send(_ element: Element) async throws {
+        let action: SendAction = state.withLock { s in
+            if s.cancelled { return .cancelled }
+            if let receiver = s.waitingReceiver {
+                s.waitingReceiver = nil
+                return .resume(receiver)
+            }
+            if s.count < capacity {
+                s.buffer.append(element)
+                return .done
+            }
+            return .wait
+        }
+        switch action {
+        case .done: return
+        case .cancelled: throw CancellationError()
+        case .resume(let receiver): receiver.resume(returning: element)
+        case .wait:
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled: Bool = state.withLock { s in
+                    if s.cancelled { return true }
+                    s.waitingSenders.append((element, continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) }
+            }
+        }
+    }
+
+    /// Receives the next element, or nil once every producer has finished and the buffer is empty.
+    public func receive() async -> Element? {
+        let action: ReceiveAction = state.withLock { s in
+            if let element = s.popFirst() {
+                var sender: CheckedContinuation<Void, any Error>?
+                if !s.waitingSenders.isEmpty {
+                    let (pending, continuation) = s.waitingSenders.removeFirst()
+                    s.buffer.append(pending)
+                    sender = continuation
+                }
+                return .element(element, sender)
+            }
+            if !s.waitingSenders.isEmpty {
+                let (pending, continuation) = s.waitingSenders.removeFirst()
+                return .element(pending, continuation)
+            }
+            if s.openProducers <= 0 || s.cancelled { return .end }
+            return .wait
+        }
+        switch action {
+        case .element(let element, let sender):
+            sender?.resume()
+            return element
+        case .end:
+            return nil
+        case .wait:
+            return await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+                let immediate: Element?? = state.withLock { s in
+                    if let element = s.popFirst() { return .some(element) }
+                    if s.openProducers <= 0 || s.cancelled { return .some(nil) }
+                    s.waitingReceiver = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        }
+    }
+
+    /// One producer is done; after the last one the consumer sees the end.
+    public func finish() {
+        let receiver: CheckedContinuation<Element?, Never>? = state.withLock { s in
+            s.openProducers -= 1
+            guard s.openProducers <= 0, s.count == 0, s.waitingSenders.isEmpty else { return nil }
+            defer { s.waitingReceiver = nil }
+            return s.waitingReceiver
+        }
+        receiver?.resume(returning: nil)
+    }
+
+    /// Ends the channel at once: waiting senders throw `CancellationError`, the consumer sees the end.
+    public func cancel() {
+        let (senders, receiver) = state.withLock { s in
+            s.cancelled = true
+            s.buffer.removeAll()
+            s.head = 0
+            defer {
+                s.waitingSenders.removeAll()
+                s.waitingReceiver = nil
+            }
+            return (s.waitingSenders.map(\.1), s.waitingReceiver)
+        }
+        for sender in senders { sender.resume(throwing: CancellationError()) }
+        receiver?.resume(returning: nil)
+    }
+}
+
+extension BoundedChannel: AsyncSequence {
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let channel: BoundedChannel
+        public mutating func next() async -> Element? { await channel.receive() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: self) }
+}

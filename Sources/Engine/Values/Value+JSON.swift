@@ -1,0 +1,135 @@
+import Foundation
+
+extension Value {
+    /// Compact JSON with keys in record order. Bytes become base64, timestamps ISO 8601.
+    public var json: String {
+        var out = ""
+        writeJSON(into: &out)
+        return out
+    }
+
+    func writeJSON(into out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .float(let d):
+            if d.isFinite {
+                out += d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
+            } else {
+                out += "null"
+            }
+        case .string(let s): Value.writeJSONString(s, into: &out)
+        case .bytes(let b): Value.writeJSONString(Data(b).base64EncodedString(), into: &out)
+        case .timestamp(let t): Value.writeJSONString(Value.iso8601(micros: t), into: &out)
+        case .list(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.writeJSON(into: &out)
+            }
+            out += "]"
+        case .map(let record):
+            out += "{"
+            for (i, (name, value)) in record.fields.enumerated() {
+                if i > 0 { out += "," }
+                Value.writeJSONString(name, into: &out)
+                out += ":"
+                value.writeJSON(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeJSONString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// Parses JSON into a `Value`. Object keys come out sorted (JSON objects are unordered).
+    public init(json data: Data) throws {
+        self = try JSONDecoder().decode(Value.self, from: data)
+    }
+}
+
+extension Value: Decodable {
+    public init(from decoder: any Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var items: [Value] = []
+            while !array.isAtEnd { items.append(try array.decode(Value.self)) }
+            self = .list(items)
+            return
+        }
+        if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            let keys = object.allKeys.map(\.stringValue).sorted()
+            self = .map(Record(try keys.map { ($0, try object.decode(Value.self, forKey: AnyKey($0))) }))
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() {
+            self = .null
+        } else if let b = try? single.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? single.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? single.decode(Double.self) {
+            self = .float(d)
+        } else {
+            self = .string(try single.decode(String.self))
+        }
+    }
+}
+
+extension Value: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        case .bool(let b):
+            var c = encoder.singleValueContainer()
+            try c.encode(b)
+        case .int(let i):
+            var c = encoder.singleValueContainer()
+            try c.encode(i)
+        case .float(let d):
+            var c = encoder.singleValueContainer()
+            try c.encode(d)
+        case .string, .bytes, .timestamp:
+            var c = encoder.singleValueContainer()
+            try c.encode(textForEncoding)
+        case .list(let items):
+            var c = encoder.unkeyedContainer()
+            for item in items { try c.encode(item) }
+        case .map(let record):
+            var c = encoder.container(keyedBy: AnyKey.self)
+            for (name, value) in record.fields { try c.encode(value, forKey: AnyKey(name)) }
+        }
+    }
+
+    private var textForEncoding: String {
+        if case .bytes(let b) = self { return Data(b).base64EncodedString() }
+        return text
+    }
+}
+
+/// A coding key for arbitrary object keys.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { stringValue = String(intValue) }
+}

@@ -1,0 +1,356 @@
+import Foundation
+
+/// Loads a workflow file and checks it completely before anything runs: YAML syntax,
+/// structure, plugins, options, edges and their port types, cycles, profiles and each
+/// plugin's own checks. All problems are reported together.
+public struct WorkflowLoader: Sendable {
+    public var registry: PluginRegistry
+    public var environment: [String: String]
+
+    public init(registry: PluginRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.registry = registry
+        self.environment = environment
+    }
+
+    /// Loads and checks the workflow at `path`. Throws `Diagnostics` listing every problem.
+    public func load(path: String, overrides: RunOverrides = RunOverrides()) throws(Diagnostics) -> WorkflowPlan {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Diagnostics([Diagnostic("cannot read workflow file: \(error.localizedDescription)",
+                                          at: SourceLocation(file: path, line: 1, column: 1))])
+        }
+        return try load(text: text, path: path, overrides: overrides)
+    }
+
+    /// Loads and checks workflow `text` as if read from `path`.
+    public func load(text: String, path: String, overrides: RunOverrides = RunOverrides()) throws(Diagnostics) -> WorkflowPlan {
+        var parser = WorkflowParser(file: path)
+        let parsed = parser.parse(text)
+        guard var workflow = parsed else { throw Diagnostics(parser.diagnostics) }
+        var diagnostics = parser.diagnostics
+        apply(overrides, to: &workflow, diagnostics: &diagnostics)
+        let plan = check(workflow, diagnostics: &diagnostics)
+        guard diagnostics.isEmpty, let plan else { throw Diagnostics(diagnostics) }
+        return plan
+    }
+
+    // MARK: - Overrides
+
+    func apply(_ overrides: RunOverrides, to workflow: inout Workflow, diagnostics: inout [Diagnostic]) {
+        if let name = overrides.profile {
+            if let profile = workflow.profiles[name] {
+                for entry in profile.nodes {
+                    guard let index = workflow.nodes.firstIndex(where: { $0.id == entry.id }) else {
+                        diagnostics.append(Diagnostic(
+                            "profile '\(name)' overrides node '\(entry.id)', which does not exist"
+                                + didYouMean(entry.id, workflow.nodes.map(\.id)), at: entry.location))
+                        continue
+                    }
+                    override(&workflow.nodes[index], plugin: entry.plugin, options: entry.options)
+                }
+            } else {
+                let known = workflow.profiles.keys.sorted()
+                let list = known.isEmpty ? "this workflow defines no profiles" : "profiles: " + known.joined(separator: ", ")
+                diagnostics.append(Diagnostic("unknown profile '\(name)'\(didYouMean(name, known)); \(list)",
+                                              at: workflow.profilesLocation ?? SourceLocation(file: workflow.file, line: 1, column: 1)))
+            }
+        }
+        for set in overrides.sets {
+            guard let index = workflow.nodes.firstIndex(where: { $0.id == set.node }) else {
+                diagnostics.append(Diagnostic(
+                    "--set \(set.node).\(set.option): no node '\(set.node)'\(didYouMean(set.node, workflow.nodes.map(\.id)))",
+                    at: nil))
+                continue
+            }
+            let value = OptionValue(YAMLValue.parseArgument(set.value), at: nil)
+            if set.option == "plugin" {
+                override(&workflow.nodes[index], plugin: value, options: [:])
+            } else {
+                override(&workflow.nodes[index], plugin: nil, options: [set.option: value])
+            }
+        }
+        for v in overrides.vars {
+            if workflow.vars[v.name] == nil { workflow.varOrder.append(v.name) }
+            workflow.vars[v.name] = OptionValue(YAMLValue.parseArgument(v.value), at: nil)
+        }
+    }
+
+    /// A new plugin replaces the node's options (they belonged to the old plugin); the same
+    /// plugin merges them.
+    func override(_ node: inout NodeDeclaration, plugin: OptionValue?, options: [String: OptionValue]) {
+        if let plugin, plugin.value.text != node.plugin {
+            node.plugin = plugin.value.text
+            node.pluginLocation = plugin.location ?? node.pluginLocation
+            node.options = [:]
+            node.optionOrder = []
+        }
+        for (key, value) in options.sorted(by: { $0.key < $1.key }) {
+            if node.options[key] == nil { node.optionOrder.append(key) }
+            node.options[key] = value
+        }
+    }
+
+    // MARK: - Checks
+
+    func check(_ workflow: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowPlan? {
+        let info = resolveInfo(workflow, diagnostics: &diagnostics)
+        let scope = Record([("vars", .map(info.vars)), ("workflow", .map(Record([("name", .string(info.name)), ("dir", .string(info.directory))])))])
+
+        var configs: [String: (NodeConfig, any Plugin.Type)] = [:]
+        for node in workflow.nodes {
+            guard let pluginName = node.plugin else {
+                diagnostics.append(Diagnostic("node '\(node.id)' has no 'plugin'; plugins: "
+                                              + registry.names.joined(separator: ", "), at: node.location))
+                continue
+            }
+            guard let plugin = registry[pluginName] else {
+                diagnostics.append(Diagnostic(
+                    "unknown plugin '\(pluginName)'\(didYouMean(pluginName, registry.names)); `hypha plugins` lists them",
+                    at: node.pluginLocation ?? node.location))
+                continue
+            }
+            let options = checkOptions(node, plugin.spec, scope: scope, diagnostics: &diagnostics)
+            configs[node.id] = (NodeConfig(id: node.id, plugin: pluginName, options: options, location: node.location,
+                                           workflow: info, upstream: node.from.map(\.id)), plugin)
+        }
+
+        let ids = workflow.nodes.map(\.id)
+        var edgesOK = true
+        for node in workflow.nodes {
+            guard let (config, plugin) = configs[node.id] else { continue }
+            let spec = plugin.spec
+            if spec.isSource && !node.from.isEmpty {
+                diagnostics.append(Diagnostic("node '\(node.id)' uses source plugin '\(spec.name)', which takes no input; remove 'from'",
+                                              at: node.fromLocation ?? node.location))
+                edgesOK = false
+            } else if !spec.isSource && node.from.isEmpty {
+                diagnostics.append(Diagnostic("node '\(node.id)' (\(spec.name)) needs an input; add 'from: NODE'", at: node.location))
+                edgesOK = false
+            }
+            var seen = Set<String>()
+            for edge in node.from {
+                if !seen.insert(edge.id).inserted {
+                    diagnostics.append(Diagnostic("node '\(node.id)' lists '\(edge.id)' twice in 'from'", at: edge.location))
+                    continue
+                }
+                guard ids.contains(edge.id) else {
+                    diagnostics.append(Diagnostic("node '\(node.id)' reads from unknown node '\(edge.id)'"
+                                                  + didYouMean(edge.id, ids), at: edge.location))
+                    edgesOK = false
+                    continue
+                }
+                guard let (_, upstream) = configs[edge.id] else { continue }
+                guard let produced = upstream.spec.output else {
+                    diagnostics.append(Diagnostic("node '\(node.id)' reads from '\(edge.id)', but '\(edge.id)' (\(upstream.spec.name)) is a sink with no output",
+                                                  at: edge.location))
+                    continue
+                }
+                if !spec.input.accepts(produced) {
+                    diagnostics.append(Diagnostic(
+                        "port type mismatch: '\(edge.id)' (\(upstream.spec.name)) emits \(produced), but '\(node.id)' (\(spec.name)) takes \(spec.input)",
+                        at: edge.location))
+                }
+            }
+            _ = config
+        }
+
+        if edgesOK, let cycle = findCycle(workflow) {
+            let path = cycle.map(\.id).joined(separator: " -> ") + " -> " + (cycle.first?.id ?? "")
+            diagnostics.append(Diagnostic("cycle in the DAG: \(path); a workflow must not loop back on itself",
+                                          at: cycle.first?.fromLocation ?? cycle.first?.location))
+        }
+        guard diagnostics.isEmpty else { return nil }
+
+        // Plugin-specific checks, with upstream specs for static schema checks.
+        for node in workflow.nodes {
+            guard var (config, plugin) = configs[node.id] else { continue }
+            config.upstreamSpecs = node.from.compactMap { configs[$0.id]?.1.spec }
+            configs[node.id] = (config, plugin)
+            diagnostics += plugin.validate(config)
+        }
+        guard diagnostics.isEmpty else { return nil }
+
+        let order = topologicalOrder(workflow)
+        let nodes = order.compactMap { id -> WorkflowPlan.Node? in
+            guard let (config, plugin) = configs[id] else { return nil }
+            let downstream = workflow.nodes.filter { $0.from.contains { $0.id == id } }.map(\.id)
+            return WorkflowPlan.Node(config: config, plugin: plugin, downstream: downstream)
+        }
+        return WorkflowPlan(info: info, nodes: nodes)
+    }
+
+    func resolveInfo(_ workflow: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowInfo {
+        var vars = Record()
+        for name in workflow.varOrder {
+            guard let v = workflow.vars[name] else { continue }
+            vars[name] = expandEnvironment(v, what: "variable '\(name)'", diagnostics: &diagnostics)
+        }
+        var info = WorkflowInfo(name: workflow.name, file: workflow.file, directory: workflow.directory, jobstore: nil, vars: vars)
+        if let jobstore = workflow.jobstore {
+            info.jobstore = info.resolve(expandEnvironment(jobstore, what: "jobstore", diagnostics: &diagnostics).text)
+        }
+        return info
+    }
+
+    func checkOptions(_ node: NodeDeclaration, _ spec: PluginSpec, scope: Record, diagnostics: inout [Diagnostic]) -> [String: OptionValue] {
+        var options: [String: OptionValue] = [:]
+        let known = spec.options.map(\.name)
+        for key in node.optionOrder {
+            guard let raw = node.options[key] else { continue }
+            guard let option = spec.options.first(where: { $0.name == key }) else {
+                let list = known.isEmpty ? "it takes no options" : "its options: " + known.joined(separator: ", ")
+                diagnostics.append(Diagnostic("unknown option '\(key)' for plugin '\(spec.name)'\(didYouMean(key, known)); \(list)",
+                                              at: raw.location ?? node.location))
+                continue
+            }
+            var value = expandEnvironment(raw, what: "option '\(key)'", diagnostics: &diagnostics)
+            do {
+                value = try render(value, scope: scope)
+            } catch {
+                diagnostics.append(Diagnostic("node '\(node.id)', option '\(key)': \(error.description)", at: raw.location ?? node.location))
+                continue
+            }
+            if let problem = typeProblem(value, option.type) {
+                diagnostics.append(Diagnostic("option '\(key)' of node '\(node.id)' must be \(problem), got \(value.typeName) \(value.json)",
+                                              at: raw.location ?? node.location))
+                continue
+            }
+            options[key] = OptionValue(value, at: raw.location)
+        }
+        for option in spec.options where options[option.name] == nil && node.options[option.name] == nil {
+            if option.required {
+                diagnostics.append(Diagnostic("node '\(node.id)' (\(spec.name)) is missing required option '\(option.name)': \(option.help)",
+                                              at: node.location))
+            } else if let d = option.defaultValue {
+                options[option.name] = OptionValue(d, at: nil)
+            }
+        }
+        return options
+    }
+
+    func render(_ value: Value, scope: Record) throws(Interpolator.Failure) -> Value {
+        switch value {
+        case .string(let s): return try Interpolator.render(s, in: scope)
+        case .list(let items):
+            var out: [Value] = []
+            for item in items { out.append(try render(item, scope: scope)) }
+            return .list(out)
+        case .map(let record):
+            var out = Record()
+            for (k, v) in record.fields { out[k] = try render(v, scope: scope) }
+            return .map(out)
+        default: return value
+        }
+    }
+
+    func typeProblem(_ value: Value, _ type: OptionType) -> String? {
+        switch type {
+        case .string, .path:
+            if case .string = value { return nil }
+            if case .int = value { return nil }
+            return type == .path ? "a path (a string)" : "a string"
+        case .int: return value.intValue == nil ? "an integer" : nil
+        case .float: return value.doubleValue == nil ? "a number" : nil
+        case .bool: return value.boolValue == nil ? "true or false" : nil
+        case .stringList:
+            switch value {
+            case .string: return nil
+            case .list(let items) where items.allSatisfy({ $0.stringValue != nil || $0.intValue != nil }): return nil
+            default: return "a list of strings"
+            }
+        case .duration: return OptionParsing.seconds(value) == nil ? "a duration (seconds, or like \"500ms\", \"10s\", \"5m\")" : nil
+        }
+    }
+
+    /// `${NAME}` and `${NAME:-default}` in string values take environment variables.
+    func expandEnvironment(_ option: OptionValue, what: String, diagnostics: inout [Diagnostic]) -> Value {
+        func expand(_ value: Value) -> Value {
+            switch value {
+            case .string(let s): return .string(expandString(s))
+            case .list(let items): return .list(items.map(expand))
+            case .map(let record): return .map(Record(record.fields.map { ($0, expand($1)) }))
+            default: return value
+            }
+        }
+        func expandString(_ s: String) -> String {
+            guard s.contains("${") else { return s }
+            var out = ""
+            var rest = s[...]
+            while let open = rest.range(of: "${") {
+                out += rest[..<open.lowerBound]
+                guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                    diagnostics.append(Diagnostic("\(what): '${' without a closing '}'", at: option.location))
+                    return s
+                }
+                let inner = String(rest[open.upperBound..<close])
+                let name: String
+                var fallback: String?
+                if let sep = inner.range(of: ":-") {
+                    name = String(inner[..<sep.lowerBound])
+                    fallback = String(inner[sep.upperBound...])
+                } else {
+                    name = inner
+                }
+                if let v = environment[name], !(v.isEmpty && fallback != nil) {
+                    out += v
+                } else if let fallback {
+                    out += fallback
+                } else {
+                    diagnostics.append(Diagnostic(
+                        "\(what) uses environment variable '\(name)', which is not set; export it or write ${\(name):-default}",
+                        at: option.location))
+                }
+                rest = rest[rest.index(after: close)...]
+            }
+            return out + rest
+        }
+        return expand(option.value)
+    }
+
+    // MARK: - Graph
+
+    /// A cycle as the list of nodes on it, if there is one.
+    func findCycle(_ workflow: Workflow) -> [NodeDeclaration]? {
+        let byID = Dictionary(workflow.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var state: [String: Int] = [:]  // 1 = on the stack, 2 = done
+        var stack: [String] = []
+        func visit(_ id: String) -> [String]? {
+            if state[id] == 2 { return nil }
+            if state[id] == 1 {
+                guard let start = stack.firstIndex(of: id) else { return nil }
+                return Array(stack[start...])
+            }
+            state[id] = 1
+            stack.append(id)
+            for upstream in byID[id]?.from ?? [] {
+                if let cycle = visit(upstream.id) { return cycle }
+            }
+            stack.removeLast()
+            state[id] = 2
+            return nil
+        }
+        for node in workflow.nodes {
+            if let cycle = visit(node.id) {
+                // The stack follows `from` edges (downstream to upstream); print it in data-flow order.
+                return cycle.reversed().compactMap { byID[$0] }
+            }
+        }
+        return nil
+    }
+
+    func topologicalOrder(_ workflow: Workflow) -> [String] {
+        var order: [String] = []
+        var done = Set<String>()
+        let byID = Dictionary(workflow.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        func visit(_ id: String) {
+            guard !done.contains(id), let node = byID[id] else { return }
+            done.insert(id)
+            for upstream in node.from { visit(upstream.id) }
+            order.append(id)
+        }
+        for node in workflow.nodes { visit(node.id) }
+        return order
+    }
+}

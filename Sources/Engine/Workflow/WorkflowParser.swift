@@ -1,0 +1,197 @@
+import Foundation
+import Yams
+
+/// Reads a workflow file into a `Workflow`, keeping every value's place for error messages.
+/// Reports every structural problem it finds, not just the first.
+struct WorkflowParser {
+    let file: String
+    var diagnostics: [Diagnostic] = []
+
+    static let topLevelKeys = ["name", "description", "jobstore", "vars", "nodes", "profiles"]
+
+    init(file: String) { self.file = file }
+
+    func location(_ node: Node) -> SourceLocation { YAMLValue.location(of: node, in: file) }
+
+    mutating func error(_ message: String, _ node: Node) {
+        diagnostics.append(Diagnostic(message, at: location(node)))
+    }
+
+    mutating func parse(_ text: String) -> Workflow? {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                diagnostics.append(Diagnostic("the workflow file is empty; it needs at least 'nodes:'",
+                                              at: SourceLocation(file: file, line: 1, column: 1)))
+                return nil
+            }
+            root = composed
+        } catch let error as YamlError {
+            diagnostics.append(Self.diagnostic(for: error, file: file))
+            return nil
+        } catch {
+            diagnostics.append(Diagnostic("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1)))
+            return nil
+        }
+        guard case .mapping(let top) = root else {
+            error("a workflow must be a mapping with 'name' and 'nodes'", root)
+            return nil
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().standardizedFileURL.path
+        var workflow = Workflow(
+            name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent, file: file,
+            directory: directory, jobstore: nil, vars: [:], varOrder: [], nodes: [], profiles: [:])
+        var sawNodes = false
+        for (keyNode, valueNode) in top {
+            guard let key = keyNode.string else { continue }
+            switch key {
+            case "name":
+                if let s = valueNode.scalar?.string { workflow.name = s } else { error("'name' must be a string", valueNode) }
+            case "description": break
+            case "jobstore":
+                if let s = valueNode.scalar?.string {
+                    workflow.jobstore = OptionValue(.string(s), at: location(valueNode))
+                } else {
+                    error("'jobstore' must be a path to a folder of job templates", valueNode)
+                }
+            case "vars":
+                guard case .mapping(let vars) = valueNode else {
+                    error("'vars' must be a mapping of names to values", valueNode)
+                    continue
+                }
+                for (nameNode, v) in vars {
+                    guard let name = nameNode.string else { continue }
+                    if workflow.vars[name] != nil { error("duplicate variable '\(name)'", nameNode) }
+                    do {
+                        workflow.vars[name] = OptionValue(try YAMLValue.value(of: v, file: file), at: location(v))
+                        workflow.varOrder.append(name)
+                    } catch { diagnostics.append(Diagnostic(error.message, at: error.location)) }
+                }
+            case "nodes":
+                sawNodes = true
+                workflow.nodes = parseNodes(valueNode)
+            case "profiles":
+                workflow.profilesLocation = location(keyNode)
+                workflow.profiles = parseProfiles(valueNode)
+            default:
+                error("unknown key '\(key)'\(didYouMean(key, Self.topLevelKeys)); a workflow has "
+                      + Self.topLevelKeys.joined(separator: ", "), keyNode)
+            }
+        }
+        if !sawNodes {
+            error("the workflow has no 'nodes:'; add at least one source node", root)
+        }
+        return workflow
+    }
+
+    mutating func parseNodes(_ node: Node) -> [NodeDeclaration] {
+        guard case .mapping(let mapping) = node else {
+            error("'nodes' must be a mapping of node ids to node settings", node)
+            return []
+        }
+        var seen: [String: SourceLocation] = [:]
+        var nodes: [NodeDeclaration] = []
+        for (idNode, body) in mapping {
+            guard let id = idNode.string, !id.isEmpty else {
+                error("a node id must be a non-empty string", idNode)
+                continue
+            }
+            if let first = seen[id] {
+                error("duplicate node id '\(id)' (first declared at \(first)); node ids must be unique", idNode)
+                continue
+            }
+            seen[id] = location(idNode)
+            if let declaration = parseNode(id: id, idNode: idNode, body: body) { nodes.append(declaration) }
+        }
+        return nodes
+    }
+
+    mutating func parseNode(id: String, idNode: Node, body: Node) -> NodeDeclaration? {
+        guard case .mapping(let mapping) = body else {
+            error("node '\(id)' must be a mapping with at least 'plugin:'", body)
+            return nil
+        }
+        var declaration = NodeDeclaration(
+            id: id, location: location(idNode), plugin: nil, pluginLocation: nil, from: [], fromLocation: nil,
+            options: [:], optionOrder: [])
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string else { continue }
+            switch key {
+            case "plugin":
+                guard let name = valueNode.scalar?.string else {
+                    error("'plugin' must be a plugin name", valueNode)
+                    continue
+                }
+                declaration.plugin = name
+                declaration.pluginLocation = location(valueNode)
+            case "from":
+                declaration.fromLocation = location(valueNode)
+                switch valueNode {
+                case .scalar(let s): declaration.from = [(s.string, location(valueNode))]
+                case .sequence(let items):
+                    for item in items {
+                        if let s = item.scalar?.string {
+                            declaration.from.append((s, location(item)))
+                        } else {
+                            error("'from' lists node ids; this item is not a string", item)
+                        }
+                    }
+                default: error("'from' must be a node id or a list of node ids", valueNode)
+                }
+            case "description": break
+            default:
+                if declaration.options[key] != nil { error("duplicate option '\(key)' in node '\(id)'", keyNode) }
+                do {
+                    declaration.options[key] = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode))
+                    declaration.optionOrder.append(key)
+                } catch { diagnostics.append(Diagnostic(error.message, at: error.location)) }
+            }
+        }
+        return declaration
+    }
+
+    mutating func parseProfiles(_ node: Node) -> [String: Profile] {
+        guard case .mapping(let mapping) = node else {
+            error("'profiles' must be a mapping of profile names to node overrides", node)
+            return [:]
+        }
+        var profiles: [String: Profile] = [:]
+        for (nameNode, body) in mapping {
+            guard let name = nameNode.string else { continue }
+            guard case .mapping(let nodes) = body else {
+                error("profile '\(name)' must map node ids to overrides", body)
+                continue
+            }
+            var profile = Profile(name: name, location: location(nameNode), nodes: [])
+            for (idNode, overrides) in nodes {
+                guard let id = idNode.string else { continue }
+                guard case .mapping(let entries) = overrides else {
+                    error("profile '\(name)': overrides of node '\(id)' must be a mapping", overrides)
+                    continue
+                }
+                var plugin: OptionValue?
+                var options: [String: OptionValue] = [:]
+                for (keyNode, valueNode) in entries {
+                    guard let key = keyNode.string else { continue }
+                    do {
+                        let v = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode))
+                        if key == "plugin" { plugin = v } else { options[key] = v }
+                    } catch { diagnostics.append(Diagnostic(error.message, at: error.location)) }
+                }
+                profile.nodes.append((id, location(idNode), plugin, options))
+            }
+            profiles[name] = profile
+        }
+        return profiles
+    }
+
+    static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return Diagnostic("malformed YAML: \(what)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
+        default:
+            return Diagnostic("malformed YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// The built-in plugins are registered in BuiltinPlugins.swift.

@@ -1,0 +1,64 @@
+"""Shared helpers for the tests of scripts/ and bench/peers/: paths, runners, zip builders."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+JOBSTORE = ROOT / "jobstore"
+PEERS = ROOT / "bench" / "peers"
+
+
+def run(args, **kwargs):
+    """Run a command, capturing text output; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, **kwargs
+    )
+
+
+def run_script(name, *args):
+    return run([sys.executable, SCRIPTS / name, *args])
+
+
+def load_script(name):
+    """Import scripts/NAME.py as a module (for testing one function directly)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_zip(path, entries, compression=zipfile.ZIP_DEFLATED):
+    """Write a zip holding entries: {name: bytes|str} or [(ZipInfo|name, bytes|str)]."""
+    items = entries.items() if isinstance(entries, dict) else entries
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in items:
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            archive.writestr(name, data)
+    return path
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A test case with a fresh temporary folder in self.tmp (a Path)."""
+
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="hypha-scripts-test-"))
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+
+    def leftovers(self, folder=None):
+        """Hidden temporary entries left in folder (default: self.tmp)."""
+        return sorted(n for n in os.listdir(folder or self.tmp) if n.startswith("."))

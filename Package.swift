@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // The Arrow IPC codec: no dependencies, usable on its own.
@@ -31,7 +32,7 @@ let package = Package(
         .target(
             name: "Plugins",
             dependencies: [
-                "Engine", "HyphaArrow",
+                "Engine", // "HyphaArrow" (re-added once the codec builds)
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -39,22 +40,30 @@ let package = Package(
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "Plugins", "HyphaArrow",
+                "Engine", "Plugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A Bacalhau orchestrator emulator for tests; never part of the shipped CLI.
+        // The server is a library (tests run it in-process); the executable is a thin main.
+        .target(
+            name: "BacalhauEmulatorKit",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            path: "Sources/BacalhauEmulator/Kit"
+        ),
         .executableTarget(
             name: "BacalhauEmulator",
-            dependencies: [
-                .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
+            dependencies: ["BacalhauEmulatorKit"],
+            path: "Sources/BacalhauEmulator/Main"
         ),
         .testTarget(name: "ArrowTests", dependencies: ["HyphaArrow"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
-        .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine"]),
+        .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine", "BacalhauEmulatorKit"]),
     ]
 )

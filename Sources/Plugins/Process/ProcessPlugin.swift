@@ -1,0 +1,213 @@
+import Engine
+import Foundation
+import Logging
+import Subprocess
+import SystemPackage
+
+/// `process` (job → result): the local raw-process executor.
+///
+/// Runs a job's single task whose `Engine.Type` is `process`: `Params.Name` is the program
+/// (looked up on PATH, resolved to its real path), `Params.Arguments` its argument list,
+/// `Task.Env` extra environment, `Params.WorkingDirectory` an optional working folder. Never
+/// through a shell. `Timeouts.ExecutionTimeout` ends the process group (SIGTERM, then SIGKILL
+/// after `grace_period`). Output goes to `RUN/jobs/NAME/stdout.log` and `stderr.log`.
+///
+/// A job that exits 0 emits a `result` (state `Completed`) with `id`, `exit_code`,
+/// `duration`, `stdout`, `stderr` (their tails), `stdout_path`, `stderr_path` and `record`
+/// (the record that produced the job). Any other end fails the message with the reason.
+public struct ProcessPlugin: ProcessorPlugin {
+    public static let resultFields = ["name", "state", "id", "executor", "exit_code", "duration", "stdout", "stderr",
+                                      "stdout_path", "stderr_path", "record"]
+
+    public static let spec = PluginSpec(
+        name: "process",
+        summary: "Runs jobs whose engine is 'process' as local processes (never through a shell).",
+        input: .oneOf([.job]), output: .result,
+        options: [
+            OptionSpec("max_parallel", .int, default: .int(Int64(ProcessInfo.processInfo.activeProcessorCount)),
+                       help: "how many jobs run at once (default: the number of cores)"),
+            OptionSpec("grace_period", .duration, default: .float(5), help: "time between SIGTERM and SIGKILL when a job is stopped"),
+            OptionSpec("tail_bytes", .int, default: .int(4096), help: "how much of the end of stdout and stderr the result carries"),
+            OptionSpec("working_directory", .path, help: "default working folder for jobs that don't set Params.WorkingDirectory"),
+        ],
+        outputFields: resultFields)
+
+    public let concurrency: Int
+    let grace: Duration
+    let tailBytes: Int
+    let defaultWorkingDirectory: String?
+    let jobsDirectory: String
+    let locator = ProgramLocator()
+    let node: NodeConfig
+    let logger: Logger
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        self.node = node
+        concurrency = max(1, node.int("max_parallel") ?? 1)
+        grace = .milliseconds(Int64((node.duration("grace_period") ?? 5) * 1000))
+        tailBytes = max(0, node.int("tail_bytes") ?? 4096)
+        defaultWorkingDirectory = node.path("working_directory")
+        jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
+        logger = context.logger
+    }
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        if let n = node.int("max_parallel"), n < 1 {
+            return [Diagnostic("option 'max_parallel' of node '\(node.id)' must be at least 1, got \(n)", at: node.location(of: "max_parallel"))]
+        }
+        return []
+    }
+
+    struct JobFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    public func process(_ message: Message, _ output: Output) async throws {
+        guard case .job(let job) = message.payload else {
+            throw JobFailed(description: "node '\(node.id)' (process) got a \(message.payload.portType) message")
+        }
+        let task: ProcessTask
+        do {
+            task = try ProcessTask(job: job)
+        } catch {
+            throw JobFailed(description: error.description)
+        }
+        let workingDirectory = task.workingDirectory ?? defaultWorkingDirectory
+        guard let program = locator.locate(task.program, workingDirectory: workingDirectory) else {
+            throw JobFailed(description: "job '\(job.name)': program '\(task.program)' was not found on PATH or is not executable")
+        }
+        let logDirectory = URL(fileURLWithPath: jobsDirectory).appendingPathComponent(PathSafeName.folder(job.name)).path
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        let stdoutPath = logDirectory + "/stdout.log"
+        let stderrPath = logDirectory + "/stderr.log"
+
+        logger.debug("starting job", metadata: ["job": "\(job.name)", "program": "\(program)"])
+        let started = ContinuousClock.now
+        let outcome = try await run(task, program: program, workingDirectory: workingDirectory,
+                                    stdoutPath: stdoutPath, stderrPath: stderrPath)
+        let elapsed = started.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let stdoutTail = LogTail.read(stdoutPath, bytes: tailBytes)
+        let stderrTail = LogTail.read(stderrPath, bytes: tailBytes)
+
+        var details = Record([
+            ("id", .string(job.name)), ("executor", .string("process")),
+            ("exit_code", outcome.exitCode.map { .int(Int64($0)) } ?? .null),
+            ("duration", .float(seconds)),
+            ("stdout", .string(stdoutTail)), ("stderr", .string(stderrTail)),
+            ("stdout_path", .string(stdoutPath)), ("stderr_path", .string(stderrPath)),
+        ])
+        switch outcome {
+        case .exited(0):
+            try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
+        case .exited(let code):
+            details["reason"] = .string("exit code \(code)")
+            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")
+        case .signaled(let signal):
+            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")
+        case .timedOut(let limit):
+            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (logs: \(logDirectory))")
+        case .interrupted:
+            throw CancellationError()
+        }
+    }
+
+    static func excerpt(_ stderr: String) -> String {
+        let lines = stderr.split(separator: "\n", omittingEmptySubsequences: true).suffix(3)
+        return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
+    }
+
+    enum Outcome {
+        case exited(Int32)
+        case signaled(Int32)
+        case timedOut(Double)
+        case interrupted
+
+        var exitCode: Int32? {
+            if case .exited(let code) = self { return code }
+            return nil
+        }
+    }
+
+    func run(_ task: ProcessTask, program: String, workingDirectory: String?, stdoutPath: String, stderrPath: String)
+        async throws -> Outcome
+    {
+        let flags: FileDescriptor.OpenOptions = [.create, .truncate]
+        let permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+        let stdoutFD = try FileDescriptor.open(FilePath(stdoutPath), .writeOnly, options: flags, permissions: permissions)
+        let stderrFD: FileDescriptor
+        do {
+            stderrFD = try FileDescriptor.open(FilePath(stderrPath), .writeOnly, options: flags, permissions: permissions)
+        } catch {
+            try? stdoutFD.close()
+            throw error
+        }
+        var options = PlatformOptions()
+        options.createSession = true
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)]
+        var environment = Environment.inherit
+        if !task.environment.isEmpty {
+            var updates: [Environment.Key: String?] = [:]
+            for (name, value) in task.environment {
+                if let key = Environment.Key(rawValue: name) { updates[key] = value }
+            }
+            environment = environment.updating(updates)
+        }
+        let configuration = Configuration(
+            executable: .path(FilePath(program)), arguments: Arguments(task.arguments), environment: environment,
+            workingDirectory: workingDirectory.map { FilePath($0) }, platformOptions: options)
+
+        let limit = task.executionTimeout
+        return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                let result = try await Subprocess.run(
+                    configuration, input: .none,
+                    output: .fileDescriptor(stdoutFD, closeAfterSpawningProcess: true),
+                    error: .fileDescriptor(stderrFD, closeAfterSpawningProcess: true))
+                if Task.isCancelled { return nil }
+                switch result.terminationStatus {
+                case .exited(let code): return .exited(code)
+                case .signaled(let signal): return .signaled(signal)
+                }
+            }
+            if let limit {
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
+                    return .timedOut(limit)
+                }
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            if case .timedOut = first {
+                _ = try? await group.next()  // wait for the process to be torn down
+                return first ?? .interrupted
+            }
+            return first ?? .interrupted
+        }
+    }
+}
+
+/// Job names are free text; log folders need a safe name.
+enum PathSafeName {
+    static func folder(_ name: String) -> String {
+        let safe = name.unicodeScalars.map { s -> Character in
+            (s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "-" || s == "_" || s == ".") && s != "/"
+                ? Character(s) : "_"
+        }
+        let folder = String(safe)
+        return folder.isEmpty || folder == "." || folder == ".." ? "job" : String(folder.prefix(120))
+    }
+}
+
+/// Reads the end of a log file.
+enum LogTail {
+    static func read(_ path: String, bytes: Int) -> String {
+        guard bytes > 0, let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(bytes) ? size - UInt64(bytes) : 0
+        try? handle.seek(toOffset: start)
+        let data = (try? handle.readToEnd()) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,113 @@
+import Engine
+import Foundation
+
+/// `template` (record or result → job): renders a job spec from the jobstore for each input.
+///
+/// Variables: the input record's fields at the top level (for a job result: `name`, `state`,
+/// `exit_code`, ... and `record`, the record that produced that job), `vars.NAME` (the
+/// workflow's vars) and `workflow.name`. A missing variable fails that message with the
+/// template's file:line:col.
+public struct TemplatePlugin: ProcessorPlugin {
+    public static let spec = PluginSpec(
+        name: "template",
+        summary: "Renders a job spec from a jobstore template for each input record or job result.",
+        input: .oneOf([.record, .result]), output: .job,
+        options: [
+            OptionSpec("job", .string, required: true, help: "the job template's name (a file NAME.yml in the jobstore)"),
+            OptionSpec("jobstore", .path, help: "the jobstore folder (default: the workflow's 'jobstore')"),
+        ])
+
+    let template: JobTemplate
+    let node: NodeConfig
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        self.node = node
+        template = try Self.loadTemplate(node)
+    }
+
+    static func loadTemplate(_ node: NodeConfig) throws(Diagnostic) -> JobTemplate {
+        guard let jobstore = node.path("jobstore") ?? node.workflow.jobstore else {
+            throw Diagnostic("node '\(node.id)' (template) needs a jobstore: set 'jobstore:' at the top of the workflow or on the node",
+                             at: node.location)
+        }
+        return try JobTemplate.load(job: node.string("job") ?? "", jobstore: jobstore, at: node.location(of: "job"))
+    }
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        let template: JobTemplate
+        do {
+            template = try loadTemplate(node)
+        } catch {
+            return [error]
+        }
+        let placeholders: [(Interpolator.Expression, SourceLocation)]
+        do {
+            placeholders = try template.placeholders()
+        } catch {
+            return [error]
+        }
+        // Where every upstream node's fields are known, every variable must exist.
+        let upstreamFields = node.upstreamSpecs.map(\.outputFields)
+        guard !upstreamFields.isEmpty, upstreamFields.allSatisfy({ $0 != nil }) else { return [] }
+        let available = Set(upstreamFields.compactMap { $0 }.reduce([], +) + ["vars", "workflow"])
+        var diagnostics: [Diagnostic] = []
+        for (expression, location) in placeholders {
+            guard let root = expression.path.first else { continue }
+            if expression.filters.contains(where: { $0.name == "default" }) { continue }
+            if !available.contains(root) {
+                diagnostics.append(Diagnostic(
+                    "template variable '\(expression.path.joined(separator: "."))' is not provided by node "
+                        + node.upstream.map { "'\($0)'" }.joined(separator: ", ") + " (used by node '\(node.id)')"
+                        + didYouMean(root, Array(available)) + "; available: " + available.sorted().joined(separator: ", "),
+                    at: location))
+            } else if root == "vars", expression.path.count > 1, node.workflow.vars[expression.path[1]] == nil {
+                diagnostics.append(Diagnostic(
+                    "workflow variable '\(expression.path[1])' is not defined\(didYouMean(expression.path[1], node.workflow.vars.names)); "
+                        + "add it under 'vars:' or pass --var \(expression.path[1])=VALUE", at: location))
+            }
+        }
+        return diagnostics
+    }
+
+    public func process(_ message: Message, _ output: Output) async throws {
+        let input: Record
+        switch message.payload {
+        case .record(let record): input = record
+        case .result(let result): input = result.record
+        default: throw Diagnostic("node '\(node.id)' (template) got a \(message.payload.portType) message", at: node.location)
+        }
+        var scope = input
+        scope["vars"] = .map(node.workflow.vars)
+        scope["workflow"] = .map(Record([("name", .string(node.workflow.name))]))
+        var spec: Record
+        do {
+            spec = try template.render(scope: scope)
+        } catch {
+            throw Diagnostic("node '\(node.id)': \(error.message)", at: error.location)
+        }
+        let name: String
+        if let given = spec["Name"]?.stringValue, !given.isEmpty {
+            name = given
+        } else {
+            name = Self.jobName(workflow: node.workflow.name, node: node.id, job: template.name, input: input)
+            spec = Self.withName(name, spec)
+        }
+        try await output.emit(.job(Job(name: name, spec: spec, renderedBy: node.id, input: input)))
+    }
+
+    /// A deterministic, readable job name: the same workflow, node and input give the same
+    /// name in every run, so a resubmission after a crash finds the job already there.
+    static func jobName(workflow: String, node: String, job: String, input: Record) -> String {
+        let hash = StableHash.hex(of: "\(workflow)\u{0}\(node)\u{0}\(Value.map(input).json)")
+        let label = input["name"]?.stringValue.map { PathSafe.slug(PathParts.stemOf($0)) } ?? ""
+        return [PathSafe.slug(workflow), PathSafe.slug(job), label, hash].filter { !$0.isEmpty }.joined(separator: "-")
+    }
+
+    /// Puts `Name` first, as Bacalhau's own examples do.
+    static func withName(_ name: String, _ spec: Record) -> Record {
+        var out = Record([("Name", .string(name))])
+        for (k, v) in spec.fields where k != "Name" { out[k] = v }
+        return out
+    }
+}
+

@@ -1,0 +1,252 @@
+/// One decoded Arrow array (a column, or a child of a nested column) in Arrow's columnar
+/// layout. Buffers are views into the IPC input; nothing is decoded until accessed.
+///
+/// Buffer roles by type:
+/// - fixed width / bool: `values`
+/// - binary, utf8 (and large): `values` = offsets, `data` = bytes
+/// - views: `values` = 16-byte views, `variadic` = data buffers
+/// - list, large list, map: `values` = offsets; list views: `values` = offsets, `data` = sizes
+/// - union: `values` = type ids, `data` = offsets (dense)
+/// - dictionary-encoded: `values` = indices of `dictionaryEncoding.indexType`
+public final class ArrowArray: Sendable {
+    /// Logical type (for dictionary-encoded arrays: the dictionary's value type).
+    public let type: ArrowType
+    public let length: Int
+    public let nullCount: Int
+    /// Validity bitmap; nil when every slot is valid (null count 0).
+    let validity: ArrowBuffer?
+    let values: ArrowBuffer
+    let data: ArrowBuffer
+    let variadic: [ArrowBuffer]
+    public let children: [ArrowArray]
+    /// Present for dictionary-encoded arrays.
+    public let dictionaryEncoding: DictionaryEncoding?
+    public let dictionary: ArrowDictionary?
+    /// Union: child index for each type code (-1 = not a member), 128 entries.
+    let unionChildIndex: [Int8]
+
+    init(type: ArrowType, length: Int, nullCount: Int, validity: ArrowBuffer?,
+         values: ArrowBuffer = .empty, data: ArrowBuffer = .empty, variadic: [ArrowBuffer] = [],
+         children: [ArrowArray] = [], dictionaryEncoding: DictionaryEncoding? = nil,
+         dictionary: ArrowDictionary? = nil) {
+        self.type = type
+        self.length = length
+        self.nullCount = nullCount
+        self.validity = nullCount > 0 ? validity : nil
+        self.values = values
+        self.data = data
+        self.variadic = variadic
+        self.children = children
+        self.dictionaryEncoding = dictionaryEncoding
+        self.dictionary = dictionary
+        if case .union(_, _, let ids) = type {
+            var table = [Int8](repeating: -1, count: 128)
+            for (i, code) in ids.enumerated() where code >= 0 {
+                table[Int(code)] = Int8(truncatingIfNeeded: i)
+            }
+            self.unionChildIndex = table
+        } else {
+            self.unionChildIndex = []
+        }
+    }
+
+    /// True if slot `i` holds null. For unions, run-end encoded and dictionary arrays this
+    /// looks through to the selected value.
+    public func isNull(_ i: Int) -> Bool {
+        switch type {
+        case .null:
+            return true
+        case .union(let mode, _, _):
+            guard let (child, j) = unionChild(i, mode) else { return true }
+            return child.isNull(j)
+        case .runEndEncoded:
+            guard children.count == 2, let j = runIndex(i) else { return true }
+            return children[1].isNull(j)
+        default:
+            if let v = validity, !v.bit(i) { return true }
+            if dictionaryEncoding != nil, let d = dictionary {
+                return d.isNull(dictionaryIndex(i))
+            }
+            return false
+        }
+    }
+
+    /// True when the validity bitmap marks slot `i` valid (ignores dictionaries/unions).
+    @inline(__always)
+    func isValidSlot(_ i: Int) -> Bool {
+        guard let v = validity else { return true }
+        return v.bit(i)
+    }
+
+    // MARK: typed fast accessors (no ArrowValue boxing). Indices must be in 0..<length.
+
+    /// Signed integer value (int8...int64, date, time, timestamp, duration columns).
+    public func int64(at i: Int) -> Int64 {
+        switch type {
+        case .int8: return Int64(values.load(i, as: Int8.self))
+        case .int16: return Int64(values.load(i, as: Int16.self))
+        case .int32, .date32, .time32: return Int64(values.load(i, as: Int32.self))
+        case .uint8: return Int64(values.load(i, as: UInt8.self))
+        case .uint16: return Int64(values.load(i, as: UInt16.self))
+        case .uint32: return Int64(values.load(i, as: UInt32.self))
+        case .uint64: return Int64(truncatingIfNeeded: values.load(i, as: UInt64.self))
+        case .int64, .date64, .time64, .timestamp, .duration:
+            return values.load(i, as: Int64.self)
+        default: return 0
+        }
+    }
+
+    /// UTF-8 string of utf8 / large utf8 / utf8 view (and binary kinds, decoded leniently).
+    public func string(at i: Int) -> String {
+        switch type {
+        case .utf8, .binary:
+            let a = Int(values.load(i, as: Int32.self)), b = Int(values.load(i + 1, as: Int32.self))
+            return data.string(a, b - a)
+        case .largeUtf8, .largeBinary:
+            let a = Int(values.load(i, as: Int64.self)), b = Int(values.load(i + 1, as: Int64.self))
+            return data.string(a, b - a)
+        case .utf8View, .binaryView:
+            let (buf, off, len) = viewLocation(i)
+            return buf.string(off, len)
+        case .fixedSizeBinary(let w):
+            return values.string(i * w, w)
+        default:
+            return ""
+        }
+    }
+
+    /// Raw bytes of a binary-like value.
+    public func bytes(at i: Int) -> [UInt8] {
+        switch type {
+        case .utf8, .binary:
+            let a = Int(values.load(i, as: Int32.self)), b = Int(values.load(i + 1, as: Int32.self))
+            return data.bytes(a, b - a)
+        case .largeUtf8, .largeBinary:
+            let a = Int(values.load(i, as: Int64.self)), b = Int(values.load(i + 1, as: Int64.self))
+            return data.bytes(a, b - a)
+        case .utf8View, .binaryView:
+            let (buf, off, len) = viewLocation(i)
+            return buf.bytes(off, len)
+        case .fixedSizeBinary(let w):
+            return values.bytes(i * w, w)
+        default:
+            return []
+        }
+    }
+
+    /// Buffer, offset and length of view `i` (inline views point into `values`).
+    @inline(__always)
+    func viewLocation(_ i: Int) -> (ArrowBuffer, Int, Int) {
+        let base = i * 16
+        let len = Int(values.load(byteOffset: base, as: Int32.self))
+        if len <= 12 { return (values, base + 4, len) }
+        let bufIndex = Int(values.load(byteOffset: base + 8, as: Int32.self))
+        let off = Int(values.load(byteOffset: base + 12, as: Int32.self))
+        return (variadic[bufIndex], off, len)
+    }
+
+    /// Start and end (exclusive) in the child array of list-like value `i`.
+    func listRange(_ i: Int) -> (Int, Int) {
+        switch type {
+        case .list, .map:
+            return (Int(values.load(i, as: Int32.self)), Int(values.load(i + 1, as: Int32.self)))
+        case .largeList:
+            return (Int(values.load(i, as: Int64.self)), Int(values.load(i + 1, as: Int64.self)))
+        case .listView:
+            let o = Int(values.load(i, as: Int32.self))
+            return (o, o + Int(data.load(i, as: Int32.self)))
+        case .largeListView:
+            let o = Int(values.load(i, as: Int64.self))
+            return (o, o + Int(data.load(i, as: Int64.self)))
+        case .fixedSizeList(_, let size):
+            return (i * size, i * size + size)
+        default:
+            return (0, 0)
+        }
+    }
+
+    /// Union: selected child and index into it (nil for an unknown type code; the loader
+    /// rejects those, so this only guards).
+    @inline(__always)
+    func unionChild(_ i: Int, _ mode: UnionMode) -> (ArrowArray, Int)? {
+        let code = values.load(i, as: Int8.self)
+        guard code >= 0 else { return nil }
+        let ci = Int(unionChildIndex[Int(code)])
+        guard ci >= 0, ci < children.count else { return nil }
+        let j = mode == .sparse ? i : Int(data.load(i, as: Int32.self))
+        return (children[ci], j)
+    }
+
+    /// Union type code of slot `i`.
+    public func unionTypeCode(at i: Int) -> Int8 { values.load(i, as: Int8.self) }
+
+    /// Run-end encoded: physical index in `values` of logical slot `i`.
+    func runIndex(_ i: Int) -> Int? {
+        let ends = children[0]
+        var lo = 0, hi = ends.length
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ends.int64(at: mid) > Int64(i) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo < ends.length ? lo : nil
+    }
+
+    /// Dictionary index of slot `i` (dictionary-encoded arrays).
+    @inline(__always)
+    func dictionaryIndex(_ i: Int) -> Int {
+        switch dictionaryEncoding?.indexType ?? .int32 {
+        case .int8: return Int(values.load(i, as: Int8.self))
+        case .int16: return Int(values.load(i, as: Int16.self))
+        case .int32: return Int(values.load(i, as: Int32.self))
+        case .int64: return Int(truncatingIfNeeded: values.load(i, as: Int64.self))
+        case .uint8: return Int(values.load(i, as: UInt8.self))
+        case .uint16: return Int(values.load(i, as: UInt16.self))
+        case .uint32: return Int(values.load(i, as: UInt32.self))
+        case .uint64: return Int(truncatingIfNeeded: values.load(i, as: UInt64.self))
+        default: return 0
+        }
+    }
+}
+
+/// The values of a dictionary id: the initial batch plus any delta batches, as chunks.
+public final class ArrowDictionary: Sendable {
+    public let chunks: [ArrowArray]
+    let ends: [Int]
+    public let count: Int
+
+    init(chunks: [ArrowArray]) {
+        self.chunks = chunks
+        var e: [Int] = []
+        var total = 0
+        for c in chunks {
+            total += c.length
+            e.append(total)
+        }
+        self.ends = e
+        self.count = total
+    }
+
+    func appending(_ chunk: ArrowArray) -> ArrowDictionary {
+        ArrowDictionary(chunks: chunks + [chunk])
+    }
+
+    @inline(__always)
+    func locate(_ i: Int) -> (ArrowArray, Int)? {
+        guard i >= 0, i < count else { return nil }
+        if chunks.count == 1 { return (chunks[0], i) }
+        var k = 0
+        while k < ends.count, ends[k] <= i { k += 1 }
+        guard k < chunks.count else { return nil }
+        return (chunks[k], i - (k == 0 ? 0 : ends[k - 1]))
+    }
+
+    func isNull(_ i: Int) -> Bool {
+        guard let (c, j) = locate(i) else { return true }
+        return c.isNull(j)
+    }
+
+    public func value(at i: Int) -> ArrowValue {
+        guard let (c, j) = locate(i) else { return .null }
+        return c.value(at: j)
+    }
+}

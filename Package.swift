@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "Plugins",
             dependencies: [
-                "Engine", // "HyphaArrow" (re-added once the codec builds)
+                "Engine", "HyphaArrow",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "Plugins",
+                "Engine", "Plugins", "HyphaArrow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,6 +3,8 @@ import Engine
 /// The plugins that ship with Hypha. The CLI builds its registry from this list.
 public enum BuiltinPlugins {
     public static let all: [any Plugin.Type] = [
+        FileWatchPlugin.self,
+        ArrowDecodePlugin.self,
         TemplatePlugin.self,
         ProcessPlugin.self,
         CapturePlugin.self,

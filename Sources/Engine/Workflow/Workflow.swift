@@ -9,6 +9,8 @@ public struct Workflow: Sendable {
     public var nodes: [NodeDeclaration]
     public var profiles: [String: Profile]
     public var profilesLocation: SourceLocation?
+    /// Nodes whose plugin a profile or `--set` replaced.
+    public var swapped: Set<String> = []
 }
 
 /// One node as declared: its id, plugin, upstream nodes and options, each with its place.

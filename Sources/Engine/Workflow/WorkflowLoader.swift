@@ -48,7 +48,7 @@ public struct WorkflowLoader: Sendable {
                                 + didYouMean(entry.id, workflow.nodes.map(\.id)), at: entry.location))
                         continue
                     }
-                    override(&workflow.nodes[index], plugin: entry.plugin, options: entry.options)
+                    override(&workflow.nodes[index], plugin: entry.plugin, options: entry.options, swapped: &workflow.swapped)
                 }
             } else {
                 let known = workflow.profiles.keys.sorted()
@@ -66,9 +66,9 @@ public struct WorkflowLoader: Sendable {
             }
             let value = OptionValue(YAMLValue.parseArgument(set.value), at: nil)
             if set.option == "plugin" {
-                override(&workflow.nodes[index], plugin: value, options: [:])
+                override(&workflow.nodes[index], plugin: value, options: [:], swapped: &workflow.swapped)
             } else {
-                override(&workflow.nodes[index], plugin: nil, options: [set.option: value])
+                override(&workflow.nodes[index], plugin: nil, options: [set.option: value], swapped: &workflow.swapped)
             }
         }
         for v in overrides.vars {
@@ -79,8 +79,10 @@ public struct WorkflowLoader: Sendable {
 
     /// A new plugin replaces the node's options (they belonged to the old plugin); the same
     /// plugin merges them.
-    func override(_ node: inout NodeDeclaration, plugin: OptionValue?, options: [String: OptionValue]) {
+    func override(_ node: inout NodeDeclaration, plugin: OptionValue?, options: [String: OptionValue],
+                  swapped: inout Set<String>) {
         if let plugin, plugin.value.text != node.plugin {
+            swapped.insert(node.id)
             node.plugin = plugin.value.text
             node.pluginLocation = plugin.location ?? node.pluginLocation
             node.options = [:]
@@ -94,7 +96,30 @@ public struct WorkflowLoader: Sendable {
 
     // MARK: - Checks
 
-    func check(_ workflow: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowPlan? {
+    /// When a profile or `--set` swaps a node for a sink (capture, say), the nodes that read
+    /// from it have nothing to read: they are left out of this run, with a note.
+    func pruneBehindSwappedSinks(_ workflow: inout Workflow) -> [String] {
+        var notes: [String] = []
+        var sinks = Set(workflow.nodes.filter { node in
+            workflow.swapped.contains(node.id) && node.plugin.flatMap { registry[$0] }.map { $0.spec.output == nil } == true
+        }.map(\.id))
+        while !sinks.isEmpty {
+            var removed = Set<String>()
+            for index in workflow.nodes.indices {
+                let before = workflow.nodes[index].from.count
+                workflow.nodes[index].from.removeAll { sinks.contains($0.id) }
+                if before > 0 && workflow.nodes[index].from.isEmpty { removed.insert(workflow.nodes[index].id) }
+            }
+            for id in removed.sorted() { notes.append("node '\(id)' is left out: what it reads from was swapped for a sink") }
+            workflow.nodes.removeAll { removed.contains($0.id) }
+            sinks = removed
+        }
+        return notes
+    }
+
+    func check(_ original: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowPlan? {
+        var workflow = original
+        let notes = pruneBehindSwappedSinks(&workflow)
         let info = resolveInfo(workflow, diagnostics: &diagnostics)
         let scope = Record([("vars", .map(info.vars)), ("workflow", .map(Record([("name", .string(info.name)), ("dir", .string(info.directory))])))])
 
@@ -178,14 +203,21 @@ public struct WorkflowLoader: Sendable {
             let downstream = workflow.nodes.filter { $0.from.contains { $0.id == id } }.map(\.id)
             return WorkflowPlan.Node(config: config, plugin: plugin, downstream: downstream)
         }
-        return WorkflowPlan(info: info, nodes: nodes)
+        return WorkflowPlan(info: info, nodes: nodes, notes: notes)
     }
 
     func resolveInfo(_ workflow: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowInfo {
+        // Vars may use `{{ workflow.dir }}` (the workflow file's folder) and `{{ workflow.name }}`.
+        let scope = Record([("workflow", .map(Record([("name", .string(workflow.name)), ("dir", .string(workflow.directory))])))])
         var vars = Record()
         for name in workflow.varOrder {
             guard let v = workflow.vars[name] else { continue }
-            vars[name] = expandEnvironment(v, what: "variable '\(name)'", diagnostics: &diagnostics)
+            let expanded = expandEnvironment(v, what: "variable '\(name)'", diagnostics: &diagnostics)
+            do {
+                vars[name] = try render(expanded, scope: scope)
+            } catch {
+                diagnostics.append(Diagnostic("variable '\(name)': \(error.description)", at: v.location))
+            }
         }
         var info = WorkflowInfo(name: workflow.name, file: workflow.file, directory: workflow.directory, jobstore: nil, vars: vars)
         if let jobstore = workflow.jobstore {

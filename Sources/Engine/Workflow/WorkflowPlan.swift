@@ -12,6 +12,8 @@ public struct WorkflowPlan: Sendable {
     public var info: WorkflowInfo
     /// In topological order: every node comes after the nodes it reads from.
     public var nodes: [Node]
+    /// Things the loader did that a user should know (nodes left out after a sink swap).
+    public var notes: [String] = []
 
     public func node(_ id: String) -> Node? { nodes.first { $0.config.id == id } }
 }

@@ -1,0 +1,81 @@
+import Engine
+import Foundation
+import HyphaArrow
+
+/// `arrow-decode` (arrow → record): decodes Arrow IPC data into one record per row, every row,
+/// with typed values. A malformed message fails that message, never the run.
+public struct ArrowDecodePlugin: ProcessorPlugin {
+    public static let spec = PluginSpec(
+        name: "arrow-decode",
+        summary: "Decodes Arrow IPC data (stream or file format) into one record per row.",
+        input: .oneOf([.arrow]), output: .record, options: [])
+
+    let node: NodeConfig
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        self.node = node
+    }
+
+    struct Malformed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    public func process(_ message: Message, _ output: Output) async throws {
+        guard case .arrow(let data) = message.payload else {
+            throw Malformed(description: "node '\(node.id)' (arrow-decode) got a \(message.payload.portType) message")
+        }
+        let table: ArrowTable
+        do {
+            table = try ArrowIPC.read([UInt8](data.bytes))
+        } catch {
+            throw Malformed(description: "malformed Arrow data (\(data.bytes.count) bytes): \(error)")
+        }
+        let names = table.schema.fields.map(\.name)
+        for batch in table.batches {
+            for row in 0..<batch.rowCount {
+                var values: [(String, Value)] = []
+                values.reserveCapacity(names.count)
+                for (column, name) in names.enumerated() {
+                    values.append((name, ArrowValueConversion.value(batch.value(row: row, column: column))))
+                }
+                try await output.emit(.record(Record(values)))
+            }
+        }
+    }
+}
+
+/// Maps Arrow values onto the engine's `Value`s.
+enum ArrowValueConversion {
+    static func value(_ v: ArrowValue) -> Value {
+        switch v {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .uint(let u): return u <= UInt64(Int64.max) ? .int(Int64(u)) : .float(Double(u))
+        case .float(let d): return .float(d)
+        case .string(let s): return .string(s)
+        case .binary(let b): return .bytes(b)
+        case .decimal(let s): return .string(s)
+        case .date(let n, let unit):
+            return .timestamp(unit == .day ? n &* 86_400_000_000 : n &* 1000)
+        case .time(let n, let unit): return .int(micros(n, unit))
+        case .timestamp(let n, let unit, _): return .timestamp(micros(n, unit))
+        case .duration(let n, let unit): return .float(Double(micros(n, unit)) / 1e6)
+        case .interval(let i): return .string("\(i)")
+        case .list(let items): return .list(items.map(value))
+        case .struct(let fields): return .map(Record(fields.map { ($0.name, value($0.value)) }))
+        case .map(let pairs):
+            return .map(Record(pairs.map { (value($0.key).text, value($0.value)) }))
+        case .union(_, let inner): return value(inner)
+        }
+    }
+
+    static func micros(_ n: Int64, _ unit: TimeUnit) -> Int64 {
+        switch unit {
+        case .second: return n &* 1_000_000
+        case .millisecond: return n &* 1000
+        case .microsecond: return n
+        case .nanosecond: return n / 1000
+        }
+    }
+}

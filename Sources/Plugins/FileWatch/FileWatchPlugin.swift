@@ -1,0 +1,206 @@
+import Engine
+import Foundation
+import Glibc
+import HyphaArrow
+import Logging
+
+/// `file-watch` (source → arrow): watches a folder with inotify and emits Arrow record batches
+/// describing complete files (`path` utf8, `name` utf8, `size` int64, `modified`
+/// timestamp[us, UTC]), several files per batch when they arrive together.
+///
+/// Files already there at start are picked up first. After that a file is emitted only
+/// once it is complete: closed after writing, or moved in; never while it is still being
+/// written. A kernel queue overflow triggers a rescan, so no file is missed. With
+/// `emit: contents`, matching Arrow IPC files are emitted as their own contents instead.
+public struct FileWatchPlugin: SourcePlugin {
+    public static let fields = ["path", "name", "size", "modified"]
+
+    public static let spec = PluginSpec(
+        name: "file-watch",
+        summary: "Watches a folder (inotify) and emits an Arrow batch describing each complete new file.",
+        input: .none, output: .arrow,
+        options: [
+            OptionSpec("path", .path, required: true, help: "the folder to watch"),
+            OptionSpec("pattern", .string, default: "*", help: "glob the file name must match, like \"*.zip\""),
+            OptionSpec("recursive", .bool, default: false, help: "also watch subfolders (and folders created later)"),
+            OptionSpec("emit", .string, default: "metadata",
+                       help: "'metadata' (a row per file) or 'contents' (each matching Arrow IPC file's own data)"),
+            OptionSpec("batch_size", .int, default: 1024, help: "at most this many files per emitted batch"),
+            OptionSpec("create", .bool, default: true, help: "create the folder if it does not exist"),
+        ],
+        outputFields: fields)
+
+    static let schema = ArrowSchema(fields: [
+        ArrowField(name: "path", type: .utf8, nullable: false),
+        ArrowField(name: "name", type: .utf8, nullable: false),
+        ArrowField(name: "size", type: .int64, nullable: false),
+        ArrowField(name: "modified", type: .timestamp(.microsecond, timezone: "UTC"), nullable: false),
+    ])
+
+    let root: String
+    let pattern: String
+    let recursive: Bool
+    let emitContents: Bool
+    let batchSize: Int
+    let create: Bool
+    let logger: Logger
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        root = node.path("path") ?? "."
+        pattern = node.string("pattern") ?? "*"
+        recursive = node.bool("recursive") ?? false
+        emitContents = node.string("emit") == "contents"
+        batchSize = max(1, node.int("batch_size") ?? 1024)
+        create = node.bool("create") ?? true
+        logger = context.logger
+    }
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        if let emit = node.string("emit"), !["metadata", "contents"].contains(emit) {
+            problems.append(Diagnostic("option 'emit' of node '\(node.id)' must be 'metadata' or 'contents', got '\(emit)'",
+                                       at: node.location(of: "emit")))
+        }
+        if let n = node.int("batch_size"), n < 1 {
+            problems.append(Diagnostic("option 'batch_size' of node '\(node.id)' must be at least 1", at: node.location(of: "batch_size")))
+        }
+        return problems
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    public func run(_ output: SourceOutput) async throws {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) {
+            guard create else { throw Failure(description: "folder '\(root)' does not exist; create it or set create: true") }
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } else if !isDirectory.boolValue {
+            throw Failure(description: "'\(root)' is not a folder; 'path' must name the folder to watch")
+        }
+        var tracker = FileTracker()
+        if output.once {
+            try await emit(scan(root, tracker: &tracker), output)
+            return
+        }
+        // Watch first, then scan, so a file arriving in between is not missed (the tracker
+        // drops the duplicate).
+        let watcher = try InotifyWatcher(root: root, recursive: recursive)
+        defer { watcher.stop() }
+        if recursive { try watchSubfolders(of: root, watcher) }
+        try await emit(scan(root, tracker: &tracker), output)
+        for await event in watcher.events {
+            try Task.checkCancellation()
+            switch event {
+            case .files:
+                let files = watcher.takePending().compactMap { path in
+                    matches(path) ? tracker.admit(path) : nil
+                }
+                try await emit(files, output)
+            case .overflow:
+                logger.warning("inotify queue overflowed; rescanning \(root)")
+                _ = watcher.takePending()
+                try await emit(scan(root, tracker: &tracker), output)
+            case .folder(let folder):
+                try? watcher.addWatch(folder)
+                try? watchSubfolders(of: folder, watcher)
+                try await emit(scan(folder, tracker: &tracker), output)
+            }
+        }
+    }
+
+    func matches(_ path: String) -> Bool {
+        let name = (path as NSString).lastPathComponent
+        return fnmatch(pattern, name, FNM_PERIOD) == 0
+    }
+
+    /// Regular files under `folder` that match and are new or changed, sorted by path.
+    func scan(_ folder: String, tracker: inout FileTracker) -> [FileInfo] {
+        var found: [FileInfo] = []
+        var stack = [folder]
+        while let dir = stack.popLast() {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for name in names.sorted() {
+                let path = dir + "/" + name
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    if recursive && !name.hasPrefix(".") { stack.append(path) }
+                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), let info = tracker.admit(path) {
+                    found.append(info)
+                }
+            }
+        }
+        return found
+    }
+
+    func watchSubfolders(of folder: String, _ watcher: InotifyWatcher) throws {
+        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return }
+        while let relative = enumerator.nextObject() as? String {
+            let path = folder + "/" + relative
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                try watcher.addWatch(path)
+            }
+        }
+    }
+
+    func emit(_ files: [FileInfo], _ output: SourceOutput) async throws {
+        guard !files.isEmpty else { return }
+        if emitContents {
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file.path) else {
+                    logger.error("cannot read \(file.path)")
+                    continue
+                }
+                try await output.emit(.arrow(ArrowData(bytes: data)), onComplete: logFailure(file.path))
+            }
+            return
+        }
+        var start = 0
+        while start < files.count {
+            let chunk = files[start..<min(start + batchSize, files.count)]
+            start += chunk.count
+            let rows: [[ArrowValue]] = chunk.map {
+                [.string($0.path), .string($0.name), .int($0.size), .timestamp($0.modifiedMicros, .microsecond, timezone: "UTC")]
+            }
+            let batch = try RecordBatch(schema: Self.schema, rows: rows)
+            let bytes = try ArrowStreamWriter.encode(schema: Self.schema, batches: [batch])
+            let label = chunk.count == 1 ? chunk[chunk.startIndex].path : "\(chunk.count) files"
+            try await output.emit(.arrow(ArrowData(bytes: Data(bytes))), onComplete: logFailure(label))
+        }
+    }
+
+    func logFailure(_ what: String) -> @Sendable (Delivery) -> Void {
+        let logger = self.logger
+        return { delivery in
+            if case .failed(let reason) = delivery { logger.debug("not completed: \(what): \(reason)") }
+        }
+    }
+}
+
+/// A complete file as the source reports it.
+struct FileInfo: Sendable, Equatable {
+    var path: String
+    var name: String
+    var size: Int64
+    var modifiedMicros: Int64
+}
+
+/// Remembers what was emitted, so a rescan or a duplicate event never emits the same
+/// version of a file twice, while a rewritten file is emitted again.
+struct FileTracker {
+    private var seen: [String: (size: Int64, modified: Int64)] = [:]
+
+    /// The file's info if it is a regular file not yet emitted in this version.
+    mutating func admit(_ path: String) -> FileInfo? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let modified = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000
+        let size = Int64(st.st_size)
+        if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }
+        seen[path] = (size, modified)
+        return FileInfo(path: path, name: (path as NSString).lastPathComponent, size: size, modifiedMicros: modified)
+    }
+}

@@ -1,0 +1,168 @@
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs a checked workflow for the CLI: logging, live progress, signals, the summary and
+/// the exit code (0 all succeeded, 1 something failed, 130 interrupted).
+struct WorkflowRunner {
+    var options: RunOptions
+
+    private static let loggingBootstrapped = Mutex(false)
+
+    init(options: RunOptions) { self.options = options }
+
+    enum Event: Sendable {
+        case finished(WorkflowRuntime.Summary)
+        case forceStop
+        case idle
+    }
+
+    func run(_ plan: WorkflowPlan, once: Bool) async throws -> Int32 {
+        let showProgress = Console.stderrIsTerminal && !options.noProgress
+        let level = options.logLevel ?? (showProgress ? .warning : .info)
+        Self.loggingBootstrapped.withLock { done in
+            if !done {
+                LoggingSystem.bootstrap { label in
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = .trace
+                    return handler
+                }
+                done = true
+            }
+        }
+        var logger = Logger(label: "hypha")
+        logger.logLevel = level
+
+        let runID = Self.makeRunID()
+        let runDirectory = options.runDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? URL(fileURLWithPath: ".hypha/runs/\(runID)").standardizedFileURL.path
+        let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger)
+        logger.info("run \(runID) of \(plan.info.name) started; job logs in \(runDirectory)")
+
+        let started = ContinuousClock.now
+        let signals = SignalStream(signals: [SIGINT, SIGTERM])
+        let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
+        let grace = options.grace
+        var interrupted = false
+        let summary: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
+            group.addTask { .finished(try await runtime.run()) }
+            group.addTask {
+                var count = 0
+                for await signal in signals.stream {
+                    count += 1
+                    if count == 1 {
+                        runtime.stop()
+                        Console.error("\nhypha: \(signal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
+                                      + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
+                        let deadline = Task { try await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
+                        async let timeout: Void? = try? deadline.value
+                        _ = await timeout
+                        return .forceStop
+                    }
+                }
+                return .idle
+            }
+            if let progress {
+                group.addTask {
+                    await progress.run()
+                    return .idle
+                }
+            }
+            var result: WorkflowRuntime.Summary?
+            while let event = try await group.next() {
+                switch event {
+                case .finished(let s):
+                    result = s
+                    group.cancelAll()
+                case .forceStop:
+                    interrupted = true
+                    Console.error("hypha: stopping running jobs")
+                    group.cancelAll()
+                case .idle:
+                    break
+                }
+                if result != nil { break }
+            }
+            signals.cancel()
+            progress?.clear()
+            guard let result else { throw CancellationError() }
+            return result
+        }
+        interrupted = interrupted || summary.stoppedEarly
+        let elapsed = started.duration(to: .now)
+        printSummary(summary, plan: plan, elapsed: elapsed, interrupted: interrupted, runDirectory: runDirectory)
+        if signals.received || interrupted { return 130 }
+        return summary.succeeded ? 0 : 1
+    }
+
+    func printSummary(_ summary: WorkflowRuntime.Summary, plan: WorkflowPlan, elapsed: Duration, interrupted: Bool,
+                      runDirectory: String) {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var completed = 0
+        var failed = 0
+        Console.out("\(plan.info.name): \(interrupted ? "interrupted" : "done") in \(String(format: "%.2f", seconds)) s")
+        for (id, plugin, stats) in summary.nodes {
+            let spec = plan.node(id)?.spec
+            if spec?.input.accepts(.job) == true && spec?.output == .result {
+                completed += stats.emitted
+                failed += stats.failed
+            }
+            var parts: [String] = []
+            if spec?.isSource == false { parts.append("in \(stats.received)") }
+            if spec?.output != nil { parts.append("out \(stats.emitted)") }
+            parts.append("failed \(stats.failed)")
+            Console.out("  \(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) \(parts.joined(separator: "  "))")
+        }
+        Console.out("  jobs: \(completed) completed, \(failed) failed; logs in \(runDirectory)")
+        if !summary.failures.isEmpty {
+            Console.out("failures (\(summary.failureCount)):")
+            for line in summary.failures.prefix(10) { Console.out("  \(line)") }
+            if summary.failureCount > 10 { Console.out("  ... and \(summary.failureCount - 10) more") }
+        }
+    }
+
+    static func makeRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(formatter.string(from: Date()))-\(suffix)"
+    }
+}
+
+/// SIGINT/SIGTERM as an async stream (the default handlers are replaced while it lives).
+final class SignalStream: Sendable {
+    let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+    private nonisolated(unsafe) let sources: [DispatchSourceSignal]
+    private let receivedAny = Mutex(false)
+
+    init(signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        self.continuation = continuation
+        var sources: [DispatchSourceSignal] = []
+        for sig in signals {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            sources.append(source)
+        }
+        self.sources = sources
+        for (source, sig) in zip(sources, signals) {
+            source.setEventHandler { [weak self] in
+                self?.receivedAny.withLock { $0 = true }
+                continuation.yield(sig)
+            }
+            source.resume()
+        }
+    }
+
+    var received: Bool { receivedAny.withLock { $0 } }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        continuation.finish()
+    }
+}

@@ -1,0 +1,99 @@
+import Engine
+import Foundation
+import Logging
+import Testing
+
+@Suite(.serialized) struct RuntimeTests {
+    func run(_ yaml: String, capacity: Int = 4) async throws -> WorkflowRuntime.Summary {
+        let plan = try WorkflowLoader(registry: testRegistry).load(text: yaml, path: "w.yml")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-rt-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = WorkflowRuntime(plan: plan, once: true, runDirectory: dir, runID: "t", logger: logger, channelCapacity: capacity)
+        return try await runtime.run()
+    }
+
+    @Test func fanOutAndFanInDeliverEveryMessageToEveryConsumer() async throws {
+        _ = AckLog.shared.take()
+        let summary = try await run("""
+            nodes:
+              src: { plugin: numbers, count: 50 }
+              a: { plugin: double, from: src, parallel: 3 }
+              b: { plugin: double, from: src }
+              both: { plugin: collect, from: [a, b] }
+              direct: { plugin: collect, from: src }
+            """)
+        #expect(summary.succeeded)
+        #expect(Collected.shared.take("both").sorted() == (0..<50).flatMap { [Int64($0 * 2), Int64($0 * 2)] }.sorted())
+        #expect(Collected.shared.take("direct").sorted() == (0..<50).map { Int64($0) })
+        let acks = AckLog.shared.take()
+        #expect(acks.count == 50)
+        #expect(acks.values.allSatisfy { $0 == .delivered })
+    }
+
+    @Test func aFailureIsCountedAndReachesTheSourceAcknowledgement() async throws {
+        _ = AckLog.shared.take()
+        let summary = try await run("""
+            nodes:
+              src: { plugin: numbers, count: 10 }
+              a: { plugin: double, from: src, fail_on: 3 }
+              s: { plugin: collect, from: a }
+            """)
+        #expect(!summary.succeeded)
+        #expect(summary.failureCount == 1)
+        #expect(Collected.shared.take("s").count == 9)
+        let acks = AckLog.shared.take()
+        #expect(acks.count == 10)
+        if case .failed(let reason)? = acks[3] { #expect(reason.contains("a:")) } else { Issue.record("n=3 not failed") }
+        #expect(acks.filter { $0.value == .delivered }.count == 9)
+    }
+
+    @Test func aSlowSinkKeepsChannelsBounded() async throws {
+        // 40 messages through capacity-2 channels into a sink that takes 2 ms each: the
+        // source can't run ahead; everything still arrives.
+        let summary = try await run("""
+            nodes:
+              src: { plugin: numbers, count: 40 }
+              s: { plugin: collect, from: src, delay_ms: 2 }
+            """, capacity: 2)
+        #expect(summary.succeeded)
+        #expect(Collected.shared.take("s").count == 40)
+    }
+}
+
+@Suite struct BoundedChannelTests {
+    @Test func sendersWaitWhileFull() async throws {
+        let channel = BoundedChannel<Int>(capacity: 2)
+        try await channel.send(1)
+        try await channel.send(2)
+        #expect(channel.count == 2)
+        let third = Task { try await channel.send(3) }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(channel.count == 2)  // the third send is waiting, not buffered
+        #expect(await channel.receive() == 1)
+        try await third.value
+        channel.finish()
+        var rest: [Int] = []
+        for await x in channel { rest.append(x) }
+        #expect(rest == [2, 3])
+    }
+
+    @Test func endsAfterEveryProducerFinishes() async {
+        let channel = BoundedChannel<Int>(capacity: 4, producers: 2)
+        channel.finish()
+        let receiver = Task { await channel.receive() }
+        try? await Task.sleep(for: .milliseconds(10))
+        channel.finish()
+        #expect(await receiver.value == nil)
+    }
+
+    @Test func cancelWakesWaitingSenders() async throws {
+        let channel = BoundedChannel<Int>(capacity: 1)
+        try await channel.send(1)
+        let blocked = Task { try await channel.send(2) }
+        try await Task.sleep(for: .milliseconds(10))
+        channel.cancel()
+        await #expect(throws: CancellationError.self) { try await blocked.value }
+    }
+}

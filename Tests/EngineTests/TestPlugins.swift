@@ -1,0 +1,74 @@
+import Engine
+import Synchronization
+
+/// Small plugins for testing the engine without the built-in ones.
+struct NumbersSource: SourcePlugin {
+    static let spec = PluginSpec(name: "numbers", summary: "emits records n=0..<count", input: .none, output: .record,
+                                 options: [OptionSpec("count", .int, required: true, help: "how many")],
+                                 outputFields: ["n"])
+    let count: Int
+    init(node: NodeConfig, context: RunContext) throws { count = node.int("count") ?? 0 }
+    func run(_ output: SourceOutput) async throws {
+        for n in 0..<count {
+            try await output.emit(.record(Record([("n", .int(Int64(n)))])), onComplete: { AckLog.shared.record(n, $0) })
+        }
+    }
+}
+
+/// Emits each record's `n` doubled; fails on n == `fail_on`.
+struct DoubleTransform: ProcessorPlugin {
+    static let spec = PluginSpec(name: "double", summary: "doubles n", input: .oneOf([.record]), output: .record,
+                                 options: [OptionSpec("fail_on", .int, help: "fail this n"),
+                                           OptionSpec("parallel", .int, default: 1, help: "concurrency")])
+    let failOn: Int64?
+    let concurrency: Int
+    init(node: NodeConfig, context: RunContext) throws {
+        failOn = node.int("fail_on").map(Int64.init)
+        concurrency = node.int("parallel") ?? 1
+    }
+    struct Boom: Error {}
+    func process(_ message: Message, _ output: Output) async throws {
+        guard case .record(let r) = message.payload, let n = r["n"]?.intValue else { return }
+        if n == failOn { throw Boom() }
+        try await output.emit(.record(Record([("n", .int(n * 2))])))
+    }
+}
+
+/// Collects what it receives.
+struct CollectSink: ProcessorPlugin {
+    static let spec = PluginSpec(name: "collect", summary: "collects", input: .any, output: nil,
+                                 options: [OptionSpec("delay_ms", .int, default: 0, help: "slow down")])
+    let delay: Int
+    let id: String
+    init(node: NodeConfig, context: RunContext) throws {
+        delay = node.int("delay_ms") ?? 0
+        id = node.id
+    }
+    func process(_ message: Message, _ output: Output) async throws {
+        if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+        if case .record(let r) = message.payload, let n = r["n"]?.intValue { Collected.shared.add(id, n) }
+    }
+}
+
+/// A job-typed sink, to test port type mismatches.
+struct JobSink: ProcessorPlugin {
+    static let spec = PluginSpec(name: "job-sink", summary: "takes jobs", input: .oneOf([.job]), output: .result, options: [])
+    init(node: NodeConfig, context: RunContext) throws {}
+    func process(_ message: Message, _ output: Output) async throws {}
+}
+
+final class Collected: Sendable {
+    static let shared = Collected()
+    private let items = Mutex<[String: [Int64]]>([:])
+    func add(_ id: String, _ n: Int64) { items.withLock { $0[id, default: []].append(n) } }
+    func take(_ id: String) -> [Int64] { items.withLock { $0.removeValue(forKey: id) ?? [] } }
+}
+
+final class AckLog: Sendable {
+    static let shared = AckLog()
+    private let items = Mutex<[Int: Delivery]>([:])
+    func record(_ n: Int, _ d: Delivery) { items.withLock { $0[n] = d } }
+    func take() -> [Int: Delivery] { items.withLock { defer { $0 = [:] }; return $0 } }
+}
+
+let testRegistry = PluginRegistry([NumbersSource.self, DoubleTransform.self, CollectSink.self, JobSink.self])

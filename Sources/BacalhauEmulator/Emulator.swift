@@ -1,2 +1,0 @@
-@main
-struct EmulatorPlaceholder { static func main() {} }

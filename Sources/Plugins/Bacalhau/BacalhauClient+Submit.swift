@@ -1,0 +1,70 @@
+import Engine
+import Foundation
+
+extension BacalhauClient {
+    /// How `ensureSubmitted` got hold of a job.
+    public enum SubmissionKind: String, Sendable, Equatable {
+        /// This call created the job.
+        case created
+        /// A job with this name was already there (an earlier run, or a submission whose
+        /// answer was lost); it is followed instead of creating a second.
+        case adopted
+        /// A job with this name had failed or been stopped; it was submitted again with
+        /// `Force`, which makes a new version of the same job (same ID).
+        case rerun
+    }
+
+    public struct Submission: Sendable, Equatable {
+        public var jobID: String
+        public var kind: SubmissionKind
+        /// PUT attempts made (0 when the job was adopted without one).
+        public var puts: Int
+        public var warnings: [String]
+    }
+
+    /// Submits a job so that it exists exactly once, whatever fails on the way.
+    ///
+    /// The job's `Name` is the key (Bacalhau v1.8+ upserts by name). Before each `PUT` the
+    /// job is looked up by name: a job that is there and not failed is adopted; one that
+    /// failed or was stopped is resubmitted with `Force` (a new version of the same job).
+    /// A `PUT` whose answer is lost (dropped connection, timeout, 5xx, 429) is never simply
+    /// repeated: the next round looks the job up first, so a `PUT` that did land is found.
+    /// "No changes detected" and 409 (a racing submission) mean the job is there.
+    public func ensureSubmitted(_ job: Record, rerunFailed: Bool = true) async throws -> Submission {
+        guard let name = job["Name"]?.stringValue, !name.isEmpty else {
+            throw BacalhauError.invalidSpec(job: "(unnamed)", problems: ["Name is required: it is the key that keeps a job from being submitted twice"])
+        }
+        let namespace = job["Namespace"]?.stringValue ?? self.namespace
+        var puts = 0
+        var round = 0
+        var lastProblem = ""
+        while true {
+            round += 1
+            var force = false
+            if let existing = try await self.job(name, namespace: namespace, includeExecutions: false) {
+                if rerunFailed, existing.state == "Failed" || existing.state == "Stopped" {
+                    force = true
+                } else {
+                    return Submission(jobID: existing.id, kind: .adopted, puts: puts, warnings: [])
+                }
+            }
+            puts += 1
+            switch try await put(job, force: force) {
+            case .accepted(let reply):
+                return Submission(jobID: reply.jobID, kind: force ? .rerun : .created, puts: puts, warnings: reply.warnings)
+            case .alreadyThere(let id, let message):
+                if let id { return Submission(jobID: id, kind: .adopted, puts: puts, warnings: []) }
+                lastProblem = message  // the next lookup finds it
+            case .unknown(let problem):
+                lastProblem = problem
+                logger?.debug("submission answer lost; looking the job up before trying again",
+                              metadata: ["job": "\(name)", "problem": "\(problem)", "round": "\(round)"])
+            }
+            guard round < retry.maxAttempts else {
+                throw BacalhauError.unavailable(endpoint: endpoint.base, attempts: round, lastProblem: lastProblem)
+            }
+            let delay = retry.delay(beforeRetry: round)
+            try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import Engine
+import Foundation
+import Logging
+
+/// `bacalhau` (job → result): submits each job spec to a Bacalhau orchestrator and follows it
+/// to the end; the same specs the local `process` executor runs.
+///
+/// Submission is idempotent by job name (see `BacalhauClient.ensureSubmitted`): after a crash
+/// or a lost answer the job already there is followed, never created twice. The spec is
+/// checked against Bacalhau's rules first (`BacalhauSpecValidator`); a bad one fails with
+/// every problem listed and no request sent. Labels record the workflow, node and run.
+///
+/// A job that completes (and whose program exited 0) emits a `result` with the fields in
+/// `resultFields`; a job that fails or is stopped fails the message, naming the job and the
+/// reason from its history. On cancellation (shutdown), jobs still running are stopped when
+/// `stop_on_exit` is set.
+public struct BacalhauPlugin: ProcessorPlugin {
+    public static let resultFields = [
+        "name", "state", "id", "executor", "exit_code", "duration", "stdout", "stderr", "stdout_path", "stderr_path",
+        "job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs", "record",
+    ]
+
+    /// The labels every submitted job carries.
+    public static let workflowLabel = "hypha-workflow"
+    public static let nodeLabel = "hypha-node"
+    public static let runLabel = "hypha-run"
+
+    public static let spec = PluginSpec(
+        name: "bacalhau",
+        summary: "Submits jobs to a Bacalhau orchestrator and follows them to the end.",
+        input: .oneOf([.job]), output: .result,
+        options: [
+            OptionSpec("endpoint", .string,
+                       help: "the orchestrator's URL, http or https (default: BACALHAU_API_HOST and BACALHAU_API_PORT "
+                           + "as Bacalhau's CLI reads them, else http://127.0.0.1:1234)"),
+            OptionSpec("namespace", .string, help: "the namespace for jobs whose spec names none (default: the server's)"),
+            OptionSpec("api_key", .string,
+                       help: "API key sent as a Bearer token; 'env:NAME' reads it from a variable (default: "
+                           + "BACALHAU_API_KEY, else Basic auth from BACALHAU_API_USERNAME/BACALHAU_API_PASSWORD)"),
+            OptionSpec("poll_interval", .duration, default: .float(1),
+                       help: "the longest wait between two looks at a running job (polls start faster and back off to this)"),
+            OptionSpec("job_timeout", .duration,
+                       help: "stop a job and fail its message when it runs longer than this (default: no limit)"),
+            OptionSpec("max_in_flight", .int, default: .int(16), help: "how many jobs are submitted and followed at once"),
+            OptionSpec("stop_on_exit", .bool, default: .bool(true),
+                       help: "on shutdown, stop the jobs this run submitted that are still running"),
+            OptionSpec("request_timeout", .duration, default: .float(30), help: "how long one HTTP request may take"),
+        ],
+        outputFields: resultFields)
+
+    public let concurrency: Int
+    public let client: BacalhauClient
+    let pollInterval: Double
+    let jobTimeout: Double?
+    let stopOnExit: Bool
+    let node: NodeConfig
+    let runID: String
+    let jobsDirectory: String
+    let logger: Logger
+    let inFlight = InFlightJobs()
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        try self.init(node: node, context: context, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Builds the node with an explicit environment (tests use this).
+    public init(node: NodeConfig, context: RunContext, environment: [String: String]) throws {
+        if let problem = Self.validate(node).first { throw problem }
+        self.node = node
+        let endpoint: BacalhauEndpoint
+        let credentials: BacalhauCredentials
+        do {
+            let (resolved, fromURL) = try BacalhauEndpoint.resolve(option: node.string("endpoint"), environment: environment)
+            endpoint = resolved
+            credentials = try BacalhauCredentials.resolve(apiKey: node.string("api_key"), environment: environment,
+                                                          fromEndpoint: fromURL)
+        } catch {
+            throw Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: "endpoint"))
+        }
+        concurrency = max(1, node.int("max_in_flight") ?? 16)
+        pollInterval = max(0.01, node.duration("poll_interval") ?? 1)
+        jobTimeout = node.duration("job_timeout").flatMap { $0 > 0 ? $0 : nil }
+        stopOnExit = node.bool("stop_on_exit") ?? true
+        runID = context.runID
+        jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
+        var logger = context.logger
+        logger[metadataKey: "endpoint"] = "\(endpoint)"
+        self.logger = logger
+        client = BacalhauClient(endpoint: endpoint, credentials: credentials, namespace: node.string("namespace"),
+                                requestTimeout: node.duration("request_timeout") ?? 30,
+                                maxConnections: concurrency + 2, logger: logger)
+    }
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        func problem(_ option: String, _ message: String) {
+            problems.append(Diagnostic("option '\(option)' of node '\(node.id)' \(message)", at: node.location(of: option)))
+        }
+        if let endpoint = node.string("endpoint"), !endpoint.isEmpty {
+            do {
+                _ = try BacalhauEndpoint.parse(endpoint)
+            } catch {
+                problems.append(Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: "endpoint")))
+            }
+        }
+        if let n = node.int("max_in_flight"), n < 1 { problem("max_in_flight", "must be at least 1, got \(n)") }
+        if let p = node.duration("poll_interval"), p <= 0 { problem("poll_interval", "must be more than 0") }
+        if let t = node.duration("request_timeout"), t <= 0 { problem("request_timeout", "must be more than 0") }
+        if let ns = node.value("namespace"), ns.text.trimmingCharacters(in: .whitespaces).isEmpty {
+            problem("namespace", "must not be empty")
+        }
+        return problems
+    }
+
+    // MARK: - Processing
+
+    public func process(_ message: Message, _ output: Output) async throws {
+        guard case .job(let job) = message.payload else {
+            throw BacalhauError.configuration("node '\(node.id)' got a \(message.payload.portType) message; it takes jobs")
+        }
+        let spec = try prepare(job)
+        let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
+        let namespace = spec["Namespace"]?.stringValue ?? client.namespace
+        let started = ContinuousClock.now
+        let deadline = jobTimeout.map { started.advanced(by: .milliseconds(Int64($0 * 1000))) }
+        var log = logger
+        log[metadataKey: "job"] = "\(name)"
+
+        let ticket = inFlight.begin(name: name, namespace: namespace)
+        defer { inFlight.end(ticket) }
+        do {
+            let submission = try await client.ensureSubmitted(spec)
+            inFlight.identify(ticket, id: submission.jobID)
+            log[metadataKey: "job_id"] = "\(submission.jobID)"
+            switch submission.kind {
+            case .created: log.info("submitted")
+            case .adopted: log.info("already submitted; following the job that is there")
+            case .rerun: log.info("had failed or been stopped; submitted again as a new version")
+            }
+            for warning in submission.warnings { log.warning("Bacalhau: \(warning)") }
+
+            let info = try await follow(submission.jobID, name: name, namespace: namespace, spec: spec,
+                                        deadline: deadline, logger: log)
+            let result = try await conclude(info, job: job, submission: submission, started: started, logger: log)
+            try await output.emit(.result(result))
+        } catch {
+            guard Task.isCancelled || error is CancellationError else { throw error }
+            if stopOnExit {
+                let target = inFlight.id(of: ticket) ?? name
+                await Self.stopDetached(client, target, namespace: namespace,
+                                        reason: "hypha run \(runID) is shutting down", logger: log)
+            }
+            throw BacalhauError.jobFailed(job: name, id: inFlight.id(of: ticket) ?? "not yet known", state: "Stopped",
+                                          reason: stopOnExit ? "the run was interrupted; the job was stopped"
+                                                             : "the run was interrupted; the job was left running")
+        }
+    }
+
+    /// Stops whatever is still in flight (normally nothing: each job is stopped by its own
+    /// handler on cancellation).
+    public func finish() async throws {
+        guard stopOnExit else { return }
+        for (target, namespace) in inFlight.remaining() {
+            await Self.stopDetached(client, target, namespace: namespace,
+                                    reason: "hypha run \(runID) is shutting down", logger: logger)
+        }
+    }
+
+    /// The spec as it is sent: `Name` from the job, the node's namespace when the spec
+    /// names none, `Count` always present, labels for the workflow, node and run; then
+    /// checked against Bacalhau's rules.
+    func prepare(_ job: Job) throws -> Record {
+        var spec = job.spec
+        let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
+        guard !name.isEmpty else {
+            throw BacalhauError.invalidSpec(job: "(unnamed, from node '\(job.renderedBy)')",
+                                            problems: ["the job has no Name; it is the key that keeps a job from being submitted twice"])
+        }
+        var ordered = Record([("Name", .string(name))])
+        for (key, value) in spec.fields where key.caseInsensitiveCompare("Name") != .orderedSame { ordered[key] = value }
+        spec = ordered
+        if spec["Namespace"] == nil, let namespace = client.namespace { spec["Namespace"] = .string(namespace) }
+        var labels: Record
+        switch spec["Labels"] {
+        case nil, .null?: labels = Record()
+        case .map(let existing)?: labels = existing
+        case let other?:
+            throw BacalhauError.invalidSpec(job: name, problems: ["Labels must be a mapping of strings, got \(other.typeName)"])
+        }
+        labels[Self.workflowLabel] = .string(Self.labelValue(node.workflow.name))
+        labels[Self.nodeLabel] = .string(Self.labelValue(node.id))
+        labels[Self.runLabel] = .string(Self.labelValue(runID))
+        spec["Labels"] = .map(labels)
+        let (checked, problems) = BacalhauSpecValidator.check(spec)
+        guard problems.isEmpty else { throw BacalhauError.invalidSpec(job: name, problems: problems) }
+        return checked
+    }
+
+    /// A label value Kubernetes-style selectors accept: letters, digits, `-`, `_`, `.`, at
+    /// most 63 characters, starting and ending with a letter or digit.
+    static func labelValue(_ text: String) -> String {
+        let mapped = String(text.unicodeScalars.map { s -> Character in
+            s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "-" || s == "_" || s == ".")
+                ? Character(s) : "-"
+        })
+        let trimmed = mapped.prefix(63).trimmingCharacters(in: CharacterSet(charactersIn: "-_."))
+        return trimmed.isEmpty ? "x" : trimmed
+    }
+
+    /// Stops a job from a context that may be cancelled: the request runs in a detached
+    /// task, bounded to a few seconds.
+    static func stopDetached(_ client: BacalhauClient, _ target: String, namespace: String?, reason: String,
+                             logger: Logger) async
+    {
+        let task = Task.detached { () -> String in
+            await withTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    do {
+                        return "\(try await client.stop(target, namespace: namespace, reason: reason))"
+                    } catch {
+                        return "failed: \(error)"
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(5))
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first ?? "no answer within 5 s"
+            }
+        }
+        let outcome = await task.value
+        logger.info("stop requested on shutdown", metadata: ["target": "\(target)", "outcome": "\(outcome)"])
+    }
+}

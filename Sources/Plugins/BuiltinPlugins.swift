@@ -8,6 +8,7 @@ public enum BuiltinPlugins {
         TemplatePlugin.self,
         ProcessPlugin.self,
         CapturePlugin.self,
+        BacalhauPlugin.self,
     ]
 
     public static var registry: PluginRegistry { PluginRegistry(all) }

@@ -233,6 +233,8 @@ public enum ArrowJSON {
 
     /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
     public static func civilDate(days: Int64) -> String {
+        // Beyond ±10^14 days (far outside any calendar) fall back to the raw count.
+        guard days > -100_000_000_000_000 && days < 100_000_000_000_000 else { return "\(days)d" }
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -265,7 +267,7 @@ public enum ArrowJSON {
     public static func timeOfDay(_ v: Int64, _ u: TimeUnit) -> String {
         let tps = u.ticksPerSecond
         let secs = v.dividedFloor(by: tps)
-        let sub = v - secs * tps
+        let sub = v &- secs &* tps
         let h = secs / 3600, m = secs / 60 % 60, s = secs % 60
         return "\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2))" + (sub == 0 ? "" : fraction(sub, u))
     }
@@ -274,9 +276,9 @@ public enum ArrowJSON {
     public static func isoTimestamp(_ v: Int64, _ u: TimeUnit) -> String {
         let tps = u.ticksPerSecond
         let secs = v.dividedFloor(by: tps)
-        let sub = v - secs * tps
+        let sub = v &- secs &* tps
         let days = secs.dividedFloor(by: 86_400)
-        let sod = secs - days * 86_400
+        let sod = secs &- days &* 86_400
         return civilDate(days: days) + "T" + "\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2))"
             + (sub == 0 ? "" : fraction(sub, u))
     }

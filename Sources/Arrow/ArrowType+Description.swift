@@ -73,14 +73,18 @@ extension ArrowField {
 }
 
 extension ArrowSchema: CustomStringConvertible {
-    /// One line per field, nested children indented (like pyarrow's schema text).
+    /// One line per field, nested children as "  child 0, name: type" (pyarrow's format).
     public var description: String {
         var lines: [String] = []
-        func walk(_ f: ArrowField, _ indent: String) {
-            lines.append(indent + f.shortDescription)
-            for c in f.type.children { walk(c, indent + "  ") }
+        func walk(_ f: ArrowField, _ depth: Int, _ index: Int) {
+            if depth == 0 {
+                lines.append(f.shortDescription)
+            } else {
+                lines.append(String(repeating: " ", count: 2 + 4 * (depth - 1)) + "child \(index), " + f.shortDescription)
+            }
+            for (i, c) in f.type.children.enumerated() { walk(c, depth + 1, i) }
         }
-        for f in fields { walk(f, "") }
+        for f in fields { walk(f, 0, 0) }
         if !metadata.isEmpty {
             lines.append("-- schema metadata --")
             for kv in metadata { lines.append("\(kv.key): \(kv.value)") }

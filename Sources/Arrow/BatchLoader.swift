@@ -68,7 +68,8 @@ struct BatchLoader {
         let nulls = try nodes.scalar(nodeIx, field: 8, Int64.self)
         nodeIx += 1
         let l = try nonNegative(len, "field '\(name)' length")
-        let nc = try nonNegative(nulls, "field '\(name)' null count")
+        // -1 means "unknown" (Arrow C++ kUnknownNullCount): computed from the bitmap.
+        let nc = nulls == -1 ? -1 : try nonNegative(nulls, "field '\(name)' null count")
         if nc > l { throw ArrowError.invalid("field '\(name)': null count \(nc) exceeds length \(l)") }
         return (l, nc)
     }
@@ -102,10 +103,13 @@ struct BatchLoader {
         return ArrowBuffer(try out.get())
     }
 
-    mutating func validity(_ name: String, _ length: Int, _ nulls: Int) throws(ArrowError) -> ArrowBuffer? {
+    mutating func validity(_ name: String, _ length: Int, _ nulls: inout Int) throws(ArrowError) -> ArrowBuffer? {
         let b = try nextBuffer(name)
-        if nulls == 0 { return nil }
         let need = (length + 7) / 8
+        if nulls == -1 {
+            nulls = b.count >= need && length > 0 ? length - b.withUnsafeBytes { popcount($0, bits: length) } : 0
+        }
+        if nulls == 0 { return nil }
         if b.count < need { throw ArrowError.invalid("field '\(name)': validity bitmap has \(b.count) bytes, needs \(need)") }
         if options.validateFully {
             let valid = b.withUnsafeBytes { popcount($0, bits: length) }
@@ -131,27 +135,28 @@ struct BatchLoader {
             throw ArrowError(.limitExceeded, "arrays nested deeper than \(options.maxNestingDepth) levels")
         }
         let name = field.name
-        let (n, nulls) = try nextNode(name)
+        let (n, nodeNulls) = try nextNode(name)
+        var nulls = nodeNulls
         if let enc = field.dictionary { return try loadDictionaryIndices(field, enc, n, nulls) }
         let type = field.type
         switch type {
         case .null:
             return ArrowArray(type: .null, length: n, nullCount: n, validity: nil)
         case .bool:
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let vals = try values(name, need: (n + 7) / 8, swap: .none)
             return ArrowArray(type: type, length: n, nullCount: nulls, validity: v, values: vals)
         case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .float16, .float32, .float64,
              .decimal, .date32, .date64, .time32, .time64, .timestamp, .duration, .interval, .fixedSizeBinary:
             let w = type.byteWidth ?? 0
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let vals = try values(name, need: try checkedMul(n, w, "buffer size"), swap: SwapKind.forFixed(type))
             return ArrowArray(type: type, length: n, nullCount: nulls, validity: v, values: vals)
         case .binary, .utf8, .largeBinary, .largeUtf8:
             let large: Bool
             switch type { case .largeBinary, .largeUtf8: large = true; default: large = false }
             let w = large ? 8 : 4
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let offs = try offsets(name, n, width: w)
             let data = try nextBuffer(name)
             let (first, last) = try checkOffsets(offs, n, large: large, limit: data.count, name)
@@ -159,7 +164,7 @@ struct BatchLoader {
             if case .largeUtf8 = type, options.validateFully { try checkUTF8(data, offs, n, large: true, first, last, name) }
             return ArrowArray(type: type, length: n, nullCount: nulls, validity: v, values: offs, data: data)
         case .binaryView, .utf8View:
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let views = try values(name, need: try checkedMul(n, 16, "views size"), swap: .view)
             guard let counts = variadicCounts, varIx < counts.count else {
                 throw ArrowError.invalid("field '\(name)': RecordBatch.variadicBufferCounts has no entry for this view field")
@@ -178,7 +183,7 @@ struct BatchLoader {
         case .list(let child), .largeList(let child), .map(let child, _):
             let large: Bool
             if case .largeList = type { large = true } else { large = false }
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let offs = try offsets(name, n, width: large ? 8 : 4)
             let c = try load(child, depth: depth + 1)
             _ = try checkOffsets(offs, n, large: large, limit: c.length, name)
@@ -191,7 +196,7 @@ struct BatchLoader {
             let large: Bool
             if case .largeListView = type { large = true } else { large = false }
             let w = large ? 8 : 4
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let need = try checkedMul(n, w, "list view buffer size")
             let offs = try values(name, need: need, swap: large ? .width(8) : .width(4))
             let sizes = try values(name, need: need, swap: large ? .width(8) : .width(4))
@@ -208,7 +213,7 @@ struct BatchLoader {
             }
             return arr
         case .fixedSizeList(let child, let size):
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             let c = try load(child, depth: depth + 1)
             let need = try checkedMul(n, size, "fixed-size list child length")
             if c.length < need {
@@ -216,7 +221,7 @@ struct BatchLoader {
             }
             return ArrowArray(type: type, length: n, nullCount: nulls, validity: v, children: [c])
         case .struct(let fields):
-            let v = try validity(name, n, nulls)
+            let v = try validity(name, n, &nulls)
             var cs: [ArrowArray] = []
             cs.reserveCapacity(fields.count)
             for f in fields {
@@ -228,7 +233,7 @@ struct BatchLoader {
         case .union(let mode, let fields, let ids):
             if legacyUnionValidity {
                 _ = try nextBuffer(name)
-                if nulls != 0 {
+                if nulls > 0 {
                     throw ArrowError.invalid("union '\(name)': cannot read a V4 union with a top-level validity bitmap (null count \(nulls))")
                 }
             }
@@ -262,7 +267,7 @@ struct BatchLoader {
             }
             return arr
         case .runEndEncoded(let runEndsField, let valuesField):
-            if nulls != 0 { throw ArrowError.invalid("run-end encoded '\(name)' has a non-zero null count") }
+            if nulls > 0 { throw ArrowError.invalid("run-end encoded '\(name)' has a non-zero null count") }
             let ends = try load(runEndsField, depth: depth + 1)
             let vals = try load(valuesField, depth: depth + 1)
             if ends.nullCount != 0 { throw ArrowError.invalid("run-end encoded '\(name)': run ends contain nulls") }
@@ -282,12 +287,13 @@ struct BatchLoader {
         }
     }
 
-    mutating func loadDictionaryIndices(_ field: ArrowField, _ enc: DictionaryEncoding, _ n: Int, _ nulls: Int) throws(ArrowError) -> ArrowArray {
+    mutating func loadDictionaryIndices(_ field: ArrowField, _ enc: DictionaryEncoding, _ n: Int, _ nodeNulls: Int) throws(ArrowError) -> ArrowArray {
         let name = field.name
+        var nulls = nodeNulls
         guard let w = enc.indexType.byteWidth, enc.indexType.isInteger else {
             throw ArrowError.invalid("field '\(name)': dictionary index type must be an integer")
         }
-        let v = try validity(name, n, nulls)
+        let v = try validity(name, n, &nulls)
         let idx = try values(name, need: try checkedMul(n, w, "index buffer size"), swap: .width(w))
         let dict = dictionaries[enc.id]
         let arr = ArrowArray(type: field.type, length: n, nullCount: nulls, validity: v, values: idx,

@@ -52,8 +52,8 @@ struct FBTable {
         let objSize = Int(try r.scalar(vt + 2, UInt16.self))
         if vtSize < 4 || vtSize % 2 != 0 { throw ArrowError.invalid("flatbuffer vtable size \(vtSize) is invalid") }
         try r.check(vt, vtSize)
-        if objSize < 4 { throw ArrowError.invalid("flatbuffer table size \(objSize) is invalid") }
-        try r.check(pos, objSize)
+        // Like the FlatBuffers verifier, fields are checked against the buffer, not objSize.
+        try r.check(pos, 4)
         self.vtSize = vtSize
         self.objSize = objSize
     }
@@ -64,7 +64,7 @@ struct FBTable {
         if o + 2 > vtSize { return nil }
         let off = Int(try r.scalar(vt + o, UInt16.self))
         if off == 0 { return nil }
-        if off + width > objSize { throw ArrowError.invalid("flatbuffer field \(id) lies outside its table") }
+        try r.check(pos + off, width)
         return pos + off
     }
 

@@ -11,10 +11,8 @@ struct SchemaDecoder {
     }
 
     mutating func schema(_ t: FBTable) throws(ArrowError) -> ArrowSchema {
-        let endian = try t.int(0, Int16.self, 0)
-        guard let e = ArrowEndianness(rawValue: endian) else {
-            throw ArrowError.invalid("unknown schema endianness \(endian)")
-        }
+        // As in Arrow C++, any value other than Big means little endian.
+        let e: ArrowEndianness = try t.int(0, Int16.self, 0) == 1 ? .big : .little
         guard let fts = try t.tables(1) else { throw ArrowError.invalid("Schema.fields is missing") }
         var fields: [ArrowField] = []
         fields.reserveCapacity(fts.count)
@@ -78,8 +76,8 @@ struct SchemaDecoder {
                 throw ArrowError.invalid("field '\(name)': type \(tt) needs \(n) children, has \(children.count)")
             }
         }
-        func scalarType() throws(ArrowError) {
-            if !children.isEmpty { throw ArrowError.invalid("field '\(name)': primitive type with children") }
+        func scalarType() {
+            // Arrow C++ ignores children of primitive types; so do we.
         }
         // Absent type table: read every parameter as its default (lenient, like older writers).
         let t = table
@@ -87,24 +85,24 @@ struct SchemaDecoder {
         func i32(_ id: Int, _ def: Int32) throws(ArrowError) -> Int32 { try t?.int(id, Int32.self, def) ?? def }
         switch tt {
         case 0: throw ArrowError.invalid("field '\(name)' has no type (Field.type_type NONE)")
-        case 1: try scalarType(); return .null
+        case 1: scalarType(); return .null
         case 2:
-            try scalarType()
+            scalarType()
             guard let t else { throw ArrowError.invalid("field '\(name)': Int type table missing") }
             return try intType(t, name: name)
         case 3:
-            try scalarType()
+            scalarType()
             switch try i16(0, 0) {
             case 0: return .float16
             case 1: return .float32
             case 2: return .float64
             case let p: throw ArrowError.invalid("field '\(name)': unknown float precision \(p)")
             }
-        case 4: try scalarType(); return .binary
-        case 5: try scalarType(); return .utf8
-        case 6: try scalarType(); return .bool
+        case 4: scalarType(); return .binary
+        case 5: scalarType(); return .utf8
+        case 6: scalarType(); return .bool
         case 7:
-            try scalarType()
+            scalarType()
             let p = Int(try i32(0, 0)), s = Int(try i32(1, 0)), bw = Int(try i32(2, 128))
             guard [32, 64, 128, 256].contains(bw) else {
                 throw ArrowError.invalid("field '\(name)': decimal bit width \(bw) is not 32, 64, 128 or 256")
@@ -114,14 +112,14 @@ struct SchemaDecoder {
             }
             return .decimal(precision: p, scale: s, bitWidth: bw)
         case 8:
-            try scalarType()
+            scalarType()
             switch try i16(0, 1) {
             case 0: return .date32
             case 1: return .date64
             case let u: throw ArrowError.invalid("field '\(name)': unknown date unit \(u)")
             }
         case 9:
-            try scalarType()
+            scalarType()
             let u = try timeUnit(try i16(0, 1), name: name)
             let bw = try i32(1, 32)
             switch (u, bw) {
@@ -130,12 +128,12 @@ struct SchemaDecoder {
             default: throw ArrowError.invalid("field '\(name)': time unit \(u.symbol) with bit width \(bw)")
             }
         case 10:
-            try scalarType()
+            scalarType()
             let u = try timeUnit(try i16(0, 0), name: name)
             let tz = try t?.string(1)
             return .timestamp(u, timezone: (tz?.isEmpty ?? true) ? nil : tz)
         case 11:
-            try scalarType()
+            scalarType()
             let raw = try i16(0, 0)
             guard let u = IntervalUnit(rawValue: raw) else {
                 throw ArrowError.invalid("field '\(name)': unknown interval unit \(raw)")
@@ -165,7 +163,7 @@ struct SchemaDecoder {
             if Set(ids).count != ids.count { throw ArrowError.invalid("field '\(name)': duplicate union type ids") }
             return .union(mode, children, typeIds: ids)
         case 15:
-            try scalarType()
+            scalarType()
             let w = try i32(0, 0)
             guard w >= 0 else { throw ArrowError.invalid("field '\(name)': negative fixed-size binary width") }
             return .fixedSizeBinary(Int(w))
@@ -182,10 +180,10 @@ struct SchemaDecoder {
             if children[0].dictionary != nil { throw ArrowError.invalid("field '\(name)': map entries cannot be dictionary-encoded") }
             return .map(children[0], keysSorted: try t?.bool(0, false) ?? false)
         case 18:
-            try scalarType()
+            scalarType()
             return .duration(try timeUnit(try i16(0, 1), name: name))
-        case 19: try scalarType(); return .largeBinary
-        case 20: try scalarType(); return .largeUtf8
+        case 19: scalarType(); return .largeBinary
+        case 20: scalarType(); return .largeUtf8
         case 21: try need(1); return .largeList(children[0])
         case 22:
             try need(2)
@@ -195,8 +193,8 @@ struct SchemaDecoder {
             }
             if children[0].dictionary != nil { throw ArrowError.invalid("field '\(name)': run ends cannot be dictionary-encoded") }
             return .runEndEncoded(runEnds: children[0], values: children[1])
-        case 23: try scalarType(); return .binaryView
-        case 24: try scalarType(); return .utf8View
+        case 23: scalarType(); return .binaryView
+        case 24: scalarType(); return .utf8View
         case 25: try need(1); return .listView(children[0])
         case 26: try need(1); return .largeListView(children[0])
         default:

@@ -25,8 +25,10 @@ import Testing
               direct: { plugin: collect, from: src }
             """)
         #expect(summary.succeeded)
-        #expect(Collected.shared.take("both").sorted() == (0..<50).flatMap { [Int64($0 * 2), Int64($0 * 2)] }.sorted())
-        #expect(Collected.shared.take("direct").sorted() == (0..<50).map { Int64($0) })
+        let expectedBoth: [Int64] = (0..<50).flatMap { n -> [Int64] in [Int64(n * 2), Int64(n * 2)] }.sorted()
+        let expectedDirect: [Int64] = (0..<50).map { Int64($0) }
+        #expect(Collected.shared.take("both").sorted() == expectedBoth)
+        #expect(Collected.shared.take("direct").sorted() == expectedDirect)
         let acks = AckLog.shared.take()
         #expect(acks.count == 50)
         #expect(acks.values.allSatisfy { $0 == .delivered })

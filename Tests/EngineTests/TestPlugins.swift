@@ -68,7 +68,12 @@ final class AckLog: Sendable {
     static let shared = AckLog()
     private let items = Mutex<[Int: Delivery]>([:])
     func record(_ n: Int, _ d: Delivery) { items.withLock { $0[n] = d } }
-    func take() -> [Int: Delivery] { items.withLock { defer { $0 = [:] }; return $0 } }
+    func take() -> [Int: Delivery] {
+        items.withLock { items in
+            defer { items = [:] }
+            return items
+        }
+    }
 }
 
 let testRegistry = PluginRegistry([NumbersSource.self, DoubleTransform.self, CollectSink.self, JobSink.self])

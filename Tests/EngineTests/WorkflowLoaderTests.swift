@@ -125,7 +125,7 @@ import Testing
         let e = errors("nodes:\n  src: { plugin: numbers, count: 1 }\n  src: { plugin: numbers, count: 2 }\n")
         #expect(e.count == 1)
         #expect(position(e.first) == "3:3")
-        #expect(e.first?.message.contains("duplicate node id 'src'") == true)
+        #expect(e.first?.message.contains("duplicate key 'src'") == true)
     }
 
     @Test func unknownProfile() {

@@ -155,7 +155,7 @@ public struct WorkflowLoader: Sendable {
                 edgesOK = false
             }
             var seen = Set<String>()
-            for edge in node.from {
+            for edge in node.from where !spec.isSource {
                 if !seen.insert(edge.id).inserted {
                     diagnostics.append(Diagnostic("node '\(node.id)' lists '\(edge.id)' twice in 'from'", at: edge.location))
                     continue
@@ -243,6 +243,11 @@ public struct WorkflowLoader: Sendable {
             } catch {
                 diagnostics.append(Diagnostic("node '\(node.id)', option '\(key)': \(error.description)", at: raw.location ?? node.location))
                 continue
+            }
+            // Text that came from a variable or the environment ("7", "true") counts as the
+            // number or flag it spells, as the same text written in YAML would.
+            if case .string(let text) = value, [.int, .float, .bool, .duration].contains(option.type) {
+                value = YAMLValue.parseArgument(text)
             }
             if let problem = typeProblem(value, option.type) {
                 diagnostics.append(Diagnostic("option '\(key)' of node '\(node.id)' must be \(problem), got \(value.typeName) \(value.json)",

@@ -27,7 +27,7 @@ struct WorkflowParser {
             }
             root = composed
         } catch let error as YamlError {
-            diagnostics.append(Self.diagnostic(for: error, file: file))
+            diagnostics.append(Self.diagnostic(for: error, file: file, text: text))
             return nil
         } catch {
             diagnostics.append(Diagnostic("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1)))
@@ -185,13 +185,37 @@ struct WorkflowParser {
         return profiles
     }
 
-    static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
+    static func diagnostic(for error: YamlError, file: String, text: String) -> Diagnostic {
         switch error {
+        case .duplicatedKeysInMapping(let keys, let context):
+            let key = keys.first ?? ""
+            let first = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+            let at = secondOccurrence(of: key, after: first, in: text) ?? first
+            return Diagnostic("duplicate key '\(key)' (first at line \(first.line)); node ids and option names must be unique in a mapping", at: at)
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
             let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             return Diagnostic("malformed YAML: \(what)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
         default:
             return Diagnostic("malformed YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
         }
+    }
+
+    /// Yams reports a duplicate key at its first place; the mistake is usually the later
+    /// one, at the same indentation in the same block.
+    static func secondOccurrence(of key: String, after first: SourceLocation, in text: String) -> SourceLocation? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = first.column - 1
+        guard first.line >= 1, indent >= 0 else { return nil }
+        for number in first.line..<lines.count {
+            let line = lines[number]
+            let leading = line.prefix { $0 == " " }.count
+            let content = line.dropFirst(leading)
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            if leading < indent { return nil }  // the block ended
+            if leading == indent, content.hasPrefix(key + ":") || content.hasPrefix("\"\(key)\":") || content.hasPrefix("'\(key)':") {
+                return SourceLocation(file: first.file, line: number + 1, column: first.column)
+            }
+        }
+        return nil
     }
 }

@@ -1,0 +1,66 @@
+import Engine
+import Foundation
+@testable import Plugins
+import Testing
+
+@Suite struct ProcessPluginTests {
+    func job(_ program: String, _ args: [Value], engine: String = "process", env: Record = Record(), timeout: Int64? = nil) -> Job {
+        var task = Record([("Name", "t"), ("Engine", .map(Record([("Type", .string(engine)),
+            ("Params", .map(Record([("Name", .string(program)), ("Arguments", .list(args))])))])))])
+        if !env.isEmpty { task["Env"] = .map(env) }
+        if let timeout { task["Timeouts"] = .map(Record([("ExecutionTimeout", .int(timeout))])) }
+        return Job(name: "job-1", spec: Record([("Type", "batch"), ("Count", 1), ("Tasks", .list([.map(task)]))]),
+                   renderedBy: "spec", input: Record([("name", "a.zip")]))
+    }
+
+    func run(_ job: Job, grace: Double = 0.2) async throws -> [Payload] {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: ["grace_period": .float(grace)]),
+                                       context: h.context())
+        let out = Emitted()
+        try await plugin.process(message(.job(job)), out.output)
+        return out.all
+    }
+
+    @Test func runsWithoutAShellAndCapturesOutput() async throws {
+        let out = try await run(job("sh", ["-c", "printf '%s|' \"$@\"; echo \"$GREETING\"; echo err >&2", "sh", "a b", "$(x);", "é"],
+                                    env: Record([("GREETING", "hi")])))
+        guard case .result(let result)? = out.first else { Issue.record("no result"); return }
+        #expect(result.state == .completed)
+        #expect(result.details["exit_code"] == .int(0))
+        #expect(result.details["stdout"] == .string("a b|$(x);|é|hi\n"))
+        #expect(result.details["stderr"] == .string("err\n"))
+        #expect(result.record["record"]?["name"] == .string("a.zip"))
+        let path = result.details["stdout_path"]?.stringValue ?? ""
+        #expect(path.hasSuffix("/jobs/job-1/stdout.log"))
+    }
+
+    @Test func aNonZeroExitFailsWithTheCodeAndStderr() async throws {
+        await #expect {
+            _ = try await run(job("sh", ["-c", "echo broken >&2; exit 3"]))
+        } throws: { "\($0)".contains("exit code 3") && "\($0)".contains("broken") }
+    }
+
+    @Test func theExecutionTimeoutStopsTheProcessGroup() async throws {
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await run(job("sh", ["-c", "trap '' TERM; sleep 30 & wait"], timeout: 1))
+        } throws: { "\($0)".contains("ExecutionTimeout") }
+        #expect(start.duration(to: .now) < .seconds(10))
+    }
+
+    @Test func otherEnginesAndMissingProgramsAreClearErrors() async throws {
+        await #expect { _ = try await run(job("echo", [], engine: "docker")) } throws: {
+            "\($0)".contains("Engine.Type 'docker'") && "\($0)".contains("bacalhau")
+        }
+        await #expect { _ = try await run(job("no-such-program-xyz", [])) } throws: { "\($0)".contains("not found") }
+    }
+
+    @Test func locatorResolvesProgramsToTheirRealPath() {
+        let locator = ProgramLocator()
+        let sh = locator.locate("sh", workingDirectory: nil)
+        #expect(sh != nil)
+        #expect(sh.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == $0 } == true)
+    }
+}

@@ -1,0 +1,145 @@
+import Engine
+import Foundation
+import HyphaArrow
+@testable import Plugins
+import Testing
+
+@Suite struct FileWatchTests {
+    func touch(_ path: String, _ text: String = "x") throws {
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    func records(_ payloads: [Payload]) throws -> [Record] {
+        var out: [Record] = []
+        for case .arrow(let data) in payloads {
+            let table = try ArrowIPC.read([UInt8](data.bytes))
+            for batch in table.batches {
+                for row in 0..<batch.rowCount {
+                    out.append(Record(table.schema.fields.enumerated().map { ($1.name, ArrowValueConversion.value(batch.value(row: row, column: $0))) }))
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func onceEmitsMatchingFilesPresentNowInOneBatch() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let inbox = h.directory + "/in"
+        try FileManager.default.createDirectory(atPath: inbox + "/sub", withIntermediateDirectories: true)
+        try touch(inbox + "/a.zip", "12345")
+        try touch(inbox + "/b c.zip")
+        try touch(inbox + "/.hidden.zip")
+        try touch(inbox + "/notes.txt")
+        try touch(inbox + "/sub/d.zip")
+        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
+                                         context: h.context())
+        let out = Emitted()
+        try await plugin.run(out.sourceOutput(once: true))
+        #expect(out.all.count == 1)
+        let rows = try records(out.all)
+        #expect(rows.map { $0["name"] } == [.string("a.zip"), .string("b c.zip")])
+        #expect(rows.first?["size"] == .int(5))
+        #expect(rows.first?["path"] == .string(inbox + "/a.zip"))
+        if case .timestamp(let t)? = rows.first?["modified"] { #expect(t > 1_600_000_000_000_000) } else { Issue.record("no timestamp") }
+
+        let recursive = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self,
+                                                            options: ["path": .string(inbox), "pattern": "*.zip", "recursive": true]), context: h.context())
+        let all = Emitted()
+        try await recursive.run(all.sourceOutput(once: true))
+        #expect(try records(all.all).count == 3)
+    }
+
+    @Test func watchEmitsCompleteFilesOnlyAndEachVersionOnce() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let inbox = h.directory + "/in"
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
+                                         context: h.context(once: false))
+        let out = Emitted()
+        let watching = Task { try await plugin.run(out.sourceOutput(once: false)) }
+        try await Task.sleep(for: .milliseconds(200))
+
+        // A file being written is not emitted until it is closed.
+        let writing = inbox + "/slow.zip"
+        let fd = open(writing, O_CREAT | O_WRONLY, 0o644)
+        #expect(fd >= 0)
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        try handle.write(contentsOf: Data("part".utf8))
+        try await Task.sleep(for: .milliseconds(100))
+        try handle.write(contentsOf: Data("more".utf8))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try records(out.all).isEmpty)
+        close(fd)
+
+        // A file moved in is emitted; a temporary name that doesn't match is not.
+        try touch(h.directory + "/staged.zip")
+        try FileManager.default.moveItem(atPath: h.directory + "/staged.zip", toPath: inbox + "/moved.zip")
+        try await waitFor { (try? records(out.all).count) == 2 }
+        watching.cancel()
+        _ = try? await watching.value
+        let names = try records(out.all).compactMap { $0["name"]?.stringValue }.sorted()
+        #expect(names == ["moved.zip", "slow.zip"])
+    }
+
+    @Test func trackerEmitsAFileAgainOnlyWhenItChanged() throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let path = h.directory + "/f.zip"
+        try touch(path, "1")
+        var tracker = FileTracker()
+        #expect(tracker.admit(path) != nil)
+        #expect(tracker.admit(path) == nil)
+        try touch(path, "22")
+        #expect(tracker.admit(path) != nil)
+        #expect(tracker.admit(h.directory + "/missing.zip") == nil)
+    }
+
+    func waitFor(_ condition: () throws -> Bool) async throws {
+        for _ in 0..<100 {
+            if try condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting")
+    }
+}
+
+@Suite struct ArrowDecodeAndCaptureTests {
+    @Test func decodesEveryRowWithTypes() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let schema = ArrowSchema(fields: [ArrowField(name: "s", type: .utf8), ArrowField(name: "i", type: .int64),
+                                          ArrowField(name: "f", type: .float64), ArrowField(name: "b", type: .bool)])
+        let batch = try RecordBatch(schema: schema, rows: [[.string("x"), .int(1), .float(1.5), .bool(true)],
+                                                           [.null, .int(-2), .null, .bool(false)]])
+        let bytes = try ArrowStreamWriter.encode(schema: schema, batches: [batch, batch])
+        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        let out = Emitted()
+        try await plugin.process(message(.arrow(ArrowData(bytes: Data(bytes)))), out.output)
+        let rows = out.all.compactMap { p -> Record? in if case .record(let r) = p { return r } else { return nil } }
+        #expect(rows.count == 4)
+        #expect(rows[0] == Record([("s", "x"), ("i", 1), ("f", 1.5), ("b", true)]))
+        #expect(rows[1] == Record([("s", .null), ("i", -2), ("f", .null), ("b", false)]))
+    }
+
+    @Test func malformedDataFailsTheMessageNotTheProcess() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        await #expect { try await plugin.process(message(.arrow(ArrowData(bytes: Data([0xFF, 0xFF, 0xFF, 0xFF, 0x10, 0, 0, 0, 1, 2])))), Emitted().output) }
+            throws: { "\($0)".contains("malformed Arrow data") }
+    }
+
+    @Test func captureAppendsOneJSONLinePerMessage() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let path = h.directory + "/out/c.jsonl"
+        let plugin = try CapturePlugin(node: h.config("c", plugin: CapturePlugin.self, options: ["path": .string(path)]), context: h.context())
+        try await plugin.process(message(.record(Record([("a", 1)]))), Emitted().output)
+        try await plugin.process(message(.record(Record([("a", "x\ny")]))), Emitted().output)
+        try await plugin.finish()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines == [#"{"type":"record","value":{"a":1}}"#, #"{"type":"record","value":{"a":"x\ny"}}"#])
+    }
+}

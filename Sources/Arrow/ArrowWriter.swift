@@ -80,7 +80,7 @@ public struct ArrowStreamEncoder: Sendable {
         }
         var pending: [Int64: ArrowDictionary] = [:]
         for c in batch.columns { try emitDictionaries(c, &out, &pending) }
-        var body = BodyWriter(compression: options.compression, capacity: estimateSize(batch.columns))
+        var body = BodyWriter(compression: options.compression, capacity: estimateSize(batch.columns), metadataV4: options.metadataV4)
         for c in batch.columns { try body.write(c) }
         let header = MetadataEncoder.recordBatch(length: batch.rowCount, body: body)
         let meta = MetadataEncoder.message(headerType: MessageHeader.recordBatch, header: header,
@@ -172,7 +172,7 @@ public struct ArrowStreamEncoder: Sendable {
         }
         emitted[enc.id] = dict
         for (k, chunk) in dict.chunks.enumerated() where k >= firstNew {
-            var body = BodyWriter(compression: options.compression)
+            var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
             try body.write(chunk)
             let data = MetadataEncoder.recordBatch(length: chunk.length, body: body)
             let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data)),
@@ -185,7 +185,7 @@ public struct ArrowStreamEncoder: Sendable {
         if dict.chunks.isEmpty {
             // An empty dictionary still has to be announced.
             let empty = try emptyArray(for: ArrowField(name: "", type: a.type))
-            var body = BodyWriter(compression: options.compression)
+            var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
             try body.write(empty)
             let data = MetadataEncoder.recordBatch(length: 0, body: body)
             let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data))])

@@ -268,6 +268,7 @@ struct BatchLoader {
             return arr
         case .runEndEncoded(let runEndsField, let valuesField):
             if nulls > 0 { throw ArrowError.invalid("run-end encoded '\(name)' has a non-zero null count") }
+            if legacyUnionValidity { _ = try nextBuffer(name) }  // V4: every non-null type has a validity slot
             let ends = try load(runEndsField, depth: depth + 1)
             let vals = try load(valuesField, depth: depth + 1)
             if ends.nullCount != 0 { throw ArrowError.invalid("run-end encoded '\(name)': run ends contain nulls") }

@@ -7,9 +7,12 @@ struct BodyWriter {
     var hasViews = false
     var body: [UInt8] = []
     let compression: ArrowCompression?
+    /// Metadata V4: unions and run-end encoded arrays carry an (empty) validity slot.
+    let unionValiditySlot: Bool
 
-    init(compression: ArrowCompression?, capacity: Int = 0) {
+    init(compression: ArrowCompression?, capacity: Int = 0, metadataV4: Bool = false) {
         self.compression = compression
+        self.unionValiditySlot = metadataV4
         body.reserveCapacity(capacity)
     }
 
@@ -77,11 +80,13 @@ struct BodyWriter {
             nodes.append((n, n))
         case .union(let mode, _, _):
             nodes.append((n, 0))
+            if unionValiditySlot { emptyBuffer() }
             try buffer(a.values, 0, n)
             if mode == .dense { try buffer(a.data, 0, 4 * n) }
             for c in a.children { try write(c) }
         case .runEndEncoded:
             nodes.append((n, 0))
+            if unionValiditySlot { emptyBuffer() }
             for c in a.children { try write(c) }
         default:
             nodes.append((n, a.nullCount))

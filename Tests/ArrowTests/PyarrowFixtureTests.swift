@@ -60,12 +60,17 @@ enum PlainValue {
         case .bool(let b): return b
         case .int(let x): return x
         case .uint(let x): return x
-        case .float(let d): return d
+        case .float(let d): return d.isNaN ? "NaN" : d
         case .string(let s): return s
         case .binary(let b): return b.map { String(format: "%02x", $0) }.joined()
         case .decimal(let s): return s
         case .date(let x, _), .time(let x, _), .timestamp(let x, _, _), .duration(let x, _): return x
-        case .interval(let i): return "\(i)"
+        case .interval(let i):
+            switch i {
+            case .monthDayNano(let m, let d, let ns): return [Int64(m), Int64(d), ns]
+            case .dayTime(let d, let ms): return [Int64(d), Int64(ms)]
+            case .yearMonth(let m): return Int64(m)
+            }
         case .list(let xs): return xs.map(of)
         case .struct(let fs): return Dictionary(fs.map { ($0.name, of($0.value)) }, uniquingKeysWith: { a, _ in a })
         case .map(let kvs): return kvs.map { [of($0.key), of($0.value)] }
@@ -80,7 +85,10 @@ enum PlainValue {
         case (let x as Bool, let y as NSNumber): return x == y.boolValue && CFGetTypeIDIsBool(y)
         case (let x as Int64, let y as NSNumber): return x == y.int64Value && "\(x)" == y.stringValue
         case (let x as UInt64, let y as NSNumber): return x == y.uint64Value && "\(x)" == y.stringValue
-        case (let x as Double, let y as NSNumber): return x == y.doubleValue || (x.isNaN && y.doubleValue.isNaN)
+        case (let x as Double, let y as NSNumber):
+            // Foundation's JSON parser on Linux may be off by an ulp; allow a relative 1e-15.
+            let d = y.doubleValue
+            return x == d || abs(x - d) <= 1e-15 * max(abs(x), abs(d))
         case (let x as String, let y as String): return x == y
         case (let x as [Any], let y as [Any]): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
         case (let x as [String: Any], let y as [String: Any]):

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import HyphaArrow
+
+/// Round trips with pyarrow: bench/arrow/pyarrow_roundtrip.py writes random tables of every
+/// type (nulls, several batches, dictionaries with deltas, LZ4/ZSTD, stream + file); Hypha
+/// reads them and compares every value, then writes them back (as read, and rebuilt from
+/// rows; plain, LZ4 and ZSTD; stream and file) for pyarrow to open, `validate(full=True)`
+/// and compare. Needs a python with pyarrow: $HYPHA_PYTHON or `.venv/bin/python` in the
+/// repo; skipped otherwise.
+@Suite struct PyarrowRoundTripTests {
+    static var python: String? {
+        if let p = ProcessInfo.processInfo.environment["HYPHA_PYTHON"], !p.isEmpty { return p }
+        let venv = TestSupport.packageRoot.appendingPathComponent(".venv/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }
+
+    static var script: String {
+        TestSupport.packageRoot.appendingPathComponent("bench/arrow/pyarrow_roundtrip.py").path
+    }
+
+    @discardableResult
+    static func run(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static var pyarrowAvailable: Bool {
+        guard let py = python, FileManager.default.fileExists(atPath: script),
+              let r = try? run([py, "-c", "import pyarrow, numpy"]) else { return false }
+        return r.0 == 0
+    }
+
+    @Test func roundTripWithPyarrow() throws {
+        guard Self.pyarrowAvailable, let py = Self.python else {
+            print("skipping pyarrow round trip: no python with pyarrow (set HYPHA_PYTHON or create .venv)")
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-arrow-rt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gen = try Self.run([py, Self.script, "generate", dir.path])
+        try #require(gen.0 == 0, "generate failed: \(gen.1)")
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".arrow") || $0.hasSuffix(".arrows") }.sorted()
+        #expect(files.count >= 9)
+        for name in files {
+            let base = String(name[..<(name.firstIndex(of: ".") ?? name.endIndex)])
+            let expData = try Data(contentsOf: dir.appendingPathComponent(base + ".expected.json"))
+            let exp = try #require(try JSONSerialization.jsonObject(with: expData) as? [String: Any])
+            let table: ArrowTable
+            do {
+                table = try ArrowIPC.read(TestSupport.bytes(dir.appendingPathComponent(name)))
+            } catch {
+                Issue.record("\(name): \(error)")
+                continue
+            }
+            #expect(table.schema.description.split(separator: "\n").map(String.init) == (exp["schema"] as? [String] ?? []),
+                    "\(name): schema text")
+            let columns = exp["columns"] as? [String: [Any]] ?? [:]
+            for (c, f) in table.schema.fields.enumerated() {
+                let want = columns[f.name] ?? []
+                var got: [Any] = []
+                for b in table.batches { for r in 0..<b.rowCount { got.append(PlainValue.of(b.columns[c].value(at: r))) } }
+                #expect(got.count == want.count, "\(name) \(f.name): count")
+                var bad = 0
+                for (r, (g, w)) in zip(got, want).enumerated() where !PlainValue.same(g, w) {
+                    if bad < 3 { Issue.record("\(name) column \(f.name) row \(r): got \(g), want \(w)") }
+                    bad += 1
+                }
+            }
+            guard name.hasSuffix(".arrows") else { continue }
+            // Write back: as read, and rebuilt from rows.
+            let rebuilt = try table.batches.map { b in
+                try RecordBatch(schema: table.schema, rows: (0..<b.rowCount).map { b.row($0).values })
+            }
+            let outputs: [(String, [UInt8])] = [
+                ("hypha.arrows", try ArrowStreamWriter.encode(schema: table.schema, batches: table.batches)),
+                ("hypha.arrow", try ArrowFileWriter.encode(schema: table.schema, batches: table.batches)),
+                ("hypha-lz4.arrows", try ArrowStreamWriter.encode(schema: table.schema, batches: table.batches,
+                                                                  options: .init(compression: .lz4Frame))),
+                ("hypha-zstd.arrow", try ArrowFileWriter.encode(schema: table.schema, batches: table.batches,
+                                                                options: .init(compression: .zstd()))),
+                ("hypha-rows.arrows", try ArrowStreamWriter.encode(schema: table.schema, batches: rebuilt)),
+                ("hypha-v4-legacy.arrows", try ArrowStreamWriter.encode(schema: table.schema, batches: table.batches,
+                                                                        options: .init(metadataV4: true, legacyFraming: true))),
+            ]
+            for (suffix, bytes) in outputs {
+                try Data(bytes).write(to: dir.appendingPathComponent("\(base).\(suffix)"))
+                // and Hypha reads its own output back identically
+                let back = try ArrowIPC.read(bytes)
+                #expect(back.rowCount == table.rowCount, "\(base).\(suffix): rows")
+                for (b1, b2) in zip(back.batches, table.batches) {
+                    for c in 0..<b1.columns.count {
+                        for r in 0..<b1.rowCount where b1.value(row: r, column: c) != b2.value(row: r, column: c) {
+                            Issue.record("\(base).\(suffix) column \(c) row \(r) differs after re-reading")
+                            break
+                        }
+                    }
+                }
+            }
+        }
+        let check = try Self.run([py, Self.script, "check", dir.path])
+        #expect(check.0 == 0, "pyarrow check failed:\n\(check.1)")
+        print(check.1.split(separator: "\n").last ?? "")
+    }
+}

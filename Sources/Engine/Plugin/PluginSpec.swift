@@ -38,9 +38,13 @@ public struct PluginSpec: Sendable {
     /// The fields of the records this plugin emits, when they are known before running
     /// (file-watch's columns, a job result). Lets the loader check template variables.
     public var outputFields: [String]?
+    /// Whether the records this plugin emits carry the fields its input carried (a decoder
+    /// of what a source encoded), so static field checks can see through it.
+    public var forwardsFields: Bool
 
     public init(name: String, summary: String, input: InputPorts, output: PortType?, options: [OptionSpec],
-                outputFields: [String]? = nil) {
+                outputFields: [String]? = nil, forwardsFields: Bool = false) {
+        self.forwardsFields = forwardsFields
         self.name = name
         self.summary = summary
         self.input = input

@@ -188,16 +188,26 @@ public struct WorkflowLoader: Sendable {
         }
         guard diagnostics.isEmpty else { return nil }
 
-        // Plugin-specific checks, with upstream specs for static schema checks.
-        for node in workflow.nodes {
-            guard var (config, plugin) = configs[node.id] else { continue }
-            config.upstreamSpecs = node.from.compactMap { configs[$0.id]?.1.spec }
-            configs[node.id] = (config, plugin)
+        // Plugin-specific checks, in data-flow order, with the upstream specs (their output
+        // fields seen through field-forwarding decoders) for static field checks.
+        let order = topologicalOrder(workflow)
+        var effectiveSpecs: [String: PluginSpec] = [:]
+        for id in order {
+            guard let node = workflow.nodes.first(where: { $0.id == id }), var (config, plugin) = configs[id] else { continue }
+            config.upstreamSpecs = node.from.compactMap { effectiveSpecs[$0.id] }
+            var effective = plugin.spec
+            if effective.forwardsFields, effective.outputFields == nil {
+                let upstream = config.upstreamSpecs.map(\.outputFields)
+                if !upstream.isEmpty, upstream.allSatisfy({ $0 != nil }) {
+                    effective.outputFields = upstream.compactMap { $0 }.reduce([], +)
+                }
+            }
+            effectiveSpecs[id] = effective
+            configs[id] = (config, plugin)
             diagnostics += plugin.validate(config)
         }
         guard diagnostics.isEmpty else { return nil }
 
-        let order = topologicalOrder(workflow)
         let nodes = order.compactMap { id -> WorkflowPlan.Node? in
             guard let (config, plugin) = configs[id] else { return nil }
             let downstream = workflow.nodes.filter { $0.from.contains { $0.id == id } }.map(\.id)
@@ -370,8 +380,12 @@ public struct WorkflowLoader: Sendable {
         }
         for node in workflow.nodes {
             if let cycle = visit(node.id) {
-                // The stack follows `from` edges (downstream to upstream); print it in data-flow order.
-                return cycle.reversed().compactMap { byID[$0] }
+                // The stack follows `from` edges (downstream to upstream): print it in data-flow
+                // order, starting at the node declared first.
+                let flow = Array(cycle.reversed())
+                let position = Dictionary(workflow.nodes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let start = flow.indices.min { position[flow[$0], default: 0] < position[flow[$1], default: 0] } ?? 0
+                return (flow[start...] + flow[..<start]).compactMap { byID[$0] }
             }
         }
         return nil

@@ -8,7 +8,7 @@ public struct ArrowDecodePlugin: ProcessorPlugin {
     public static let spec = PluginSpec(
         name: "arrow-decode",
         summary: "Decodes Arrow IPC data (stream or file format) into one record per row.",
-        input: .oneOf([.arrow]), output: .record, options: [])
+        input: .oneOf([.arrow]), output: .record, options: [], forwardsFields: true)
 
     let node: NodeConfig
 

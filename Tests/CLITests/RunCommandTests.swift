@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+/// End-to-end runs of the built binary on temporary folders.
+@Suite(.serialized) struct RunCommandTests {
+    static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
+
+    /// The reports an independent computation expects: Python's zipfile and csv read each zip
+    /// directly (not through extract.py / aggregate.py) and group the rows.
+    static let expectedReportsScript = """
+        import csv, io, json, os, sys, zipfile
+        inbox = sys.argv[1]
+        out = {}
+        for name in sorted(os.listdir(inbox)):
+            if not name.endswith(".zip"): continue
+            groups = {}
+            with zipfile.ZipFile(os.path.join(inbox, name)) as z:
+                for entry in z.namelist():
+                    for row in csv.DictReader(io.StringIO(z.read(entry).decode())):
+                        g = groups.setdefault(row["category"], [])
+                        g.append(float(row["amount"]))
+            out[name[:-4]] = {k: {"count": len(v), "sum": sum(v), "min": min(v), "max": max(v)} for k, v in groups.items()}
+        print(json.dumps(out))
+        """
+
+    func expectedReports(_ inbox: String) throws -> [String: [String: [String: Double]]] {
+        let py = CLI.python
+        let args = ["-c", Self.expectedReportsScript, inbox]
+        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + args : args)
+        let decoded = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Double]]]
+        return decoded ?? [:]
+    }
+
+    @Test func fiftyHostileZipNamesRunHundredJobsWithCorrectReports() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in", work = dir + "/work"
+        try CLI.makeZips(in: inbox, count: 50, tricky: true)
+        let r = try CLI.run(["run", Self.workflow, "--once", "--var", "inbox=\(inbox)", "--var", "work=\(work)",
+                             "--var", "group_by=category", "--var", "value=amount", "--run-dir", dir + "/run"], cwd: dir)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("jobs: 100 completed, 0 failed"), "\(r.stdout)")
+
+        let expected = try expectedReports(inbox)
+        #expect(expected.count == 50)
+        for (stem, groups) in expected {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(work)/\(stem)/report.json"))
+            let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let got = try #require(report["groups"] as? [String: [String: Double]])
+            #expect(Set(got.keys) == Set(groups.keys), "\(stem)")
+            for (group, stats) in groups {
+                #expect(got[group]?["count"] == stats["count"], "\(stem)/\(group)")
+                for key in ["sum", "min", "max"] {
+                    #expect(abs((got[group]?[key] ?? .nan) - (stats[key] ?? 0)) < 1e-6, "\(stem)/\(group)/\(key)")
+                }
+            }
+        }
+        // "$(touch pwned)" in a file name reached no shell.
+        #expect(!FileManager.default.fileExists(atPath: dir + "/pwned"))
+        #expect(!FileManager.default.fileExists(atPath: inbox + "/pwned"))
+    }
+
+    @Test func swappingExtractForCaptureWithSetAndWithAProfile() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in", work = dir + "/work"
+        try CLI.makeZips(in: inbox, count: 6, tricky: true)
+        let names = try FileManager.default.contentsOfDirectory(atPath: inbox).sorted()
+
+        let setRun = try CLI.run(["run", Self.workflow, "--once", "--var", "inbox=\(inbox)", "--var", "work=\(work)",
+                                  "--set", "extract.plugin=capture", "--set", "extract.path=\(dir)/specs.jsonl", "--run-dir", dir + "/run1"])
+        #expect(setRun.status == 0, "\(setRun.stderr)")
+        #expect(setRun.stderr.contains("node 'aggregate-spec' is left out"))
+        let lines = try String(contentsOfFile: dir + "/specs.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+        var seenPaths: [String] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["type"] as? String == "job")
+            let spec = (object["value"] as? [String: Any])?["spec"] as? [String: Any]
+            let task = (spec?["Tasks"] as? [[String: Any]])?.first
+            let args = ((task?["Engine"] as? [String: Any])?["Params"] as? [String: Any])?["Arguments"] as? [String]
+            #expect(args?.count == 3)
+            if let path = args?[1] { seenPaths.append(path) }
+        }
+        #expect(seenPaths.sorted() == names.map { "\(inbox)/\($0)" })
+        #expect(!FileManager.default.fileExists(atPath: work + "/plain 000/report.json"))  // nothing ran
+
+        let profileRun = try CLI.run(["run", Self.workflow, "--once", "--profile", "capture", "--var", "inbox=\(inbox)",
+                                      "--var", "work=\(work)", "--run-dir", dir + "/run2"])
+        #expect(profileRun.status == 0, "\(profileRun.stderr)")
+        let captured = try String(contentsOfFile: work + "/extract-specs.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(captured.count == 6)
+    }
+
+    @Test func aFailingJobMakesTheRunExitOne() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in"
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        try Data("not a zip".utf8).write(to: URL(fileURLWithPath: inbox + "/broken.zip"))
+        try CLI.makeZips(in: inbox, count: 2, tricky: false)
+        let r = try CLI.run(["run", Self.workflow, "--once", "--var", "inbox=\(inbox)", "--var", "work=\(dir)/work", "--run-dir", dir + "/run"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("jobs: 4 completed, 1 failed"), "\(r.stdout)")
+        #expect(r.stdout.contains("broken"), "\(r.stdout)")
+    }
+
+    @Test func sigintStopsGracefullyWithExitCode130() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["run", Self.workflow, "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work", "--run-dir", dir + "/run"],
+                            timeout: 30) { process in
+            usleep(700_000)
+            kill(process.processIdentifier, SIGINT)
+        }
+        #expect(r.status == 130, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("interrupted"))
+    }
+
+    @Test func watchModePicksUpZipsMovedInLater() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in", work = dir + "/work"
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        let r = try CLI.run(["run", Self.workflow, "--var", "inbox=\(inbox)", "--var", "work=\(work)", "--run-dir", dir + "/run"],
+                            timeout: 60) { process in
+            usleep(500_000)
+            try? CLI.makeZips(in: inbox, count: 3, tricky: true)
+            for _ in 0..<200 {
+                let done = ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? [])
+                    .filter { FileManager.default.fileExists(atPath: "\(work)/\($0)/report.json") }
+                if done.count == 3 { break }
+                usleep(50_000)
+            }
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(r.stdout.contains("jobs: 6 completed, 0 failed"), "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func graphShowsPortTypesOnEdges() throws {
+        let mermaid = try CLI.run(["graph", Self.workflow])
+        #expect(mermaid.status == 0)
+        #expect(mermaid.stdout.contains("n_downloads -- arrow --> n_decode"))
+        #expect(mermaid.stdout.contains("n_extract -- result --> n_aggregate_spec"))
+        let dot = try CLI.run(["graph", Self.workflow, "--format", "dot", "--profile", "cluster"])
+        #expect(dot.stdout.contains("\"extract-spec\" -> \"extract\" [label=\"job\"]"))
+        #expect(dot.stdout.contains("(bacalhau)"))
+    }
+
+    @Test func pluginsListsEveryPluginWithItsPorts() throws {
+        let r = try CLI.run(["plugins"])
+        for line in ["file-watch  (- -> arrow)", "arrow-decode  (arrow -> record)", "template  (record|result -> job)",
+                     "process  (job -> result)", "capture  (any -> -)"] {
+            #expect(r.stdout.contains(line), "\(line)")
+        }
+        #expect(r.stdout.contains("max_parallel: int"))
+    }
+
+    @Test func demoRunsEndToEnd() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["demo", "--dir", dir, "--zips", "3"], cwd: CLI.packageRoot.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("3 reports under"))
+        #expect(r.stdout.contains("\"groups\""))
+    }
+}

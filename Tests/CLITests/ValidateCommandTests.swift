@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// `hypha validate` on every kind of broken workflow: the right PATH:LINE:COL, exit 1.
+@Suite struct ValidateCommandTests {
+    /// A valid base to break: nodes with known positions.
+    static let jobstoreYAML = "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ path }}\"]}}\n"
+
+    func validate(_ yaml: String, extra: [String] = []) throws -> CLI.Result {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
+        try Self.jobstoreYAML.write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
+        try yaml.write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
+        var result = try CLI.run(["validate", dir + "/bad.yml"] + extra)
+        result.stderr = result.stderr.replacingOccurrences(of: dir + "/", with: "")
+        return result
+    }
+
+    static let base = """
+        name: t
+        jobstore: jobstore
+        nodes:
+          files:
+            plugin: file-watch
+            path: inbox
+          decode:
+            plugin: arrow-decode
+            from: files
+          spec:
+            plugin: template
+            from: decode
+            job: extract
+          run:
+            plugin: process
+            from: spec
+        """
+
+    func expectError(_ yaml: String, at position: String, containing text: String, extra: [String] = [],
+                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try validate(yaml, extra: extra)
+        #expect(r.status == 1, sourceLocation: sourceLocation)
+        #expect(r.stderr.contains("bad.yml:\(position): error: "), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.contains(text), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func theBaseIsValid() throws {
+        let r = try validate(Self.base)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func theShippedWorkflowsValidate() throws {
+        let folder = CLI.shipped("workflows")
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".yml") {
+            let r = try CLI.run(["validate", folder + "/" + name])
+            #expect(r.status == 0, "\(name): \(r.stderr)")
+            let profiles = try CLI.run(["validate", folder + "/" + name, "--profile", "cluster"])
+            #expect(profiles.status == 0, "\(name) --profile cluster: \(profiles.stderr)")
+        }
+    }
+
+    @Test func malformedYAML() throws {
+        try expectError(Self.base + "\n    oops: [1, 2\n", at: "18:1", containing: "malformed YAML")
+    }
+
+    @Test func unknownPlugin() throws {
+        try expectError(Self.base.replacingOccurrences(of: "plugin: arrow-decode", with: "plugin: arow-decode"),
+                        at: "8:13", containing: "did you mean 'arrow-decode'")
+    }
+
+    @Test func unknownOption() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    path: inbox", with: "    path: inbox\n    patern: \"*.zip\""),
+                        at: "7:13", containing: "did you mean 'pattern'")
+    }
+
+    @Test func missingRequiredOption() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    path: inbox\n", with: ""), at: "4:3", containing: "missing required option 'path'")
+    }
+
+    @Test func wrongOptionType() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    from: spec", with: "    from: spec\n    max_parallel: lots"),
+                        at: "17:19", containing: "must be an integer")
+    }
+
+    @Test func fromUnknownNode() throws {
+        try expectError(Self.base.replacingOccurrences(of: "from: decode", with: "from: decoder"), at: "12:11", containing: "unknown node 'decoder'")
+    }
+
+    @Test func sourceWithFrom() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    path: inbox", with: "    path: inbox\n    from: run"),
+                        at: "7:11", containing: "takes no input")
+    }
+
+    @Test func transformWithoutFrom() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    from: files\n", with: ""), at: "7:3", containing: "needs an input")
+    }
+
+    @Test func cycle() throws {
+        let yaml = Self.base.replacingOccurrences(of: "from: decode", with: "from: [decode, run2]") + """
+
+              spec2:
+                plugin: template
+                from: run
+                job: extract
+              run2:
+                plugin: process
+                from: spec2
+            """
+        try expectError(yaml, at: "12:11", containing: "cycle in the DAG: spec -> run -> spec2 -> run2 -> spec")
+    }
+
+    @Test func portTypeMismatch() throws {
+        try expectError(Self.base.replacingOccurrences(of: "    from: spec", with: "    from: decode"), at: "16:11",
+                        containing: "'decode' (arrow-decode) emits record, but 'run' (process) takes job")
+    }
+
+    @Test func duplicateNodeID() throws {
+        try expectError(Self.base + "\n  spec:\n    plugin: capture\n    from: run\n    path: x.jsonl\n", at: "17:3", containing: "duplicate key 'spec'")
+    }
+
+    @Test func templateJobNotInTheJobstore() throws {
+        try expectError(Self.base.replacingOccurrences(of: "job: extract", with: "job: extrakt"), at: "13:10", containing: "did you mean 'extract'")
+    }
+
+    @Test func unknownProfile() throws {
+        try expectError(Self.base + "\nprofiles:\n  cluster: {}\n", at: "17:1", containing: "unknown profile 'clustre'",
+                        extra: ["--profile", "clustre"])
+    }
+
+    @Test func templateVariableNotProvidedUpstream() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
+        try "Type: batch\nTasks:\n  - Name: t\n    Engine:\n      Type: process\n      Params: {Name: echo, Arguments: [\"{{ pth }}\"]}\n"
+            .write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
+        try Self.base.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["validate", dir + "/w.yml"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(dir + "/jobstore/extract.yml:6:"), "\(r.stderr)")
+        #expect(r.stderr.contains("'pth' is not provided by node 'decode'") && r.stderr.contains("did you mean 'path'"), "\(r.stderr)")
+    }
+
+    @Test func everyProblemIsReportedInOneRun() throws {
+        let broken = Self.base.replacingOccurrences(of: "plugin: arrow-decode", with: "plugin: arow-decode")
+            .replacingOccurrences(of: "job: extract", with: "job: extrakt")
+            .replacingOccurrences(of: "    from: spec", with: "    from: spec\n    max_parallel: lots")
+        let r = try validate(broken)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("errors in"))
+        #expect(r.stderr.components(separatedBy: ": error: ").count - 1 >= 2)
+    }
+}

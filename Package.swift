@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         // The Arrow IPC codec: no dependencies, usable on its own.
-        .target(name: "HyphaArrow", path: "Sources/Arrow"),
+        .target(name: "HyphaArrow", path: "Sources/Arrow", exclude: ["API.md"]),
         // Workflow model, loading, validation, DAG, channels, runtime, plugin API.
         .target(
             name: "Engine",

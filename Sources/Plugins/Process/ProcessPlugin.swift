@@ -90,7 +90,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         let stdoutTail = LogTail.read(stdoutPath, bytes: tailBytes)
         let stderrTail = LogTail.read(stderrPath, bytes: tailBytes)
 
-        var details = Record([
+        let details = Record([
             ("id", .string(job.name)), ("executor", .string("process")),
             ("exit_code", outcome.exitCode.map { .int(Int64($0)) } ?? .null),
             ("duration", .float(seconds)),
@@ -99,9 +99,9 @@ public struct ProcessPlugin: ProcessorPlugin {
         ])
         switch outcome {
         case .exited(0):
+            logger.info("job \(job.name) completed in \(String(format: "%.3f", seconds)) s")
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
         case .exited(let code):
-            details["reason"] = .string("exit code \(code)")
             throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")
         case .signaled(let signal):
             throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")

@@ -1,11 +1,11 @@
 extension ArrowArray {
     /// The value in slot `i` (0 ..< length) as an `ArrowValue`.
     public func value(at i: Int) -> ArrowValue {
-        switch type {
+        switch kind {
         case .null:
             return .null
-        case .union(let mode, _, _):
-            guard let (child, j) = unionChild(i, mode) else { return .null }
+        case .sparseUnion, .denseUnion:
+            guard let (child, j) = unionChild(i) else { return .null }
             return .union(typeId: values.load(i, as: Int8.self), value: child.value(at: j))
         case .runEndEncoded:
             guard children.count == 2, let j = runIndex(i) else { return .null }
@@ -14,11 +14,7 @@ extension ArrowArray {
             break
         }
         if let v = validity, !v.bit(i) { return .null }
-        if dictionaryEncoding != nil {
-            guard let d = dictionary else { return .null }
-            return d.value(at: dictionaryIndex(i))
-        }
-        switch type {
+        switch kind {
         case .bool: return .bool(values.bit(i))
         case .int8: return .int(Int64(values.load(i, as: Int8.self)))
         case .int16: return .int(Int64(values.load(i, as: Int16.self)))
@@ -31,31 +27,27 @@ extension ArrowArray {
         case .float16: return .float(halfToDouble(values.load(i, as: UInt16.self)))
         case .float32: return .float(Double(Float(bitPattern: values.load(i, as: UInt32.self))))
         case .float64: return .float(Double(bitPattern: values.load(i, as: UInt64.self)))
-        case .decimal(_, let scale, let bw):
-            let w = bw / 8
+        case .decimal:
+            let w = width
             let s = values.withUnsafeBytes { raw in
                 decimalString(UnsafeRawBufferPointer(rebasing: raw[(i * w)..<(i * w + w)]), scale: scale)
             }
             return .decimal(s)
         case .date32: return .date(Int64(values.load(i, as: Int32.self)), .day)
         case .date64: return .date(values.load(i, as: Int64.self), .millisecond)
-        case .time32(let u): return .time(Int64(values.load(i, as: Int32.self)), u)
-        case .time64(let u): return .time(values.load(i, as: Int64.self), u)
-        case .timestamp(let u, let tz):
-            return .timestamp(values.load(i, as: Int64.self), u, timezone: (tz?.isEmpty ?? true) ? nil : tz)
-        case .duration(let u): return .duration(values.load(i, as: Int64.self), u)
-        case .interval(let u):
-            switch u {
-            case .yearMonth:
-                return .interval(.yearMonth(months: values.load(i, as: Int32.self)))
-            case .dayTime:
-                return .interval(.dayTime(days: values.load(2 * i, as: Int32.self),
-                                          milliseconds: values.load(2 * i + 1, as: Int32.self)))
-            case .monthDayNano:
-                return .interval(.monthDayNano(months: values.load(byteOffset: 16 * i, as: Int32.self),
-                                               days: values.load(byteOffset: 16 * i + 4, as: Int32.self),
-                                               nanoseconds: values.load(byteOffset: 16 * i + 8, as: Int64.self)))
-            }
+        case .time32: return .time(Int64(values.load(i, as: Int32.self)), unit)
+        case .time64: return .time(values.load(i, as: Int64.self), unit)
+        case .timestamp: return .timestamp(values.load(i, as: Int64.self), unit, timezone: timezone)
+        case .duration: return .duration(values.load(i, as: Int64.self), unit)
+        case .intervalYM:
+            return .interval(.yearMonth(months: values.load(i, as: Int32.self)))
+        case .intervalDT:
+            return .interval(.dayTime(days: values.load(2 * i, as: Int32.self),
+                                      milliseconds: values.load(2 * i + 1, as: Int32.self)))
+        case .intervalMDN:
+            return .interval(.monthDayNano(months: values.load(byteOffset: 16 * i, as: Int32.self),
+                                           days: values.load(byteOffset: 16 * i + 4, as: Int32.self),
+                                           nanoseconds: values.load(byteOffset: 16 * i + 8, as: Int64.self)))
         case .utf8, .largeUtf8, .utf8View:
             return .string(string(at: i))
         case .binary, .largeBinary, .binaryView, .fixedSizeBinary:
@@ -77,12 +69,15 @@ extension ArrowArray {
             out.reserveCapacity(b - a)
             for j in a..<b { out.append((key: keys.value(at: j), value: vals.value(at: j))) }
             return .map(out)
-        case .struct(let fields):
+        case .structure:
             var out: [(name: String, value: ArrowValue)] = []
-            out.reserveCapacity(fields.count)
-            for (f, c) in zip(fields, children) { out.append((name: f.name, value: c.value(at: i))) }
+            out.reserveCapacity(children.count)
+            for (name, c) in zip(fieldNames, children) { out.append((name: name, value: c.value(at: i))) }
             return .struct(out)
-        case .null, .union, .runEndEncoded:
+        case .dictionary:
+            guard let d = dictionary else { return .null }
+            return d.value(at: dictionaryIndex(i))
+        case .null, .sparseUnion, .denseUnion, .runEndEncoded:
             return .null
         }
     }

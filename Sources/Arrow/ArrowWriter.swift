@@ -65,13 +65,20 @@ public struct ArrowStreamEncoder: Sendable {
         }
         let meta = MetadataEncoder.message(headerType: MessageHeader.schema, header: MetadataEncoder.schema(schema),
                                            bodyLength: 0, version: version)
-        appendMessage(&out, meta, body: [])
+        appendMessage(&out, meta, body: nil)
         return out
     }
 
     /// Messages for one batch: any new or changed dictionaries, then the record batch.
     public mutating func encode(_ batch: RecordBatch) throws(ArrowError) -> [UInt8] {
-        var out = start()
+        var out: [UInt8] = []
+        try encode(batch, into: &out)
+        return out
+    }
+
+    /// Like `encode(_:)`, appending to `out` (no intermediate copy of the body).
+    public mutating func encode(_ batch: RecordBatch, into out: inout [UInt8]) throws(ArrowError) {
+        out += start()
         guard batch.columns.count == schema.fields.count else {
             throw ArrowError.mismatch("batch has \(batch.columns.count) columns, the schema \(schema.fields.count)")
         }
@@ -80,14 +87,14 @@ public struct ArrowStreamEncoder: Sendable {
         }
         var pending: [Int64: ArrowDictionary] = [:]
         for c in batch.columns { try emitDictionaries(c, &out, &pending) }
-        var body = BodyWriter(compression: options.compression, capacity: estimateSize(batch.columns), metadataV4: options.metadataV4)
+        var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
         for c in batch.columns { try body.write(c) }
         let header = MetadataEncoder.recordBatch(length: batch.rowCount, body: body)
         let meta = MetadataEncoder.message(headerType: MessageHeader.recordBatch, header: header,
-                                           bodyLength: body.body.count, version: version)
-        let block = appendMessage(&out, meta, body: body.body)
+                                           bodyLength: body.size, version: version)
+        out.reserveCapacity(out.count + meta.count + body.size + 16)
+        let block = appendMessage(&out, meta, body: body)
         recordBlocks.append(block)
-        return out
     }
 
     /// End-of-stream marker (stream) or EOS + footer + magic (file).
@@ -122,7 +129,7 @@ public struct ArrowStreamEncoder: Sendable {
     }
 
     @discardableResult
-    private mutating func appendMessage(_ out: inout [UInt8], _ meta: [UInt8], body: [UInt8]) -> WrittenBlock {
+    private mutating func appendMessage(_ out: inout [UInt8], _ meta: [UInt8], body: BodyWriter?) -> WrittenBlock {
         let offset = position
         let prefix = options.legacyFraming ? 4 : 8
         var padded = meta.count
@@ -131,12 +138,13 @@ public struct ArrowStreamEncoder: Sendable {
         out.appendLE(Int32(padded))
         out += meta
         if padded > meta.count { out += [UInt8](repeating: 0, count: padded - meta.count) }
-        out += body
-        position += prefix + padded + body.count
-        return WrittenBlock(offset: offset, metadataLength: prefix + padded, bodyLength: body.count)
+        body?.emit(into: &out)
+        let bodySize = body?.size ?? 0
+        position += prefix + padded + bodySize
+        return WrittenBlock(offset: offset, metadataLength: prefix + padded, bodyLength: bodySize)
     }
 
-    private func estimateSize(_ cols: [ArrowArray]) -> Int {
+    static func estimateSize(_ cols: [ArrowArray]) -> Int {
         func size(_ a: ArrowArray) -> Int {
             var s = a.values.count + a.data.count + (a.validity?.count ?? 0) + 64
             for v in a.variadic { s += v.count }
@@ -178,8 +186,8 @@ public struct ArrowStreamEncoder: Sendable {
             let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data)),
                                        FBSlot(2, .bool(delta || k > 0))])
             let meta = MetadataEncoder.message(headerType: MessageHeader.dictionaryBatch, header: header,
-                                               bodyLength: body.body.count, version: version)
-            let block = appendMessage(&out, meta, body: body.body)
+                                               bodyLength: body.size, version: version)
+            let block = appendMessage(&out, meta, body: body)
             dictionaryBlocks.append(block)
         }
         if dict.chunks.isEmpty {
@@ -190,8 +198,8 @@ public struct ArrowStreamEncoder: Sendable {
             let data = MetadataEncoder.recordBatch(length: 0, body: body)
             let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data))])
             let meta = MetadataEncoder.message(headerType: MessageHeader.dictionaryBatch, header: header,
-                                               bodyLength: body.body.count, version: version)
-            dictionaryBlocks.append(appendMessage(&out, meta, body: body.body))
+                                               bodyLength: body.size, version: version)
+            dictionaryBlocks.append(appendMessage(&out, meta, body: body))
         }
     }
 }
@@ -201,8 +209,10 @@ public enum ArrowStreamWriter {
     public static func encode(schema: ArrowSchema, batches: [RecordBatch],
                               options: ArrowWriteOptions = .init()) throws(ArrowError) -> [UInt8] {
         var enc = ArrowStreamEncoder(schema: schema, options: options, fileFormat: false)
-        var out = enc.start()
-        for b in batches { out += try enc.encode(b) }
+        var out: [UInt8] = []
+        out.reserveCapacity(batches.reduce(4096) { $0 + ArrowStreamEncoder.estimateSize($1.columns) })
+        out += enc.start()
+        for b in batches { try enc.encode(b, into: &out) }
         out += enc.finish()
         return out
     }
@@ -215,8 +225,10 @@ public enum ArrowFileWriter {
         var opts = options
         opts.legacyFraming = false
         var enc = ArrowStreamEncoder(schema: schema, options: opts, fileFormat: true)
-        var out = enc.start()
-        for b in batches { out += try enc.encode(b) }
+        var out: [UInt8] = []
+        out.reserveCapacity(batches.reduce(4096) { $0 + ArrowStreamEncoder.estimateSize($1.columns) })
+        out += enc.start()
+        for b in batches { try enc.encode(b, into: &out) }
         out += enc.finish()
         return out
     }

@@ -1,62 +1,84 @@
-/// Serialises arrays into a message body: field nodes, buffer descriptors and the padded
-/// (optionally compressed) buffer bytes, in the pre-order walk of the IPC format.
+/// Plans a message body: field nodes, buffer descriptors, and the list of byte ranges
+/// (views into the arrays' buffers, or compressed copies) that `emit(into:)` later copies
+/// straight into the output — one copy per buffer, in the pre-order walk of the IPC format.
 struct BodyWriter {
+    struct Piece {
+        let buffer: ArrowBuffer
+        let offset: Int
+        let length: Int
+        /// Compression length prefix (-1 = stored raw), nil when uncompressed.
+        let prefix: Int64?
+    }
+
     var nodes: [(Int, Int)] = []
     var buffers: [(Int, Int)] = []
     var variadicCounts: [Int] = []
     var hasViews = false
-    var body: [UInt8] = []
+    var pieces: [Piece] = []
+    /// Body size so far, including padding.
+    var size = 0
     let compression: ArrowCompression?
     /// Metadata V4: unions and run-end encoded arrays carry an (empty) validity slot.
     let unionValiditySlot: Bool
 
-    init(compression: ArrowCompression?, capacity: Int = 0, metadataV4: Bool = false) {
+    init(compression: ArrowCompression?, metadataV4: Bool = false) {
         self.compression = compression
         self.unionValiditySlot = metadataV4
-        body.reserveCapacity(capacity)
     }
 
     mutating func emptyBuffer() {
-        buffers.append((body.count, 0))
+        buffers.append((size, 0))
     }
 
-    /// Appends bytes `[offset, offset+length)` of `buf` (zero-filled past its end).
+    /// Adds bytes `[offset, offset+length)` of `buf` (zero-filled past its end).
     mutating func buffer(_ buf: ArrowBuffer, _ offset: Int = 0, _ length: Int) throws(ArrowError) {
         if length <= 0 { emptyBuffer(); return }
-        let start = body.count
-        let avail = Swift.max(0, Swift.min(length, buf.count - offset))
+        var piece = Piece(buffer: buf, offset: offset, length: length, prefix: nil)
         if let codec = compression {
-            var raw = avail == length ? [] : [UInt8](repeating: 0, count: length)
-            if avail < length, avail > 0 {
-                buf.withUnsafeBytes { p in for k in 0..<avail { raw[k] = p[offset + k] } }
+            let avail = Swift.max(0, Swift.min(length, buf.count - offset))
+            var src = buf
+            var srcOffset = offset
+            if avail < length {  // materialise the zero-filled tail first
+                var raw = [UInt8](repeating: 0, count: length)
+                if avail > 0 { buf.withUnsafeBytes { p in for k in 0..<avail { raw[k] = p[offset + k] } } }
+                src = ArrowBuffer(raw)
+                srcOffset = 0
             }
-            let compressed: Result<[UInt8], ArrowError> = avail == length
-                ? buf.withUnsafeBytes { p in
-                    Result { () throws(ArrowError) -> [UInt8] in
-                        try Codec.compress(codec, UnsafeRawBufferPointer(rebasing: p[offset..<(offset + length)]))
-                    } }
-                : raw.withUnsafeBytes { p in Result { () throws(ArrowError) -> [UInt8] in try Codec.compress(codec, p) } }
-            let c = try compressed.get()
-            if c.count < length {
-                body.appendLE(Int64(length))
-                body.append(contentsOf: c)
-            } else {
-                body.appendLE(Int64(-1))
-                if avail == length {
-                    buf.withUnsafeBytes { p in body.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[offset..<(offset + length)])) }
-                } else {
-                    body.append(contentsOf: raw)
+            let compressed: Result<[UInt8], ArrowError> = src.withUnsafeBytes { p in
+                Result { () throws(ArrowError) -> [UInt8] in
+                    try Codec.compress(codec, UnsafeRawBufferPointer(rebasing: p[srcOffset..<(srcOffset + length)]))
                 }
             }
-        } else {
-            if avail > 0 {
-                buf.withUnsafeBytes { p in body.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[offset..<(offset + avail)])) }
+            let c = try compressed.get()
+            if c.count < length {
+                piece = Piece(buffer: ArrowBuffer(c), offset: 0, length: c.count, prefix: Int64(length))
+            } else {
+                piece = Piece(buffer: src, offset: srcOffset, length: length, prefix: -1)
             }
-            if avail < length { body.append(contentsOf: [UInt8](repeating: 0, count: length - avail)) }
         }
-        buffers.append((start, body.count - start))
-        let pad = (8 - body.count % 8) % 8
-        if pad > 0 { body.append(contentsOf: [UInt8](repeating: 0, count: pad)) }
+        let bytes = piece.length + (piece.prefix == nil ? 0 : 8)
+        buffers.append((size, bytes))
+        size += (bytes + 7) & ~7
+        pieces.append(piece)
+    }
+
+    /// Appends the planned body (exactly `size` bytes) to `out`.
+    func emit(into out: inout [UInt8]) {
+        let start = out.count
+        for p in pieces {
+            if let prefix = p.prefix { out.appendLE(prefix) }
+            let avail = Swift.max(0, Swift.min(p.length, p.buffer.count - p.offset))
+            if avail > 0 {
+                p.buffer.withUnsafeBytes { raw in
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[p.offset..<(p.offset + avail)]))
+                }
+            }
+            let written = avail + (p.prefix == nil ? 0 : 8)
+            let padded = ((p.length + (p.prefix == nil ? 0 : 8)) + 7) & ~7
+            if padded > written { out.append(contentsOf: repeatElement(0, count: padded - written)) }
+        }
+        let missing = size - (out.count - start)
+        if missing > 0 { out.append(contentsOf: repeatElement(0, count: missing)) }
     }
 
     mutating func validity(_ a: ArrowArray) throws(ArrowError) {

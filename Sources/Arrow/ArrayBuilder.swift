@@ -8,35 +8,101 @@
 /// `.union`; a dictionary-encoded field takes plain values and builds the dictionary.
 extension RecordBatch {
     /// Builds a batch from rows; `rows[r][c]` is the value of column `c` in row `r`.
-    public init(schema: ArrowSchema, rows: [[ArrowValue]]) throws(ArrowError) {
+    ///
+    /// Dictionary-encoded columns build their dictionary from the values. Pass the previous
+    /// batch as `dictionariesFrom` to start from its dictionaries: new values are appended,
+    /// so the encoders send deltas instead of replacements (required by the file format).
+    public init(schema: ArrowSchema, rows: [[ArrowValue]], dictionariesFrom previous: RecordBatch? = nil) throws(ArrowError) {
         let ncol = schema.fields.count
         for (r, row) in rows.enumerated() where row.count != ncol {
             throw ArrowError.mismatch("row \(r) has \(row.count) values, the schema has \(ncol) columns")
         }
-        var cols: [ArrowArray] = []
-        cols.reserveCapacity(ncol)
-        for (c, f) in schema.fields.enumerated() {
+        var columnValues: [[ArrowValue]] = []
+        columnValues.reserveCapacity(ncol)
+        for c in 0..<ncol {
             var vals: [ArrowValue] = []
             vals.reserveCapacity(rows.count)
             for row in rows { vals.append(row[c]) }
-            cols.append(try ArrowArray.build(f, vals))
+            columnValues.append(vals)
         }
+        let cols = try RecordBatch.buildColumns(schema, columnValues, previous: previous)
         self.init(uncheckedSchema: schema, columns: cols, rowCount: rows.count)
     }
 
     /// Builds a batch from columns of values (`columns[c][r]`).
-    public init(schema: ArrowSchema, columnValues: [[ArrowValue]]) throws(ArrowError) {
+    public init(schema: ArrowSchema, columnValues: [[ArrowValue]], dictionariesFrom previous: RecordBatch? = nil) throws(ArrowError) {
         guard columnValues.count == schema.fields.count else {
             throw ArrowError.mismatch("\(columnValues.count) columns for \(schema.fields.count) schema fields")
         }
         let n = columnValues.first?.count ?? 0
-        var cols: [ArrowArray] = []
-        for (f, vals) in zip(schema.fields, columnValues) {
-            if vals.count != n { throw ArrowError.mismatch("column '\(f.name)' has \(vals.count) values, expected \(n)") }
-            cols.append(try ArrowArray.build(f, vals))
+        for (f, vals) in zip(schema.fields, columnValues) where vals.count != n {
+            throw ArrowError.mismatch("column '\(f.name)' has \(vals.count) values, expected \(n)")
         }
+        let cols = try RecordBatch.buildColumns(schema, columnValues, previous: previous)
         self.init(uncheckedSchema: schema, columns: cols, rowCount: n)
     }
+
+    /// Builds every column; top-level fields that share a dictionary id get one shared
+    /// dictionary (the union of their values, in first-seen order).
+    static func buildColumns(_ schema: ArrowSchema, _ columnValues: [[ArrowValue]],
+                             previous: RecordBatch?) throws(ArrowError) -> [ArrowArray] {
+        var groups: [Int64: [Int]] = [:]
+        for (i, f) in schema.fields.enumerated() {
+            if let d = f.dictionary { groups[d.id, default: []].append(i) }
+        }
+        // Values of the previous batch's dictionary for each id (the seed).
+        var seeds: [Int64: [ArrowValue]] = [:]
+        if let previous, previous.schema.fields.count == schema.fields.count {
+            for (i, f) in schema.fields.enumerated() {
+                guard let d = f.dictionary, seeds[d.id] == nil, let pd = previous.columns[i].dictionary,
+                      previous.columns[i].type == f.type else { continue }
+                seeds[d.id] = (0..<pd.count).map { pd.value(at: $0) }
+            }
+        }
+        var shared: [Int64: SharedDictionary] = [:]
+        for (id, members) in groups where members.count > 1 || seeds[id] != nil {
+            var index: [ArrowValue: Int] = [:]
+            var distinct: [ArrowValue] = []
+            for v in seeds[id] ?? [] where index[v] == nil {
+                index[v] = distinct.count
+                distinct.append(v)
+            }
+            if distinct.count != (seeds[id]?.count ?? 0) {
+                // The seed holds duplicates or nulls: positions would shift; start afresh.
+                index = [:]
+                distinct = []
+            }
+            for i in members {
+                for v in columnValues[i] where !v.isNull && index[v] == nil {
+                    index[v] = distinct.count
+                    distinct.append(v)
+                }
+            }
+            var valueField = schema.fields[members[0]]
+            valueField.dictionary = nil
+            valueField.nullable = true
+            for i in members where schema.fields[i].type != valueField.type {
+                throw ArrowError.mismatch("fields '\(schema.fields[i].name)' and '\(valueField.name)' share dictionary \(id) with different value types")
+            }
+            let dict = try ArrowArray.build(valueField, distinct, checkNullable: false, depth: 1)
+            shared[id] = SharedDictionary(index: index, dictionary: ArrowDictionary(chunks: [dict]))
+        }
+        var cols: [ArrowArray] = []
+        cols.reserveCapacity(columnValues.count)
+        for (f, vals) in zip(schema.fields, columnValues) {
+            if let enc = f.dictionary, let sd = shared[enc.id] {
+                cols.append(try ArrowArray.buildDictionary(f, enc, vals, depth: 0, shared: sd))
+            } else {
+                cols.append(try ArrowArray.build(f, vals))
+            }
+        }
+        return cols
+    }
+}
+
+struct SharedDictionary {
+    let index: [ArrowValue: Int]
+    let dictionary: ArrowDictionary
 }
 
 /// A zero-length array of the field's type.
@@ -386,6 +452,10 @@ extension ArrowArray {
         }
     }
 
+    static func checkNullableFails(_ field: ArrowField, _ values: [ArrowValue]) -> Bool {
+        !field.nullable && values.contains { $0.isNull }
+    }
+
     static func isUnionOrREE(_ t: ArrowType) -> Bool {
         switch t {
         case .union, .runEndEncoded: return true
@@ -436,8 +506,12 @@ extension ArrowArray {
         }
     }
 
-    static func buildDictionary(_ field: ArrowField, _ enc: DictionaryEncoding, _ values: [ArrowValue], depth: Int) throws(ArrowError) -> ArrowArray {
-        var index: [ArrowValue: Int] = [:]
+    static func buildDictionary(_ field: ArrowField, _ enc: DictionaryEncoding, _ values: [ArrowValue], depth: Int,
+                                shared: SharedDictionary? = nil) throws(ArrowError) -> ArrowArray {
+        if checkNullableFails(field, values) {
+            throw ArrowError.mismatch("column '\(field.name)' is not nullable but has a null")
+        }
+        var index: [ArrowValue: Int] = shared?.index ?? [:]
         var distinct: [ArrowValue] = []
         var ids: [Int] = []
         ids.reserveCapacity(values.count)
@@ -450,10 +524,16 @@ extension ArrowArray {
             ids.append(distinct.count)
             distinct.append(v)
         }
-        var valueField = field
-        valueField.dictionary = nil
-        valueField.nullable = true
-        let dictArray = try build(valueField, distinct, checkNullable: false, depth: depth + 1)
+        let dictionary: ArrowDictionary
+        if let shared {
+            dictionary = shared.dictionary
+            distinct = [ArrowValue](repeating: .null, count: shared.dictionary.count)
+        } else {
+            var valueField = field
+            valueField.dictionary = nil
+            valueField.nullable = true
+            dictionary = ArrowDictionary(chunks: [try build(valueField, distinct, checkNullable: false, depth: depth + 1)])
+        }
         guard let w = enc.indexType.byteWidth, enc.indexType.isInteger else {
             throw ArrowError.mismatch("field '\(field.name)': dictionary index type must be an integer")
         }
@@ -483,7 +563,7 @@ extension ArrowArray {
         let nulls = values.count - valid.setCount
         return ArrowArray(type: field.type, length: values.count, nullCount: nulls,
                           validity: nulls > 0 ? ArrowBuffer(valid.bytes) : nil, values: ArrowBuffer(out),
-                          dictionaryEncoding: enc, dictionary: ArrowDictionary(chunks: [dictArray]))
+                          dictionaryEncoding: enc, dictionary: dictionary)
     }
 }
 

@@ -168,39 +168,52 @@ public struct ArrowStreamEncoder: Sendable {
         pending[enc.id] = dict
         var firstNew = 0
         var delta = false
-        if let prev = emitted[enc.id] {
+        let previous = emitted[enc.id]
+        if let prev = previous {
             if prev === dict { return }
             if prev.chunks.count <= dict.chunks.count,
                zip(prev.chunks, dict.chunks).allSatisfy({ $0 === $1 }) {
                 firstNew = prev.chunks.count
                 delta = true
+            } else if let extra = Self.valueExtension(prev, dict) {
+                // Same leading values (e.g. rebuilt per batch by the row builder): send a delta.
+                emitted[enc.id] = dict
+                if extra.isEmpty { return }
+                let chunk = try ArrowArray.build(ArrowField(name: "", type: a.type), extra)
+                for c in chunk.children { try emitDictionaries(c, &out, &pending) }
+                try emitDictionaryBatch(id: enc.id, chunk, isDelta: true, &out)
+                return
             } else if fileFormat {
-                throw ArrowError.unsupported("dictionary id \(enc.id) changes between batches; the IPC file format forbids dictionary replacement (use the stream format, or share one dictionary)")
+                throw ArrowError.unsupported("dictionary id \(enc.id) changes between batches; the IPC file format forbids dictionary replacement (use the stream format, or only append values)")
             }
         }
         emitted[enc.id] = dict
         for (k, chunk) in dict.chunks.enumerated() where k >= firstNew {
-            var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
-            try body.write(chunk)
-            let data = MetadataEncoder.recordBatch(length: chunk.length, body: body)
-            let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data)),
-                                       FBSlot(2, .bool(delta || k > 0))])
-            let meta = MetadataEncoder.message(headerType: MessageHeader.dictionaryBatch, header: header,
-                                               bodyLength: body.size, version: version)
-            let block = appendMessage(&out, meta, body: body)
-            dictionaryBlocks.append(block)
+            try emitDictionaryBatch(id: enc.id, chunk, isDelta: delta || k > 0, &out)
         }
-        if dict.chunks.isEmpty {
+        if dict.chunks.isEmpty && previous == nil {
             // An empty dictionary still has to be announced.
-            let empty = try emptyArray(for: ArrowField(name: "", type: a.type))
-            var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
-            try body.write(empty)
-            let data = MetadataEncoder.recordBatch(length: 0, body: body)
-            let header = FBNode.table([FBSlot(0, .i64(enc.id)), FBSlot(1, .ref(data))])
-            let meta = MetadataEncoder.message(headerType: MessageHeader.dictionaryBatch, header: header,
-                                               bodyLength: body.size, version: version)
-            dictionaryBlocks.append(appendMessage(&out, meta, body: body))
+            try emitDictionaryBatch(id: enc.id, try emptyArray(for: ArrowField(name: "", type: a.type)), isDelta: false, &out)
         }
+    }
+
+    private mutating func emitDictionaryBatch(id: Int64, _ chunk: ArrowArray, isDelta: Bool,
+                                              _ out: inout [UInt8]) throws(ArrowError) {
+        var body = BodyWriter(compression: options.compression, metadataV4: options.metadataV4)
+        try body.write(chunk)
+        let data = MetadataEncoder.recordBatch(length: chunk.length, body: body)
+        var slots = [FBSlot(0, .i64(id)), FBSlot(1, .ref(data))]
+        if isDelta { slots.append(FBSlot(2, .bool(true))) }
+        let meta = MetadataEncoder.message(headerType: MessageHeader.dictionaryBatch, header: .table(slots),
+                                           bodyLength: body.size, version: version)
+        dictionaryBlocks.append(appendMessage(&out, meta, body: body))
+    }
+
+    /// Values `new` adds after `old` if `new` starts with exactly `old`'s values.
+    static func valueExtension(_ old: ArrowDictionary, _ new: ArrowDictionary) -> [ArrowValue]? {
+        guard old.count <= new.count else { return nil }
+        for i in 0..<old.count where old.value(at: i) != new.value(at: i) { return nil }
+        return (old.count..<new.count).map { new.value(at: $0) }
     }
 }
 

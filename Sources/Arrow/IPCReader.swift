@@ -1,5 +1,7 @@
 /// One encapsulated message located in the input.
 struct RawMessage {
+    /// The bytes the offsets below refer to.
+    let input: [UInt8]
     let version: Int16
     let headerType: UInt8
     let header: FBTable?
@@ -54,14 +56,13 @@ func readMessage(_ input: [UInt8], at pos: Int, end: Int) throws(ArrowError) -> 
     if bodyLength > end - bodyStart {
         throw ArrowError.invalid("message body of \(bodyLength) bytes at byte \(bodyStart) runs past the end of the input (\(end - bodyStart) bytes left)")
     }
-    return RawMessage(version: version, headerType: headerType, header: header, bodyStart: bodyStart,
+    return RawMessage(input: input, version: version, headerType: headerType, header: header, bodyStart: bodyStart,
                       bodyLength: bodyLength, metadataSize: prefix + metaSize, end: bodyStart + bodyLength,
                       customMetadata: try msg.keyValues(4))
 }
 
 /// Decoding state shared by the stream and file readers.
 struct IPCDecoder {
-    let input: [UInt8]
     let options: ArrowReadOptions
     var schema: ArrowSchema?
     var dictionaryFields: [Int64: ArrowField] = [:]
@@ -70,8 +71,7 @@ struct IPCDecoder {
     var version: Int16 = -1
     let forbidReplacement: Bool
 
-    init(input: [UInt8], options: ArrowReadOptions, forbidReplacement: Bool) {
-        self.input = input
+    init(options: ArrowReadOptions, forbidReplacement: Bool) {
         self.options = options
         self.forbidReplacement = forbidReplacement
     }
@@ -131,7 +131,7 @@ struct IPCDecoder {
             throw ArrowError.invalid("DictionaryBatch for id \(id), which no schema field uses")
         }
         let length = try nonNegative(try data.int(0, Int64.self, 0), "dictionary length")
-        var loader = try BatchLoader(input: input, bodyStart: m.bodyStart, bodyLength: m.bodyLength, batch: data,
+        var loader = try BatchLoader(input: m.input, bodyStart: m.bodyStart, bodyLength: m.bodyLength, batch: data,
                                      version: m.version, bigEndian: bigEndian, dictionaries: dictionaries, options: options)
         let cols = try loader.loadColumns([field], length: length)
         guard let col = cols.first else { throw ArrowError.invalid("empty dictionary batch") }
@@ -151,7 +151,7 @@ struct IPCDecoder {
     mutating func readBatch(_ h: FBTable, _ m: RawMessage) throws(ArrowError) -> RecordBatch {
         guard let schema else { throw ArrowError.invalid("RecordBatch before the Schema") }
         let length = try nonNegative(try h.int(0, Int64.self, 0), "record batch length")
-        var loader = try BatchLoader(input: input, bodyStart: m.bodyStart, bodyLength: m.bodyLength, batch: h,
+        var loader = try BatchLoader(input: m.input, bodyStart: m.bodyStart, bodyLength: m.bodyLength, batch: h,
                                      version: m.version, bigEndian: bigEndian, dictionaries: dictionaries, options: options)
         let cols = try loader.loadColumns(schema.fields, length: length)
         return RecordBatch(uncheckedSchema: schema, columns: cols, rowCount: length)
@@ -174,7 +174,7 @@ public enum ArrowIPC {
 
     /// Reads the IPC stream format (legacy pre-0.15 framing accepted).
     public static func readStream(_ bytes: [UInt8], options: ArrowReadOptions = .init()) throws(ArrowError) -> ArrowTable {
-        var dec = IPCDecoder(input: bytes, options: options, forbidReplacement: false)
+        var dec = IPCDecoder(options: options, forbidReplacement: false)
         guard let first = try readMessage(bytes, at: 0, end: bytes.count) else {
             throw ArrowError.invalid("empty stream: no Schema message")
         }
@@ -205,7 +205,7 @@ public enum ArrowIPC {
         let footerStart = n - 10 - Int(footerSize)
         let footer = try FBReader(bytes: bytes, base: footerStart, size: Int(footerSize)).root()
         guard let schemaTable = try footer.table(1) else { throw ArrowError.invalid("file footer has no schema") }
-        var dec = IPCDecoder(input: bytes, options: options, forbidReplacement: true)
+        var dec = IPCDecoder(options: options, forbidReplacement: true)
         try dec.setSchema(schemaTable, metadataSize: Int(footerSize))
         dec.version = try footer.int(0, Int16.self, 4)
         func block(_ v: FBVector, _ i: Int, _ what: String) throws(ArrowError) -> RawMessage {
@@ -229,7 +229,7 @@ public enum ArrowIPC {
             if m.bodyLength > limit - bodyStart {
                 throw ArrowError.invalid("message body runs past its footer Block")
             }
-            return RawMessage(version: m.version, headerType: m.headerType, header: m.header, bodyStart: bodyStart,
+            return RawMessage(input: bytes, version: m.version, headerType: m.headerType, header: m.header, bodyStart: bodyStart,
                               bodyLength: m.bodyLength, metadataSize: m.metadataSize, end: bodyStart + m.bodyLength,
                               customMetadata: m.customMetadata)
         }

@@ -64,3 +64,33 @@ import Testing
         #expect(ArrowError.invalid("y").kind == .invalidData)
     }
 }
+
+@Suite struct StreamDecoderTests {
+    @Test func anyChunkingGivesTheSameBatches() throws {
+        let s = ArrowSchema(fields: [ArrowField(name: "s", type: .utf8, dictionary: DictionaryEncoding(id: 1)),
+                                     ArrowField(name: "i", type: .int64)])
+        let b1 = try RecordBatch(schema: s, rows: (0..<50).map { [.string("v\($0 % 5)"), .int(Int64($0))] })
+        let b2 = try RecordBatch(schema: s, rows: (0..<30).map { [.string("w\($0 % 3)"), .null] }, dictionariesFrom: b1)
+        for legacy in [false, true] {
+            let bytes = try ArrowStreamWriter.encode(schema: s, batches: [b1, b2], options: .init(legacyFraming: legacy))
+            for chunk in [1, 3, 8, 64, 1000, bytes.count] {
+                var dec = ArrowStreamDecoder()
+                var got: [RecordBatch] = []
+                var i = 0
+                while i < bytes.count {
+                    got += try dec.feed(Array(bytes[i..<min(bytes.count, i + chunk)]))
+                    i += chunk
+                }
+                try dec.finish()
+                #expect(dec.isFinished)
+                #expect(dec.schema == s)
+                #expect(got.map(\.rowCount) == [50, 30], "chunk \(chunk)")
+                #expect(got.last?.value(row: 2, column: 0) == .string("w2"))
+                #expect(got.first?.value(row: 7, column: 1) == .int(7))
+            }
+            var partial = ArrowStreamDecoder()
+            _ = try partial.feed(Array(bytes[0..<(bytes.count / 2)]))
+            #expect(throws: ArrowError.self) { try partial.finish() }
+        }
+    }
+}

@@ -33,7 +33,7 @@ import Testing
         #expect(result.details["stderr"] == .string("err\n"))
         #expect(result.record["record"]?["name"] == .string("a.zip"))
         let path = result.details["stdout_path"]?.stringValue ?? ""
-        #expect(path.hasSuffix("/jobs/job-1/stdout.log"))
+        #expect(path.hasSuffix("/jobs/job-1.stdout.log"))
     }
 
     @Test func aNonZeroExitFailsWithTheCodeAndStderr() async throws {

@@ -10,7 +10,7 @@ import SystemPackage
 /// (looked up on PATH, resolved to its real path), `Params.Arguments` its argument list,
 /// `Task.Env` extra environment, `Params.WorkingDirectory` an optional working folder. Never
 /// through a shell. `Timeouts.ExecutionTimeout` ends the process group (SIGTERM, then SIGKILL
-/// after `grace_period`). Output goes to `RUN/jobs/NAME/stdout.log` and `stderr.log`.
+/// after `grace_period`). Output goes to `RUN/jobs/NAME.stdout.log` and `NAME.stderr.log`.
 ///
 /// A job that exits 0 emits a `result` (state `Completed`) with `id`, `exit_code`,
 /// `duration`, `stdout`, `stderr` (their tails), `stdout_path`, `stderr_path` and `record`
@@ -48,6 +48,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         tailBytes = max(0, node.int("tail_bytes") ?? 4096)
         defaultWorkingDirectory = node.path("working_directory")
         jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
+        try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
         logger = context.logger
     }
 
@@ -76,10 +77,9 @@ public struct ProcessPlugin: ProcessorPlugin {
         guard let program = locator.locate(task.program, workingDirectory: workingDirectory) else {
             throw JobFailed(description: "job '\(job.name)': program '\(task.program)' was not found on PATH or is not executable")
         }
-        let logDirectory = URL(fileURLWithPath: jobsDirectory).appendingPathComponent(PathSafeName.folder(job.name)).path
-        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let stdoutPath = logDirectory + "/stdout.log"
-        let stderrPath = logDirectory + "/stderr.log"
+        let logBase = jobsDirectory + "/" + PathSafeName.folder(job.name)
+        let stdoutPath = logBase + ".stdout.log"
+        let stderrPath = logBase + ".stderr.log"
 
         logger.debug("starting job", metadata: ["job": "\(job.name)", "program": "\(program)"])
         let started = ContinuousClock.now
@@ -102,11 +102,11 @@ public struct ProcessPlugin: ProcessorPlugin {
             logger.info("job \(job.name) completed in \(String(format: "%.3f", seconds)) s")
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
         case .exited(let code):
-            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")
+            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (log: \(stderrPath))")
         case .signaled(let signal):
-            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (logs: \(logDirectory))")
+            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (log: \(stderrPath))")
         case .timedOut(let limit):
-            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (logs: \(logDirectory))")
+            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (log: \(stderrPath))")
         case .interrupted:
             throw CancellationError()
         }

@@ -8,6 +8,6 @@ struct Hypha: AsyncParsableCommand {
         abstract: "Event-driven workflows: watch for data, render job specs, run the jobs.",
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self,
+            RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self, ArrowCommand.self,
         ])
 }

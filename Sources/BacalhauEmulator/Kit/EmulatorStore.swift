@@ -151,7 +151,7 @@ actor EmulatorStore {
     func find(_ idOrName: String, namespace: String) throws(APIError) -> JobRecord {
         if let id = names[Self.key(namespace, idOrName)], let job = jobs[id] { return job }
         if let job = jobs[idOrName], namespace == "*" || job.namespace == namespace { return job }
-        if idOrName.hasPrefix("j-"), idOrName.count > 2 {
+        if idOrName.hasPrefix("j-") {
             let matches = order.filter { $0.hasPrefix(idOrName) }.compactMap { jobs[$0] }
                 .filter { namespace == "*" || $0.namespace == namespace }
             if matches.count == 1 { return matches[0] }

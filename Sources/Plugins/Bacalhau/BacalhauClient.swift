@@ -8,7 +8,7 @@ import Logging
 /// or dropped connections, timeouts) with exponential backoff and jitter, up to
 /// `retry.maxAttempts`. A single `put` is never retried blindly; `ensureSubmitted` makes
 /// submission idempotent by job name. 401 and 403 fail at once with `.unauthorized`.
-public final class BacalhauClient: Sendable {
+public final class BacalhauClient: Sendable, CustomStringConvertible, CustomReflectable {
     public let endpoint: BacalhauEndpoint
     /// The namespace used when a job spec doesn't name one (nil: the server's "default").
     public let namespace: String?
@@ -26,6 +26,12 @@ public final class BacalhauClient: Sendable {
         self.logger = logger
         transport = BacalhauTransport(endpoint: endpoint, credentials: credentials, requestTimeout: requestTimeout,
                                       maxConnections: maxConnections)
+    }
+
+    public var description: String { "BacalhauClient(\(endpoint), credentials: \(transport.credentials))" }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint.base, "namespace": namespace as Any,
+                                "credentials": transport.credentials.description])
     }
 
     // MARK: - Requests

@@ -5,7 +5,10 @@ import Logging
 extension BacalhauPlugin {
     /// Reads are patient while following: the job exists, and an orchestrator restart should
     /// not fail it (about a minute of retries per poll).
-    static let followRetry = RetryPolicy(maxAttempts: 20, initialDelay: 0.05, maxDelay: 5)
+    var followRetry: RetryPolicy {
+        RetryPolicy(maxAttempts: max(20, client.retry.maxAttempts * 2), initialDelay: client.retry.initialDelay,
+                    maxDelay: client.retry.maxDelay)
+    }
 
     /// Polls `GET /jobs/{id}?include=executions` until the job is Completed, Failed or
     /// Stopped. Polls start fast and back off to `poll_interval`. A job that vanishes (an
@@ -19,7 +22,7 @@ extension BacalhauPlugin {
         var lastState = ""
         while true {
             guard let info = try await client.job(jobID, namespace: namespace, includeExecutions: true,
-                                                  policy: Self.followRetry)
+                                                  policy: followRetry)
             else {
                 resubmissions += 1
                 guard resubmissions <= 2 else { throw BacalhauError.jobLost(job: name, id: jobID) }

@@ -14,7 +14,7 @@ import Logging
 /// `resultFields`; a job that fails or is stopped fails the message, naming the job and the
 /// reason from its history. On cancellation (shutdown), jobs still running are stopped when
 /// `stop_on_exit` is set.
-public struct BacalhauPlugin: ProcessorPlugin {
+public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomReflectable {
     public static let resultFields = [
         "name", "state", "id", "executor", "exit_code", "duration", "stdout", "stderr", "stdout_path", "stderr_path",
         "job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs", "record",
@@ -53,7 +53,9 @@ public struct BacalhauPlugin: ProcessorPlugin {
     let pollInterval: Double
     let jobTimeout: Double?
     let stopOnExit: Bool
-    let node: NodeConfig
+    /// The node's id and workflow (not its options: `api_key` may be among them).
+    let nodeID: String
+    let workflowName: String
     let runID: String
     let jobsDirectory: String
     let logger: Logger
@@ -64,9 +66,12 @@ public struct BacalhauPlugin: ProcessorPlugin {
     }
 
     /// Builds the node with an explicit environment (tests use this).
-    public init(node: NodeConfig, context: RunContext, environment: [String: String]) throws {
+    public init(node: NodeConfig, context: RunContext, environment: [String: String],
+                retry: RetryPolicy = RetryPolicy()) throws
+    {
         if let problem = Self.validate(node).first { throw problem }
-        self.node = node
+        nodeID = node.id
+        workflowName = node.workflow.name
         let endpoint: BacalhauEndpoint
         let credentials: BacalhauCredentials
         do {
@@ -87,8 +92,14 @@ public struct BacalhauPlugin: ProcessorPlugin {
         logger[metadataKey: "endpoint"] = "\(endpoint)"
         self.logger = logger
         client = BacalhauClient(endpoint: endpoint, credentials: credentials, namespace: node.string("namespace"),
-                                requestTimeout: node.duration("request_timeout") ?? 30,
+                                retry: retry, requestTimeout: node.duration("request_timeout") ?? 30,
                                 maxConnections: concurrency + 2, logger: logger)
+    }
+
+    public var description: String { "BacalhauPlugin(node: \(nodeID), \(client))" }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["node": nodeID, "client": client, "concurrency": concurrency, "pollInterval": pollInterval,
+                                "jobTimeout": jobTimeout as Any, "stopOnExit": stopOnExit, "runID": runID])
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
@@ -116,7 +127,7 @@ public struct BacalhauPlugin: ProcessorPlugin {
 
     public func process(_ message: Message, _ output: Output) async throws {
         guard case .job(let job) = message.payload else {
-            throw BacalhauError.configuration("node '\(node.id)' got a \(message.payload.portType) message; it takes jobs")
+            throw BacalhauError.configuration("node '\(nodeID)' got a \(message.payload.portType) message; it takes jobs")
         }
         let spec = try prepare(job)
         let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
@@ -187,8 +198,8 @@ public struct BacalhauPlugin: ProcessorPlugin {
         case let other?:
             throw BacalhauError.invalidSpec(job: name, problems: ["Labels must be a mapping of strings, got \(other.typeName)"])
         }
-        labels[Self.workflowLabel] = .string(Self.labelValue(node.workflow.name))
-        labels[Self.nodeLabel] = .string(Self.labelValue(node.id))
+        labels[Self.workflowLabel] = .string(Self.labelValue(workflowName))
+        labels[Self.nodeLabel] = .string(Self.labelValue(nodeID))
         labels[Self.runLabel] = .string(Self.labelValue(runID))
         spec["Labels"] = .map(labels)
         let (checked, problems) = BacalhauSpecValidator.check(spec)

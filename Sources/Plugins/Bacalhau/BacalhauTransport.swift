@@ -64,11 +64,13 @@ enum AttemptOutcome: Sendable {
 /// Sends requests with URLSession (FoundationNetworking on Linux). Adds the JSON and
 /// authorization headers, refuses redirects (so credentials never follow one to another
 /// host), and turns transport errors into outcomes without any secret in them.
-final class BacalhauTransport: Sendable {
+final class BacalhauTransport: Sendable, CustomReflectable {
     let endpoint: BacalhauEndpoint
     let credentials: BacalhauCredentials
     let requestTimeout: Double
+    /// Reads share one session, so their connections are kept alive and reused.
     private let session: URLSession
+    private let configuration: URLSessionConfiguration
     private let authorization: String?
 
     init(endpoint: BacalhauEndpoint, credentials: BacalhauCredentials, requestTimeout: Double, maxConnections: Int) {
@@ -84,11 +86,17 @@ final class BacalhauTransport: Sendable {
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
+        self.configuration = configuration
         session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
     deinit {
         session.finishTasksAndInvalidate()
+    }
+
+    /// `dump` and `Mirror` see the endpoint and the kind of credentials, never the secret.
+    var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint.base, "credentials": credentials.description])
     }
 
     func send(_ method: String, _ url: URL, body: Data? = nil) async -> AttemptOutcome {
@@ -102,6 +110,14 @@ final class BacalhauTransport: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = body
         }
+        // A request with a body goes on a connection of its own. libcurl resends a request
+        // whose reused connection died before any answer, which needs the body rewound;
+        // FoundationNetworking cannot rewind it and the request hangs until its timeout. A
+        // fresh connection is never resent: a lost answer surfaces as an error at once, and
+        // the caller decides (a submission looks the job up before trying again).
+        let session = body == nil ? self.session : URLSession(configuration: configuration, delegate: NoRedirects(),
+                                                              delegateQueue: nil)
+        defer { if body != nil { session.finishTasksAndInvalidate() } }
         do {
             let (data, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else {

@@ -8,7 +8,15 @@ enum UTF8Check {
         var i = 0
         var nonASCII = false
         while i < n {
-            // ASCII fast path, 8 bytes per step
+            // ASCII fast path: 32 bytes per step, then 8
+            while i &+ 32 <= n {
+                let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    | base.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)
+                    | base.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self)
+                    | base.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self)
+                if w & 0x8080_8080_8080_8080 != 0 { break }
+                i &+= 32
+            }
             while i &+ 8 <= n {
                 let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 if w & 0x8080_8080_8080_8080 != 0 { break }

@@ -82,6 +82,36 @@ struct IPCDecoder {
         schema = s
         dictionaryFields = [:]
         try collectDictionaries(s.fields)
+        try checkDictionaryCycles()
+    }
+
+    /// A dictionary whose values (transitively) use its own id would let every
+    /// replacement reference the previous one: reject such schemas.
+    func checkDictionaryCycles() throws(ArrowError) {
+        func ids(_ fields: [ArrowField], _ out: inout Set<Int64>) {
+            for f in fields {
+                if let d = f.dictionary { out.insert(d.id) }
+                ids(f.type.children, &out)
+            }
+        }
+        var edges: [Int64: Set<Int64>] = [:]
+        for (id, f) in dictionaryFields {
+            var used = Set<Int64>()
+            ids(f.type.children, &used)
+            edges[id] = used
+        }
+        var state: [Int64: Int] = [:]  // 1 = visiting, 2 = done
+        func visit(_ id: Int64, _ depth: Int) -> Bool {
+            if state[id] == 2 { return true }
+            if state[id] == 1 || depth > 1000 { return false }
+            state[id] = 1
+            for next in edges[id] ?? [] where !visit(next, depth + 1) { return false }
+            state[id] = 2
+            return true
+        }
+        for id in edges.keys where !visit(id, 0) {
+            throw ArrowError.invalid("dictionary \(id) is used (directly or indirectly) inside its own values")
+        }
     }
 
     mutating func collectDictionaries(_ fields: [ArrowField]) throws(ArrowError) {

@@ -29,19 +29,33 @@ extension ArrowIPC {
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw ArrowError(.io, "cannot stat \(path)") }
-        var out = [UInt8]()
-        var capacity = Swift.max(Int(st.st_size), 0)
-        out.reserveCapacity(capacity)
+        let expected = Swift.max(Int(st.st_size), 0)
+        // Read straight into the array (one copy from the page cache).
+        var failed: Int32 = 0
+        var out = [UInt8](unsafeUninitializedCapacity: expected) { buf, count in
+            count = 0
+            while count < expected {
+                let n = posixRead(fd, buf.baseAddress.map { $0 + count }, expected - count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failed = errno
+                    return
+                }
+                if n == 0 { break }
+                count += n
+            }
+        }
+        if failed != 0 { throw ArrowError(.io, "cannot read \(path): \(String(cString: strerror(failed)))") }
+        // The file may have grown (or be a pipe with st_size 0): read the rest in chunks.
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc_or_Darwin_read(fd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ArrowError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])
-            capacity = 0
         }
         return out
     }
@@ -63,10 +77,6 @@ extension ArrowIPC {
     }
 }
 
-@inline(__always)
-private func Glibc_or_Darwin_read(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int) -> Int {
-    read(fd, p, n)
-}
 
 extension ArrowStreamWriter {
     /// `encode` returning `Data`.
@@ -74,4 +84,9 @@ extension ArrowStreamWriter {
                                   options: ArrowWriteOptions = .init()) throws(ArrowError) -> Data {
         Data(try encode(schema: schema, batches: batches, options: options))
     }
+}
+
+@inline(__always)
+private func posixRead(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int) -> Int {
+    read(fd, p, n)
 }

@@ -70,6 +70,17 @@ import Testing
         }
     }
 
+    @Test func filesOnDisk() throws {
+        let batch = try RecordBatch(schema: schema, rows: [[.string("x"), .int(1), .timestamp(0, .microsecond, timezone: "UTC")]])
+        let path = "/tmp/hypha-arrow-test-\(UInt64.random(in: 0...UInt64.max)).arrow"
+        defer { _ = try? ArrowIPC.writeAllBytes([], to: path) }
+        let bytes = try ArrowFileWriter.encode(schema: schema, batches: [batch])
+        try ArrowIPC.writeAllBytes(bytes, to: path)
+        #expect(try ArrowIPC.readAllBytes(path) == bytes)
+        #expect(try ArrowIPC.read(contentsOfFile: path).rowCount == 1)
+        #expect(throws: ArrowError.self) { try ArrowIPC.read(contentsOfFile: "/nonexistent/file.arrow") }
+    }
+
     @Test func rejectsNullInNonNullable() {
         #expect(throws: ArrowError.self) {
             try RecordBatch(schema: schema, rows: [[.null, .int(1), .timestamp(0, .microsecond, timezone: "UTC")]])

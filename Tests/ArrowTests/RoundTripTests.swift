@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import HyphaArrow
 
@@ -72,8 +73,8 @@ import Testing
 
     @Test func filesOnDisk() throws {
         let batch = try RecordBatch(schema: schema, rows: [[.string("x"), .int(1), .timestamp(0, .microsecond, timezone: "UTC")]])
-        let path = "/tmp/hypha-arrow-test-\(UInt64.random(in: 0...UInt64.max)).arrow"
-        defer { _ = try? ArrowIPC.writeAllBytes([], to: path) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-arrow-\(UUID().uuidString).arrow").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let bytes = try ArrowFileWriter.encode(schema: schema, batches: [batch])
         try ArrowIPC.writeAllBytes(bytes, to: path)
         #expect(try ArrowIPC.readAllBytes(path) == bytes)

@@ -1,23 +1,3 @@
-/// Options for encoding IPC streams and files.
-public struct ArrowWriteOptions: Sendable {
-    /// Body compression (LZ4 frame or ZSTD; needs liblz4 / libzstd at run time).
-    public var compression: ArrowCompression?
-    /// Write metadata version V4 instead of V5 (for very old readers).
-    public var metadataV4: Bool
-    /// Pre-0.15 stream framing: 4-byte length prefix without the 0xFFFFFFFF marker.
-    public var legacyFraming: Bool
-    /// Custom metadata stored in the file footer (file format only).
-    public var footerMetadata: [ArrowKeyValue]
-
-    public init(compression: ArrowCompression? = nil, metadataV4: Bool = false, legacyFraming: Bool = false,
-                footerMetadata: [ArrowKeyValue] = []) {
-        self.compression = compression
-        self.metadataV4 = metadataV4
-        self.legacyFraming = legacyFraming
-        self.footerMetadata = footerMetadata
-    }
-}
-
 /// Position of one message in the output (for the file footer).
 struct WrittenBlock {
     let offset: Int
@@ -214,35 +194,5 @@ public struct ArrowStreamEncoder: Sendable {
         guard old.count <= new.count else { return nil }
         for i in 0..<old.count where old.value(at: i) != new.value(at: i) { return nil }
         return (old.count..<new.count).map { new.value(at: $0) }
-    }
-}
-
-/// Encodes the IPC stream format (`.arrows`): schema, dictionaries, batches, EOS.
-public enum ArrowStreamWriter {
-    public static func encode(schema: ArrowSchema, batches: [RecordBatch],
-                              options: ArrowWriteOptions = .init()) throws(ArrowError) -> [UInt8] {
-        var enc = ArrowStreamEncoder(schema: schema, options: options, fileFormat: false)
-        var out: [UInt8] = []
-        out.reserveCapacity(batches.reduce(4096) { $0 + ArrowStreamEncoder.estimateSize($1.columns) })
-        out += enc.start()
-        for b in batches { try enc.encode(b, into: &out) }
-        out += enc.finish()
-        return out
-    }
-}
-
-/// Encodes the IPC file format (`.arrow`): magic, stream, footer, magic.
-public enum ArrowFileWriter {
-    public static func encode(schema: ArrowSchema, batches: [RecordBatch],
-                              options: ArrowWriteOptions = .init()) throws(ArrowError) -> [UInt8] {
-        var opts = options
-        opts.legacyFraming = false
-        var enc = ArrowStreamEncoder(schema: schema, options: opts, fileFormat: true)
-        var out: [UInt8] = []
-        out.reserveCapacity(batches.reduce(4096) { $0 + ArrowStreamEncoder.estimateSize($1.columns) })
-        out += enc.start()
-        for b in batches { try enc.encode(b, into: &out) }
-        out += enc.finish()
-        return out
     }
 }

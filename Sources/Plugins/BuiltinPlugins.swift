@@ -8,6 +8,8 @@ public enum BuiltinPlugins {
         TemplatePlugin.self,
         ProcessPlugin.self,
         CapturePlugin.self,
+        ArrowHTTPSourcePlugin.self,
+        ArrowHTTPSinkPlugin.self,
         BacalhauPlugin.self,
     ]
 

@@ -47,9 +47,14 @@ public struct SourceOutput: Sendable {
     let send: @Sendable (Payload, Acknowledgement) async throws -> Void
     /// Whether the run should stop once what is present now has been emitted.
     public let once: Bool
+    /// Whether every channel downstream has room now, so `emit` would not wait. Sources that
+    /// can refuse work (an HTTP endpoint answering 503) use it to push back on their senders.
+    public let hasRoom: @Sendable () -> Bool
 
-    public init(once: Bool, send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
+    public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true },
+                send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
+        self.hasRoom = hasRoom
         self.send = send
     }
 

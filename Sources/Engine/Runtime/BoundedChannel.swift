@@ -45,6 +45,9 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     /// Elements waiting to be received.
     public var count: Int { state.withLock { $0.count } }
 
+    /// Whether a `send` now would not wait.
+    public var hasRoom: Bool { state.withLock { $0.count < capacity && $0.waitingSenders.isEmpty } }
+
     /// Sends one element, suspending while the channel is full.
     /// Throws `CancellationError` when the channel was cancelled.
     public func send(_ element: Element) async throws {

@@ -100,7 +100,8 @@ public final class WorkflowRuntime: Sendable {
         await withTaskGroup(of: SourceEvent.self) { group in
             for (index, source) in sources {
                 group.addTask {
-                    let output = SourceOutput(once: self.once) { payload, ack in
+                    let targets = outputs[index]
+                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } }) { payload, ack in
                         self.stats[index].update { $0.emitted += 1 }
                         try await self.deliver(payload, ack: ack, to: outputs[index])
                     }

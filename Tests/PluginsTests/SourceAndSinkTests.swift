@@ -83,6 +83,26 @@ import Testing
         #expect(names == ["moved.zip", "slow.zip"])
     }
 
+    @Test func emitContentsSendsEachArrowFileAsItIs() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let inbox = h.directory + "/in"
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        let schema = ArrowSchema(fields: [ArrowField(name: "x", type: .utf8)])
+        let bytes = Data(try ArrowStreamWriter.encode(schema: schema, batches: [try RecordBatch(schema: schema, rows: [[.string("hi")]])]))
+        try bytes.write(to: URL(fileURLWithPath: inbox + "/a.arrows"))
+        try touch(inbox + "/skip.txt")
+        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self,
+                                                        options: ["path": .string(inbox), "pattern": "*.arrows", "emit": "contents"]),
+                                         context: h.context())
+        let out = Emitted()
+        try await plugin.run(out.sourceOutput(once: true))
+        #expect(out.all.count == 1)
+        if case .arrow(let data)? = out.all.first { #expect(data.bytes == bytes) } else { Issue.record("no arrow payload") }
+        let bad = FileWatchPlugin.validate(h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "emit": "both"]))
+        #expect(bad.first?.message.contains("'metadata' or 'contents'") == true)
+    }
+
     @Test func trackerEmitsAFileAgainOnlyWhenItChanged() throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }

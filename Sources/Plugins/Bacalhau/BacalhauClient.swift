@@ -16,16 +16,21 @@ public final class BacalhauClient: Sendable, CustomStringConvertible, CustomRefl
     let transport: BacalhauTransport
     let logger: Logger?
 
+    /// - Parameter freshConnectionsForWrites: send each request with a body (PUT, DELETE) on a
+    ///   connection of its own (the default). libcurl resends a request whose reused connection
+    ///   died before any answer; FoundationNetworking cannot rewind the body for it, and such a
+    ///   request hangs until `requestTimeout`. `false` reuses connections for writes too: faster,
+    ///   for servers that never drop a connection mid-request.
     public init(endpoint: BacalhauEndpoint, credentials: BacalhauCredentials = .none, namespace: String? = nil,
                 retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30, maxConnections: Int = 16,
-                logger: Logger? = nil)
+                freshConnectionsForWrites: Bool = true, logger: Logger? = nil)
     {
         self.endpoint = endpoint
         self.namespace = namespace
         self.retry = retry
         self.logger = logger
         transport = BacalhauTransport(endpoint: endpoint, credentials: credentials, requestTimeout: requestTimeout,
-                                      maxConnections: maxConnections)
+                                      maxConnections: maxConnections, freshConnectionsForWrites: freshConnectionsForWrites)
     }
 
     public var description: String { "BacalhauClient(\(endpoint), credentials: \(transport.credentials))" }

@@ -73,8 +73,14 @@ final class BacalhauTransport: Sendable, CustomReflectable {
     private let configuration: URLSessionConfiguration
     private let authorization: String?
 
-    init(endpoint: BacalhauEndpoint, credentials: BacalhauCredentials, requestTimeout: Double, maxConnections: Int) {
+    /// Whether requests with a body get a connection of their own (see `send`).
+    let freshConnectionsForWrites: Bool
+
+    init(endpoint: BacalhauEndpoint, credentials: BacalhauCredentials, requestTimeout: Double, maxConnections: Int,
+         freshConnectionsForWrites: Bool = true)
+    {
         self.endpoint = endpoint
+        self.freshConnectionsForWrites = freshConnectionsForWrites
         self.credentials = credentials
         self.requestTimeout = requestTimeout
         authorization = credentials.authorizationHeader
@@ -115,9 +121,9 @@ final class BacalhauTransport: Sendable, CustomReflectable {
         // FoundationNetworking cannot rewind it and the request hangs until its timeout. A
         // fresh connection is never resent: a lost answer surfaces as an error at once, and
         // the caller decides (a submission looks the job up before trying again).
-        let session = body == nil ? self.session : URLSession(configuration: configuration, delegate: NoRedirects(),
-                                                              delegateQueue: nil)
-        defer { if body != nil { session.finishTasksAndInvalidate() } }
+        let fresh = body != nil && freshConnectionsForWrites
+        let session = fresh ? URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil) : self.session
+        defer { if fresh { session.finishTasksAndInvalidate() } }
         do {
             let (data, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else {

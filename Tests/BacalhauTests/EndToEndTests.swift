@@ -1,0 +1,116 @@
+import BacalhauEmulatorKit
+import Foundation
+import Testing
+
+/// `hypha run workflows/extract-aggregate.yml --profile cluster --once` against the emulator:
+/// every zip ends with exactly one extract job and one aggregate job, and reports equal to
+/// those of the local `process` executor. Skips cleanly without the built `hypha` or python3.
+@Suite(.serialized) struct EndToEndTests {
+    struct Setup {
+        var hypha: String
+        var folder: URL
+        var inbox: String
+        var zips: [String]
+    }
+
+    static func setUp(zips count: Int, tricky: Bool) throws -> Setup? {
+        guard let hypha = builtProduct("hypha"), FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            return nil
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-e2e-\(UUID().uuidString)")
+        let inbox = folder.appendingPathComponent("inbox").path
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        var arguments = [repositoryRoot.appendingPathComponent("scripts/make_sample_zips.py").path, inbox,
+                         "--count", "\(count)", "--rows", "20"]
+        if tricky { arguments.append("--tricky-names") }
+        let (status, _) = try run("/usr/bin/python3", arguments, environment: [:])
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown) }
+        let zips = try FileManager.default.contentsOfDirectory(atPath: inbox).filter { $0.hasSuffix(".zip") }.sorted()
+        return Setup(hypha: hypha, folder: folder, inbox: inbox, zips: zips)
+    }
+
+    /// Runs a program to the end; returns its status and combined output.
+    static func run(_ program: String, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-e2e-out-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try? handle.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: output)
+        return (process.terminationStatus, text)
+    }
+
+    /// `hypha run` with `--once`, in the background so the in-process emulator keeps serving.
+    static func hypha(_ setup: Setup, work: String, profile: String?, endpoint: String) async throws -> (Int32, String) {
+        var arguments = ["run", repositoryRoot.appendingPathComponent("workflows/extract-aggregate.yml").path, "--once",
+                         "--no-progress", "--var", "inbox=\(setup.inbox)", "--var", "work=\(work)",
+                         "--run-dir", work + "-run"]
+        if let profile {
+            arguments += ["--profile", profile, "--set", "extract.poll_interval=0.05", "--set", "aggregate.poll_interval=0.05"]
+        }
+        let hypha = setup.hypha
+        let environment = ["BACALHAU_ENDPOINT": endpoint]
+        return try await Task.detached { try run(hypha, arguments, environment: environment) }.value
+    }
+
+    static func reports(_ work: String) -> [String: String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []
+        var out: [String: String] = [:]
+        for name in names {
+            if let text = try? String(contentsOfFile: "\(work)/\(name)/report.json", encoding: .utf8) { out[name] = text }
+        }
+        return out
+    }
+
+    func check(zips: Int, tricky: Bool, faults: (inout EmulatorConfiguration) -> Void) async throws {
+        guard let setup = try Self.setUp(zips: zips, tricky: tricky) else { return }
+        defer { try? FileManager.default.removeItem(at: setup.folder) }
+        let localWork = setup.folder.appendingPathComponent("local").path
+        let clusterWork = setup.folder.appendingPathComponent("cluster").path
+
+        let (localStatus, localOutput) = try await Self.hypha(setup, work: localWork, profile: nil, endpoint: "unused")
+        #expect(localStatus == 0, "\(localOutput)")
+
+        try await withEmulator(faults) { running in
+            let (status, output) = try await Self.hypha(setup, work: clusterWork, profile: "cluster", endpoint: running.endpoint)
+            #expect(status == 0, "\(output)")
+
+            let jobs = await running.emulator.jobs()
+            let extracts = jobs.filter { $0.labels["hypha-node"] == "extract" }
+            let aggregates = jobs.filter { $0.labels["hypha-node"] == "aggregate" }
+            #expect(extracts.count == setup.zips.count, "\(jobs.map(\.name))")
+            #expect(aggregates.count == setup.zips.count, "\(jobs.map(\.name))")
+            #expect(jobs.count == 2 * setup.zips.count)
+            #expect(Set(jobs.map(\.name)).count == jobs.count)
+            #expect(jobs.allSatisfy { $0.state == "Completed" && $0.version == 1 && $0.executions == 1 }, "\(jobs)")
+            #expect(Set(jobs.compactMap { $0.labels["hypha-workflow"] }) == ["extract-aggregate"])
+            #expect(Set(jobs.compactMap { $0.labels["hypha-run"] }).count == 1)
+        }
+        let local = Self.reports(localWork), cluster = Self.reports(clusterWork)
+        #expect(local.count == setup.zips.count)
+        #expect(cluster == local)
+    }
+
+    @Test func theChainedWorkflowRunsOnTheEmulator() async throws {
+        try await check(zips: 3, tricky: false) { _ in }
+    }
+
+    @Test func theChainedWorkflowSurvivesInjectedFaults() async throws {
+        try await check(zips: 4, tricky: true) {
+            $0.failRate = 0.2
+            $0.dropRate = 0.15
+            $0.delayMilliseconds = 2
+            $0.seed = 2024
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import BacalhauClient
+import Engine
+import Foundation
+import Synchronization
+
+/// `bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure [--keep-alive-writes]`
+///
+/// Submits N distinct noop jobs through the `bacalhau` plugin's client with C concurrent
+/// workers and prints one JSON line: submissions per second, errors, and how many jobs the
+/// server holds for this run's label afterwards (each name must be there exactly once).
+/// Counters shared by the workers.
+final class Shared: Sendable {
+    let next = Atomic<Int>(0)
+    let errors = Mutex<[String]>([])
+}
+
+/// A distinct noop job per index, labelled with the run.
+func spec(_ run: String, _ index: Int) -> Record {
+    Record([("Name", .string("\(run)-\(index)")), ("Type", "batch"), ("Count", 1),
+            ("Labels", .map(Record([("hypha-bench", .string(run))]))),
+            ("Tasks", [.map(Record([("Name", "main"), ("Engine", .map(Record([("Type", "noop")])))]))])])
+}
+
+@main
+struct BenchMain {
+    static func main() async {
+        var endpoint = "http://127.0.0.1:1234"
+        var jobs = 5000
+        var concurrency = 16
+        var mode = "put"
+        var keepAliveWrites = false
+        var arguments = CommandLine.arguments.dropFirst().makeIterator()
+        while let argument = arguments.next() {
+            switch argument {
+            case "--endpoint": endpoint = arguments.next() ?? endpoint
+            case "--jobs": jobs = arguments.next().flatMap(Int.init) ?? jobs
+            case "--concurrency": concurrency = arguments.next().flatMap(Int.init) ?? concurrency
+            case "--mode": mode = arguments.next() ?? mode
+            case "--keep-alive-writes": keepAliveWrites = true
+            default:
+                FileHandle.standardError.write(Data("usage: bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure [--keep-alive-writes]\n".utf8))
+                exit(2)
+            }
+        }
+        guard mode == "put" || mode == "ensure" else {
+            FileHandle.standardError.write(Data("--mode is put or ensure\n".utf8))
+            exit(2)
+        }
+        let parsed: BacalhauEndpoint
+        do {
+            (parsed, _) = try BacalhauEndpoint.parse(endpoint)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            exit(2)
+        }
+        let client = BacalhauClient(endpoint: parsed, maxConnections: concurrency + 2,
+                                    freshConnectionsForWrites: !keepAliveWrites)
+        let run = "bench-\(mode)-\(UInt32.random(in: 0...UInt32.max))"
+        let shared = Shared()
+        let (total, workers, submitMode) = (jobs, concurrency, mode)
+
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    while true {
+                        let index = shared.next.add(1, ordering: .relaxed).oldValue
+                        guard index < total else { return }
+                        do {
+                            if submitMode == "put" {
+                                if case .unknown(let problem) = try await client.put(spec(run, index)) {
+                                    shared.errors.withLock { $0.append(problem) }
+                                }
+                            } else {
+                                _ = try await client.ensureSubmitted(spec(run, index))
+                            }
+                        } catch {
+                            shared.errors.withLock { $0.append("\(error)") }
+                        }
+                    }
+                }
+            }
+        }
+        let elapsed = started.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+        // Each name exactly once on the server.
+        var stored = -1, distinct = -1
+        if let listed = try? await client.list(labels: ["hypha-bench=\(run)"], namespace: "*", limit: jobs * 2) {
+            stored = listed.count
+            distinct = Set(listed.map(\.name)).count
+        }
+        let failures = shared.errors.withLock { $0 }
+        let line = "{\"client\":\"swift-urlsession\",\"mode\":\"\(mode)\(keepAliveWrites ? "-keepalive" : "")\","
+            + "\"jobs\":\(jobs),\"concurrency\":\(concurrency),\"seconds\":\(String(format: "%.3f", seconds)),"
+            + "\"per_second\":\(Int(Double(jobs) / seconds)),\"errors\":\(failures.count),"
+            + "\"stored\":\(stored),\"distinct\":\(distinct)}"
+        print(line)
+        if let first = failures.first { FileHandle.standardError.write(Data("first error: \(first)\n".utf8)) }
+        exit(failures.isEmpty && stored == jobs && distinct == jobs ? 0 : 1)
+    }
+}

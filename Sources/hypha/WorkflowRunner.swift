@@ -42,27 +42,27 @@ struct WorkflowRunner {
         logger.info("run \(runID) of \(plan.info.name) started; job logs in \(runDirectory)")
 
         let started = ContinuousClock.now
-        let signals = SignalStream(signals: [SIGINT, SIGTERM])
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
         let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
         let grace = options.grace
         var interrupted = false
         let summary: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { .finished(try await runtime.run()) }
             group.addTask {
-                var count = 0
-                for await signal in signals.stream {
-                    count += 1
-                    if count == 1 {
-                        runtime.stop()
-                        Console.error("\nhypha: \(signal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
-                                      + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
-                        let deadline = Task { try await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
-                        async let timeout: Void? = try? deadline.value
-                        _ = await timeout
-                        return .forceStop
-                    }
+                // First signal: stop the sources, let running work finish. Second signal, or
+                // the end of the grace period: stop everything.
+                await signals.first.wait()
+                guard !Task.isCancelled else { return .idle }
+                runtime.stop()
+                Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
+                              + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
+                await withTaskGroup(of: Void.self) { race in
+                    race.addTask { try? await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
+                    race.addTask { await signals.second.wait() }
+                    await race.next()
+                    race.cancelAll()
                 }
-                return .idle
+                return Task.isCancelled ? .idle : .forceStop
             }
             if let progress {
                 group.addTask {
@@ -85,7 +85,6 @@ struct WorkflowRunner {
                 }
                 if result != nil { break }
             }
-            signals.cancel()
             progress?.clear()
             guard let result else { throw CancellationError() }
             return result
@@ -93,7 +92,7 @@ struct WorkflowRunner {
         interrupted = interrupted || summary.stoppedEarly
         let elapsed = started.duration(to: .now)
         printSummary(summary, plan: plan, elapsed: elapsed, interrupted: interrupted, runDirectory: runDirectory)
-        if signals.received || interrupted { return 130 }
+        if signals.firstSignal != nil || interrupted { return 130 }
         return summary.succeeded ? 0 : 1
     }
 
@@ -132,37 +131,39 @@ struct WorkflowRunner {
     }
 }
 
-/// SIGINT/SIGTERM as an async stream (the default handlers are replaced while it lives).
-final class SignalStream: Sendable {
-    let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
+/// Watches SIGINT and SIGTERM (their default handlers are replaced): `first` fires on the
+/// first signal, `second` on the next one.
+final class SignalWatcher: Sendable {
+    let first = ShutdownSignal()
+    let second = ShutdownSignal()
+    private let received = Mutex<[Int32]>([])
     private nonisolated(unsafe) let sources: [DispatchSourceSignal]
-    private let receivedAny = Mutex(false)
 
     init(signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        self.continuation = continuation
         var sources: [DispatchSourceSignal] = []
         for sig in signals {
             signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            sources.append(source)
+            sources.append(DispatchSource.makeSignalSource(signal: sig, queue: .global()))
         }
         self.sources = sources
         for (source, sig) in zip(sources, signals) {
-            source.setEventHandler { [weak self] in
-                self?.receivedAny.withLock { $0 = true }
-                continuation.yield(sig)
-            }
+            source.setEventHandler { [weak self] in self?.record(sig) }
             source.resume()
         }
     }
 
-    var received: Bool { receivedAny.withLock { $0 } }
+    private func record(_ sig: Int32) {
+        let count = received.withLock { list in
+            list.append(sig)
+            return list.count
+        }
+        (count == 1 ? first : second).trigger()
+    }
 
-    func cancel() {
+    /// The first signal received, if any.
+    var firstSignal: Int32? { received.withLock { $0.first } }
+
+    deinit {
         for source in sources { source.cancel() }
-        continuation.finish()
     }
 }

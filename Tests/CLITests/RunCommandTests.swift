@@ -166,3 +166,34 @@ import Testing
         #expect(r.stdout.contains("\"groups\""))
     }
 }
+
+/// Shutdown while a job runs: the grace period, then the job's process group is stopped.
+@Suite struct ShutdownTests {
+    @Test func runningJobsGetTheGracePeriodThenAreStopped() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/js", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/in/a.zip", contents: Data())
+        try "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: sleep, Arguments: [\"300\"]}}\n"
+            .write(toFile: dir + "/js/slow.yml", atomically: true, encoding: .utf8)
+        try """
+            jobstore: js
+            nodes:
+              files: { plugin: file-watch, path: in }
+              decode: { plugin: arrow-decode, from: files }
+              spec: { plugin: template, from: decode, job: slow }
+              run: { plugin: process, from: spec, grace_period: 0.5 }
+            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        var signalled = Date()
+        let r = try CLI.run(["run", dir + "/w.yml", "--grace", "1", "--run-dir", dir + "/run", "--no-progress"], timeout: 60) { process in
+            usleep(1_500_000)
+            signalled = Date()
+            kill(process.processIdentifier, SIGINT)
+        }
+        #expect(r.status == 130)
+        #expect(Date().timeIntervalSince(signalled) < 30)  // not the 300 s the job would take
+        #expect(r.stderr.contains("giving running jobs 1.0 s"))
+        #expect(r.stdout.contains("was stopped because hypha is shutting down"), "\(r.stdout)")
+    }
+}

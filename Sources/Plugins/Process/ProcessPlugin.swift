@@ -108,7 +108,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         case .timedOut(let limit):
             throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (log: \(stderrPath))")
         case .interrupted:
-            throw CancellationError()
+            throw JobFailed(description: "job '\(job.name)' was stopped because hypha is shutting down")
         }
     }
 

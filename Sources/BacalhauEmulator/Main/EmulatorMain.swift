@@ -37,17 +37,23 @@ struct EmulatorMain {
                 exit(1)
             }
         }
+        await waitForTermination()
+        server.cancel()
+        await server.value
+    }
+
+    /// Returns on SIGINT or SIGTERM (their default actions are ignored so this can stop the
+    /// server cleanly). Nonisolated: the handlers run on a Dispatch queue, not the main actor.
+    nonisolated static func waitForTermination() async {
         let stop = AsyncStream<Void> { continuation in
             nonisolated(unsafe) let sources = [SIGINT, SIGTERM].map { signal -> any DispatchSourceSignal in
                 let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
-                source.setEventHandler { continuation.yield() }
+                source.setEventHandler { @Sendable in continuation.yield() }
                 source.resume()
                 return source
             }
-            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+            continuation.onTermination = { @Sendable _ in sources.forEach { $0.cancel() } }
         }
-        for await _ in stop { break }
-        server.cancel()
-        await server.value
+        for await _ in stop { return }
     }
 }

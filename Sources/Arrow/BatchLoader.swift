@@ -1,3 +1,12 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Turns the nodes and buffers of one RecordBatch (or DictionaryBatch data) into
 /// validated `ArrowArray`s. Every count, offset and length comes from the input and is
 /// checked before use; after loading, accessors can index without further checks.
@@ -17,6 +26,8 @@ struct BatchLoader {
     var bufIx = 0
     var varIx = 0
     var decompressed = 0
+    /// Buffers decompressed ahead of the walk, in parallel (compressed bodies only).
+    var predecoded: [ArrowBuffer?] = []
 
     init(input: [UInt8], bodyStart: Int, bodyLength: Int, batch: FBTable, version: Int16,
          bigEndian: Bool, dictionaries: [Int64: ArrowDictionary], options: ArrowReadOptions) throws(ArrowError) {
@@ -44,6 +55,50 @@ struct BatchLoader {
         self.legacyUnionValidity = version < 4
         self.dictionaries = dictionaries
         self.options = options
+        if compression != nil { try predecompress() }
+    }
+
+    /// Decompresses every buffer of a large compressed body up front, spreading the
+    /// buffers over the cores (the walk then picks them up in order).
+    mutating func predecompress() throws(ArrowError) {
+        guard let codec = compression, buffers.count > 1 else { return }
+        struct Job: Sendable { let index: Int; let start: Int; let length: Int; let size: Int }
+        var jobs: [Job] = []
+        var total = 0
+        for i in 0..<buffers.count {
+            let o = try nonNegative(try buffers.scalar(i, field: 0, Int64.self), "buffer offset")
+            let l = try nonNegative(try buffers.scalar(i, field: 8, Int64.self), "buffer length")
+            if o > bodyLength || l > bodyLength - o || l < 8 { continue }  // reported in order by nextBuffer
+            let announced = ArrowBuffer(storage: input, start: bodyStart + o, count: l).load(byteOffset: 0, as: Int64.self)
+            guard announced >= 0, let size = Int(exactly: announced) else { continue }
+            if size > options.maxDecompressedBytes - total {
+                throw ArrowError(.limitExceeded, "decompressed body would exceed \(options.maxDecompressedBytes) bytes (ArrowReadOptions.maxDecompressedBytes)")
+            }
+            total += size
+            jobs.append(Job(index: i, start: bodyStart + o + 8, length: l - 8, size: size))
+        }
+        // Small bodies: not worth the threads; nextBuffer decompresses as it goes.
+        guard total >= 1 << 20, jobs.count > 1 else { return }
+        let results = ParallelResults(count: jobs.count)
+        let input = self.input
+        let ordered = jobs.sorted { $0.size > $1.size }  // biggest first balances the cores
+        DispatchQueue.concurrentPerform(iterations: ordered.count) { k in
+            let job = ordered[k]
+            let r: Result<[UInt8], ArrowError> = input.withUnsafeBytes { raw in
+                Result { () throws(ArrowError) -> [UInt8] in
+                    try Codec.decompress(codec, UnsafeRawBufferPointer(rebasing: raw[job.start..<(job.start + job.length)]),
+                                         size: job.size)
+                }
+            }
+            results.set(k, r)
+        }
+        var pre = [ArrowBuffer?](repeating: nil, count: buffers.count)
+        for (k, job) in ordered.enumerated() {
+            guard let r = results.get(k) else { continue }
+            pre[job.index] = ArrowBuffer(try r.get())
+        }
+        predecoded = pre
+        decompressed = total
     }
 
     /// Loads `length` rows worth of columns for `fields`.
@@ -85,6 +140,7 @@ struct BatchLoader {
         }
         let raw = ArrowBuffer(storage: input, start: bodyStart + o, count: l)
         guard let codec = compression, l > 0 else { return raw }
+        if bufIx - 1 < predecoded.count, let done = predecoded[bufIx - 1] { return done }
         if l < 8 { throw ArrowError.invalid("field '\(name)': compressed buffer shorter than its 8-byte length prefix") }
         let announced = raw.load(byteOffset: 0, as: Int64.self)
         if announced == -1 {
@@ -415,4 +471,43 @@ func popcount(_ raw: UnsafeRawBufferPointer, bits: Int) -> Int {
         i &+= 1
     }
     return total
+}
+
+/// One result slot per parallel job; each slot is written by exactly one job, and read
+/// only after `concurrentPerform` returned.
+final class ParallelResults: @unchecked Sendable {
+    private var slots: [Result<[UInt8], ArrowError>?]
+    private let lock = PthreadMutex()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: Result<[UInt8], ArrowError>) {
+        lock.withLock { slots[i] = r }
+    }
+
+    func get(_ i: Int) -> Result<[UInt8], ArrowError>? {
+        lock.withLock { slots[i] }
+    }
+}
+
+/// Minimal mutex over pthread (Foundation-free).
+final class PthreadMutex: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(m)
+        m.deallocate()
+    }
+
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return body()
+    }
 }

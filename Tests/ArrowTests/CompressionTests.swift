@@ -45,6 +45,35 @@ import Testing
         #expect(throws: ArrowError.self) { try c.withUnsafeBytes { try Codec.decompress(.zstd(), $0, size: 10_001) } }
     }
 
+    /// Bodies over 1 MiB are decompressed in parallel before the walk.
+    @Test(arguments: [ArrowCompression.lz4Frame, .zstd(level: 1)])
+    func largeCompressedBodies(_ codec: ArrowCompression) throws {
+        guard codec.isAvailable else { return }
+        let s = ArrowSchema(fields: [ArrowField(name: "i", type: .int64), ArrowField(name: "s", type: .utf8),
+                                     ArrowField(name: "f", type: .float64)])
+        let n = 50_000
+        var rows: [[ArrowValue]] = []
+        rows.reserveCapacity(n)
+        for i in 0..<n {
+            let k = Int64((i &* 2_654_435_761) % 1_000_003)
+            let text: ArrowValue = i % 11 == 0 ? .null : .string("row \(i) of many")
+            rows.append([.int(k), text, .float(Double(i) / 7)])
+        }
+        let b = try RecordBatch(schema: s, rows: rows)
+        let bytes = try ArrowStreamWriter.encode(schema: s, batches: [b, b], options: .init(compression: codec))
+        let t = try ArrowIPC.read(bytes)
+        #expect(t.rowCount == 2 * n)
+        for r in stride(from: 0, to: n, by: 997) {
+            for c in 0..<3 { #expect(t.batches[1].value(row: r, column: c) == rows[r][c]) }
+        }
+        do {
+            _ = try ArrowIPC.read(bytes, options: ArrowReadOptions(maxDecompressedBytes: 1_500_000))
+            Issue.record("expected the cap to trigger")
+        } catch {
+            #expect(error.kind == .limitExceeded)
+        }
+    }
+
     @Test func decompressionCapIsEnforced() throws {
         guard ArrowCompression.zstd().isAvailable else { return }
         let s = ArrowSchema(fields: [ArrowField(name: "z", type: .int64)])

@@ -1,6 +1,7 @@
 extension ArrowArray {
     /// The value in slot `i` (0 ..< length) as an `ArrowValue`.
     public func value(at i: Int) -> ArrowValue {
+        precondition(i >= 0 && i < length, "ArrowArray index \(i) out of range 0..<\(length)")
         switch kind {
         case .null:
             return .null

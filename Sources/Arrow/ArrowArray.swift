@@ -122,6 +122,7 @@ public final class ArrowArray: Sendable {
     /// True if slot `i` holds null. For unions, run-end encoded and dictionary arrays this
     /// looks through to the selected value.
     public func isNull(_ i: Int) -> Bool {
+        precondition(i >= 0 && i < length, "ArrowArray index \(i) out of range 0..<\(length)")
         switch kind {
         case .null:
             return true
@@ -152,6 +153,7 @@ public final class ArrowArray: Sendable {
 
     /// Signed integer value (int8...int64, date, time, timestamp, duration columns).
     public func int64(at i: Int) -> Int64 {
+        precondition(i >= 0 && i < length, "ArrowArray index \(i) out of range 0..<\(length)")
         switch kind {
         case .int8: return Int64(values.load(i, as: Int8.self))
         case .int16: return Int64(values.load(i, as: Int16.self))
@@ -170,6 +172,7 @@ public final class ArrowArray: Sendable {
 
     /// UTF-8 string of utf8 / large utf8 / utf8 view (and binary kinds, decoded leniently).
     public func string(at i: Int) -> String {
+        precondition(i >= 0 && i < length, "ArrowArray index \(i) out of range 0..<\(length)")
         switch kind {
         case .utf8, .binary:
             let a = Int(values.load(i, as: Int32.self)), b = Int(values.load(i + 1, as: Int32.self))
@@ -192,6 +195,7 @@ public final class ArrowArray: Sendable {
 
     /// Raw bytes of a binary-like value.
     public func bytes(at i: Int) -> [UInt8] {
+        precondition(i >= 0 && i < length, "ArrowArray index \(i) out of range 0..<\(length)")
         switch kind {
         case .utf8, .binary:
             let a = Int(values.load(i, as: Int32.self)), b = Int(values.load(i + 1, as: Int32.self))
@@ -256,7 +260,10 @@ public final class ArrowArray: Sendable {
     }
 
     /// Union type code of slot `i`.
-    public func unionTypeCode(at i: Int) -> Int8 { values.load(i, as: Int8.self) }
+    public func unionTypeCode(at i: Int) -> Int8 {
+        precondition(i >= 0 && i < length && (kind == .sparseUnion || kind == .denseUnion), "not a union slot")
+        return values.load(i, as: Int8.self)
+    }
 
     /// Run-end encoded: physical index in `values` of logical slot `i`.
     func runIndex(_ i: Int) -> Int? {

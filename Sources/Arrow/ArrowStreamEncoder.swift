@@ -62,8 +62,13 @@ public struct ArrowStreamEncoder: Sendable {
         guard batch.columns.count == schema.fields.count else {
             throw ArrowError.mismatch("batch has \(batch.columns.count) columns, the schema \(schema.fields.count)")
         }
-        for (f, c) in zip(schema.fields, batch.columns) where c.type != f.type {
-            throw ArrowError.mismatch("column '\(f.name)' has type \(c.type), the schema says \(f.type)")
+        for (f, c) in zip(schema.fields, batch.columns) {
+            if c.type != f.type {
+                throw ArrowError.mismatch("column '\(f.name)' has type \(c.type), the schema says \(f.type)")
+            }
+            if c.dictionaryEncoding != f.dictionary {
+                throw ArrowError.mismatch("column '\(f.name)': dictionary encoding \(String(describing: c.dictionaryEncoding)) differs from the schema's \(String(describing: f.dictionary))")
+            }
         }
         var pending: [Int64: ArrowDictionary] = [:]
         for c in batch.columns { try emitDictionaries(c, &out, &pending) }

@@ -14,7 +14,7 @@ public struct RecordBatch: Sendable {
         let n = rowCount ?? columns.first?.length ?? 0
         for (f, c) in zip(schema.fields, columns) {
             if c.length < n { throw ArrowError.mismatch("column '\(f.name)' has \(c.length) rows, expected \(n)") }
-            if c.type != f.type || c.dictionaryEncoding?.indexType != f.dictionary?.indexType {
+            if c.type != f.type || c.dictionaryEncoding != f.dictionary {
                 throw ArrowError.mismatch("column '\(f.name)' has type \(c.type), the schema says \(f.type)")
             }
         }

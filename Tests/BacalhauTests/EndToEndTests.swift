@@ -113,4 +113,28 @@ import Testing
             $0.seed = 2024
         }
     }
+
+    /// A second run of the same inbox (a restart) finds every extract job already there and
+    /// creates none. The aggregate jobs' names hash their whole input, the extract result,
+    /// which holds run-specific fields (log paths, `submission`), so a second run names them
+    /// anew: a known issue of the template's naming, tracked here.
+    @Test func aSecondRunAdoptsTheJobsOfTheFirst() async throws {
+        guard let setup = try Self.setUp(zips: 2, tricky: false) else { return }
+        defer { try? FileManager.default.removeItem(at: setup.folder) }
+        try await withEmulator { running in
+            let work = setup.folder.appendingPathComponent("cluster").path
+            for _ in 1...2 {
+                let (status, output) = try await Self.hypha(setup, work: work, profile: "cluster", endpoint: running.endpoint)
+                #expect(status == 0, "\(output)")
+                #expect(Self.reports(work).count == setup.zips.count)
+            }
+            let jobs = await running.emulator.jobs()
+            let extracts = jobs.filter { $0.labels["hypha-node"] == "extract" }
+            #expect(extracts.count == setup.zips.count)
+            #expect(extracts.allSatisfy { $0.version == 1 && $0.executions == 1 })
+            withKnownIssue("aggregate job names hash run-specific fields of the extract result", isIntermittent: true) {
+                #expect(jobs.filter { $0.labels["hypha-node"] == "aggregate" }.count == setup.zips.count)
+            }
+        }
+    }
 }

@@ -72,6 +72,22 @@ import Testing
         }
     }
 
+    @Test func aChangedSpecUnderTheSameNameIsUpdatedNotAdopted() async throws {
+        try await withEmulator { running in
+            let first = try await runJob(try plugin(running, runID: "run-1"),
+                                         job(processSpec(name: "same", program: "echo", ["one"])))
+            let second = try await runJob(try plugin(running, runID: "run-2"),
+                                          job(processSpec(name: "same", program: "echo", ["two"])))
+            #expect(first.first?.record["submission"] == "created")
+            #expect(second.first?.record["submission"] == "updated")
+            #expect(second.first?.record["stdout"] == "two\n")
+            #expect(first.first?.record["id"] == second.first?.record["id"])
+            let jobs = await running.emulator.jobs()
+            #expect(jobs.count == 1)
+            #expect(jobs.first?.version == 2)
+        }
+    }
+
     @Test func aFailedJobFailsTheMessageWithTheReason() async throws {
         try await withEmulator { running in
             let plugin = try plugin(running)

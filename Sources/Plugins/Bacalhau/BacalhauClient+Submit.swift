@@ -12,7 +12,14 @@ extension BacalhauClient {
         /// A job with this name had failed or been stopped; it was submitted again with
         /// `Force`, which makes a new version of the same job (same ID).
         case rerun
+        /// A job with this name was there with another spec (its `hypha-spec` fingerprint
+        /// differs: a changed template or variables); it was updated to this spec, which
+        /// Bacalhau runs as a new version of the same job.
+        case updated
     }
+
+    /// The `Meta` key holding a fingerprint of the spec a job was submitted with.
+    public static let fingerprintKey = "hypha-spec"
 
     public struct Submission: Sendable, Equatable {
         public var jobID: String
@@ -26,7 +33,9 @@ extension BacalhauClient {
     ///
     /// The job's `Name` is the key (Bacalhau v1.8+ upserts by name). Before each `PUT` the
     /// job is looked up by name: a job that is there and not failed is adopted; one that
-    /// failed or was stopped is resubmitted with `Force` (a new version of the same job).
+    /// failed or was stopped is resubmitted with `Force` (a new version of the same job); one
+    /// whose `Meta["hypha-spec"]` fingerprint differs from this spec's is updated (a `PUT`
+    /// that Bacalhau treats as a new version of the same job).
     /// A `PUT` whose answer is lost (dropped connection, timeout, 5xx, 429) is never simply
     /// repeated: the next round looks the job up first, so a `PUT` that did land is found.
     /// "No changes detected" and 409 (a racing submission) mean the job is there.
@@ -35,14 +44,21 @@ extension BacalhauClient {
             throw BacalhauError.invalidSpec(job: "(unnamed)", problems: ["Name is required: it is the key that keeps a job from being submitted twice"])
         }
         let namespace = job["Namespace"]?.stringValue ?? self.namespace
+        let fingerprint = job["Meta"]?[Self.fingerprintKey]?.stringValue
         var puts = 0
         var round = 0
         var lastProblem = ""
         while true {
             round += 1
             var force = false
+            var kind = SubmissionKind.created
             if let existing = try await self.job(name, namespace: namespace, includeExecutions: false) {
-                if rerunFailed, existing.state == "Failed" || existing.state == "Stopped" {
+                let theirs = existing.meta[Self.fingerprintKey]?.stringValue
+                if let ours = fingerprint, let theirs, ours != theirs {
+                    kind = .updated
+                    force = true  // a changed spec is an update anyway; Force also covers a racing twin
+                } else if rerunFailed, existing.state == "Failed" || existing.state == "Stopped" {
+                    kind = .rerun
                     force = true
                 } else {
                     return Submission(jobID: existing.id, kind: .adopted, puts: puts, warnings: [])
@@ -51,7 +67,7 @@ extension BacalhauClient {
             puts += 1
             switch try await put(job, force: force) {
             case .accepted(let reply):
-                return Submission(jobID: reply.jobID, kind: force ? .rerun : .created, puts: puts, warnings: reply.warnings)
+                return Submission(jobID: reply.jobID, kind: kind, puts: puts, warnings: reply.warnings)
             case .alreadyThere(let id, let message):
                 if let id { return Submission(jobID: id, kind: .adopted, puts: puts, warnings: []) }
                 lastProblem = message  // the next lookup finds it

@@ -13,6 +13,7 @@ public struct BacalhauJobInfo: Sendable, Equatable {
     public var createTime: Int64
     public var modifyTime: Int64
     public var labels: Record
+    public var meta: Record
     public var executions: [BacalhauExecution]
 
     public static let terminalStates: Set<String> = ["Completed", "Failed", "Stopped"]
@@ -38,6 +39,7 @@ public struct BacalhauJobInfo: Sendable, Equatable {
         createTime = job["CreateTime"]?.intValue ?? 0
         modifyTime = job["ModifyTime"]?.intValue ?? 0
         labels = job["Labels"]?.recordValue ?? Record()
+        meta = job["Meta"]?.recordValue ?? Record()
         let items = response["Executions"]?["Items"]?.listValue ?? []
         executions = items.compactMap(BacalhauExecution.init(value:))
     }

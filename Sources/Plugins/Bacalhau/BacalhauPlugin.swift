@@ -147,6 +147,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
             case .created: log.info("submitted")
             case .adopted: log.info("already submitted; following the job that is there")
             case .rerun: log.info("had failed or been stopped; submitted again as a new version")
+            case .updated: log.info("was there with another spec; updated, which runs it again as a new version")
             }
             for warning in submission.warnings { log.warning("Bacalhau: \(warning)") }
 
@@ -200,10 +201,22 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         }
         labels[Self.workflowLabel] = .string(Self.labelValue(workflowName))
         labels[Self.nodeLabel] = .string(Self.labelValue(nodeID))
-        labels[Self.runLabel] = .string(Self.labelValue(runID))
         spec["Labels"] = .map(labels)
-        let (checked, problems) = BacalhauSpecValidator.check(spec)
+        var (checked, problems) = BacalhauSpecValidator.check(spec)
         guard problems.isEmpty else { throw BacalhauError.invalidSpec(job: name, problems: problems) }
+        // The fingerprint covers everything but the run label: the same job submitted by a
+        // later run is adopted, a changed one is updated.
+        var meta: Record
+        switch checked["Meta"] {
+        case .map(let existing)?: meta = existing
+        default: meta = Record()
+        }
+        meta[BacalhauClient.fingerprintKey] = nil
+        checked["Meta"] = meta.isEmpty ? nil : .map(meta)
+        meta[BacalhauClient.fingerprintKey] = .string(SpecFingerprint.of(.map(checked)))
+        checked["Meta"] = .map(meta)
+        labels[Self.runLabel] = .string(Self.labelValue(runID))
+        checked["Labels"] = .map(labels)
         return checked
     }
 

@@ -40,11 +40,7 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     }
 
     public init(node: NodeConfig, context: RunContext) throws {
-        guard let text = node.string("url"), let url = URL(string: text), let scheme = url.scheme,
-              ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
-            throw Diagnostic("option 'url' of node '\(node.id)' must be an http(s) URL, got '\(node.string("url") ?? "")'",
-                             at: node.location(of: "url"))
-        }
+        guard let url = Self.url(node) else { throw Self.badURL(node) }
         self.url = url
         token = node.string("token").flatMap { $0.isEmpty ? nil : $0 }
         timeout = node.duration("timeout") ?? 30
@@ -58,12 +54,19 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
-        guard let text = node.string("url"), let url = URL(string: text), let scheme = url.scheme,
-              ["http", "https"].contains(scheme.lowercased()), url.host != nil else {
-            return [Diagnostic("option 'url' of node '\(node.id)' must be an http(s) URL, got '\(node.string("url") ?? "")'",
-                               at: node.location(of: "url"))]
-        }
-        return []
+        url(node) == nil ? [badURL(node)] : []
+    }
+
+    /// The `url` option, if it is an http(s) URL with a host.
+    static func url(_ node: NodeConfig) -> URL? {
+        guard let text = node.string("url"), let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              ["http", "https"].contains(scheme), url.host != nil else { return nil }
+        return url
+    }
+
+    static func badURL(_ node: NodeConfig) -> Diagnostic {
+        Diagnostic("option 'url' of node '\(node.id)' must be an http(s) URL like http://host:8787/arrow, got '\(node.string("url") ?? "")'",
+                   at: node.location(of: "url"))
     }
 
     public func process(_ message: Message, _ output: Output) async throws {

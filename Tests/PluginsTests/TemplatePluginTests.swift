@@ -106,5 +106,13 @@ import Testing
         guard case .job(let job)? = out.all.first else { Issue.record("no job"); return }
         let args = job.spec["Tasks"]?.listValue?.first?["Engine"]?["Params"]?["Arguments"]?.listValue
         #expect(args == [.string("sales"), .int(0)])
+        #expect(job.name.hasPrefix("test-flow-agg-sales-"))
+
+        // The same upstream job in another run (other log paths, durations) gives the same name.
+        let rerun = JobResult(job: producer, state: .completed, details: Record([("exit_code", 0), ("duration", 9.5)]))
+        let again = Emitted()
+        try await plugin.process(message(.result(rerun)), again.output)
+        guard case .job(let second)? = again.all.first else { Issue.record("no job"); return }
+        #expect(second.name == job.name)
     }
 }

@@ -71,9 +71,20 @@ public struct TemplatePlugin: ProcessorPlugin {
 
     public func process(_ message: Message, _ output: Output) async throws {
         let input: Record
+        // What identifies the input across runs: a record's own fields; for a job result, the
+        // name of the job that produced it (its record also holds run-specific fields such as
+        // log paths and durations).
+        let identity: String
+        let label: String?
         switch message.payload {
-        case .record(let record): input = record
-        case .result(let result): input = result.record
+        case .record(let record):
+            input = record
+            identity = Value.map(record).json
+            label = record["name"]?.stringValue
+        case .result(let result):
+            input = result.record
+            identity = "after:" + result.job.name
+            label = result.job.input["name"]?.stringValue
         default: throw Diagnostic("node '\(node.id)' (template) got a \(message.payload.portType) message", at: node.location)
         }
         var scope = input
@@ -89,7 +100,7 @@ public struct TemplatePlugin: ProcessorPlugin {
         if let given = spec["Name"]?.stringValue, !given.isEmpty {
             name = given
         } else {
-            name = Self.jobName(workflow: node.workflow.name, node: node.id, job: template.name, input: input)
+            name = Self.jobName(workflow: node.workflow.name, node: node.id, job: template.name, identity: identity, label: label)
             spec = Self.withName(name, spec)
         }
         try await output.emit(.job(Job(name: name, spec: spec, renderedBy: node.id, input: input)))
@@ -97,10 +108,10 @@ public struct TemplatePlugin: ProcessorPlugin {
 
     /// A deterministic, readable job name: the same workflow, node and input give the same
     /// name in every run, so a resubmission after a crash finds the job already there.
-    static func jobName(workflow: String, node: String, job: String, input: Record) -> String {
-        let hash = StableHash.hex(of: "\(workflow)\u{0}\(node)\u{0}\(Value.map(input).json)")
-        let label = input["name"]?.stringValue.map { PathSafe.slug(PathParts.stemOf($0)) } ?? ""
-        return [PathSafe.slug(workflow), PathSafe.slug(job), label, hash].filter { !$0.isEmpty }.joined(separator: "-")
+    static func jobName(workflow: String, node: String, job: String, identity: String, label: String?) -> String {
+        let hash = StableHash.hex(of: "\(workflow)\u{0}\(node)\u{0}\(identity)")
+        let readable = label.map { PathSafe.slug(PathParts.stemOf($0)) } ?? ""
+        return [PathSafe.slug(workflow), PathSafe.slug(job), readable, hash].filter { !$0.isEmpty }.joined(separator: "-")
     }
 
     /// Puts `Name` first, as Bacalhau's own examples do.

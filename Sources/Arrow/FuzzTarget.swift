@@ -17,7 +17,8 @@ public enum FuzzTarget {
         }
         var total = 0
         for b in table.batches {
-            let elements = b.columns.reduce(0) { min(Int.max / 2, $0 + elementCount($1, depth: 0)) }
+            // Rows count too: a batch without columns can still declare billions of rows.
+            let elements = b.columns.reduce(b.rowCount) { min(Int.max / 2, $0 + elementCount($1, depth: 0)) }
             total += elements
             if elements > maxElements || total > 4 * maxElements { continue }
             for r in 0..<b.rowCount {

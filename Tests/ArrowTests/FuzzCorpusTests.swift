@@ -38,6 +38,15 @@ import Testing
         print("fuzz \(folder): \(names.count) files, \(errors) errors, \(reads) read")
     }
 
+    /// Inputs our own fuzzing found (fuzz/seeds/, kept in the repo): each must finish quickly.
+    @Test func ownRegressionSeeds() throws {
+        let dir = TestSupport.packageRoot.appendingPathComponent("fuzz/seeds")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        for name in names.sorted() {
+            _ = FuzzTarget.run(try TestSupport.bytes(dir.appendingPathComponent(name)))
+        }
+    }
+
     /// Truncations and bit flips of valid files must not crash either.
     @Test func mutatedGoldFiles() throws {
         guard let dir = TestSupport.reference("pyarrow-generated") else { return }

@@ -193,7 +193,8 @@ struct JSONBytes {
     /// Fast paths straight from the column buffers; other types go through ArrowValue.
     mutating func appendCell(_ a: ArrowArray, _ i: Int, _ o: ArrowJSON.Options) {
         switch a.kind {
-        case .utf8, .largeUtf8, .utf8View, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .timestamp, .date32:
+        case .utf8, .largeUtf8, .utf8View, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .timestamp, .date32,
+             .float32:
             if !a.isValidSlot(i) { lit("null"); return }
         default:
             append(a.value(at: i), o)
@@ -218,6 +219,14 @@ struct JSONBytes {
             bytes.append(UInt8(ascii: "\""))
             appendDate(Int64(a.values.load(i, as: Int32.self)))
             bytes.append(UInt8(ascii: "\""))
+        case .float32:
+            // Shortest float32 text ("0.3", not the widened double 0.30000001192092896).
+            let f = Float(bitPattern: a.values.load(i, as: UInt32.self))
+            if f.isNaN || f.isInfinite || (f == f.rounded() && abs(f) < 1e15) {
+                append(.float(Double(f)), o)
+            } else {
+                bytes.append(contentsOf: String(f).utf8)
+            }
         default:
             appendInt(a.int64(at: i), o)
         }

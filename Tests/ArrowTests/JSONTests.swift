@@ -43,6 +43,9 @@ import Testing
         let b = try RecordBatch(schema: s, rows: [[.null, .float(.nan)], [.string(""), .float(-.infinity)]])
         #expect(ArrowJSON.line(batch: b, row: 0) == #"{"s":null,"f":"NaN"}"#)
         #expect(ArrowJSON.line(batch: b, row: 1) == #"{"s":"","f":"-Infinity"}"#)
+        let g = try RecordBatch(schema: s, rows: [[.string("x"), .float(0.3)], [.null, .float(2)]])
+        #expect(ArrowJSON.line(batch: g, row: 0) == #"{"s":"x","f":0.3}"#)
+        #expect(ArrowJSON.line(batch: g, row: 1) == #"{"s":null,"f":2}"#)
     }
 
     @Test func calendarHelpers() {

@@ -4,7 +4,8 @@
   python pyarrow_roundtrip.py generate OUTDIR   # random tables of every type, stream + file,
                                                 # plain / lz4 / zstd, several batches, nulls,
                                                 # dictionaries (incl. deltas); NAME.expected.json
-  python pyarrow_roundtrip.py check OUTDIR      # every NAME.hypha*.arrow(s) written by Hypha:
+  python pyarrow_roundtrip.py check OUTDIR      # every NAME.hypha*.arrow(s) written by Hypha
+                                                # (incl. re-encoded arrow-testing gold files):
                                                 # open, validate(full=True), compare with the
                                                 # table of NAME.arrows (exit 1 on any mismatch)
 
@@ -216,15 +217,28 @@ def check(out):
         orig = os.path.join(out, base + ".arrows")
         try:
             got = read_any(path)
-            got.validate(full=True)
             want = read_any(orig)
+            note = ""
+            try:
+                got.validate(full=True)
+            except pa.ArrowInvalid:
+                # Some arrow-testing gold files hold values that full validation rejects
+                # (decimals beyond their precision, date64 not on a day boundary):
+                # accept only if the original fails the same way.
+                try:
+                    want.validate(full=True)
+                except pa.ArrowInvalid:
+                    note = " (original fails validate(full=True) too)"
+                else:
+                    raise
+                got.validate()
             if not got.equals(want):
                 # Hypha writes dictionary deltas as chunks; compare the decoded values.
                 same = got.schema.equals(want.schema) and all(
                     plain(got.column(c)) == plain(want.column(c)) for c in want.column_names)
                 if not same:
                     raise AssertionError("values differ from %s" % os.path.basename(orig))
-            print("ok   ", os.path.basename(path), got.num_rows, "rows")
+            print("ok   ", os.path.basename(path), got.num_rows, "rows" + note)
         except Exception as e:  # noqa: BLE001
             failures += 1
             print("FAIL ", os.path.basename(path), type(e).__name__, e)

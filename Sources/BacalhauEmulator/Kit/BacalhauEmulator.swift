@@ -62,7 +62,10 @@ public final class BacalhauEmulator: Sendable {
                 await onListening(channel.localAddress?.port ?? 0)
             },
             logger: logger)
-        defer { runner.cancelAll() }
+        defer {
+            runner.cancelAll()
+            try? FileManager.default.removeItem(atPath: runner.logDirectory)
+        }
         try await app.runService(gracefulShutdownSignals: [])
     }
 

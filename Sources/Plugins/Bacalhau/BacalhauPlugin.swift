@@ -139,6 +139,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
 
         let ticket = inFlight.begin(name: name, namespace: namespace)
         defer { inFlight.end(ticket) }
+        var ended = false  // the job reached a terminal state: nothing to stop
         do {
             let submission = try await client.ensureSubmitted(spec)
             inFlight.identify(ticket, id: submission.jobID)
@@ -153,10 +154,12 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
 
             let info = try await follow(submission.jobID, name: name, namespace: namespace, spec: spec,
                                         deadline: deadline, logger: log)
+            ended = true
+            inFlight.end(ticket)
             let result = try await conclude(info, job: job, submission: submission, started: started, logger: log)
             try await output.emit(.result(result))
         } catch {
-            guard Task.isCancelled || error is CancellationError else { throw error }
+            guard Task.isCancelled || error is CancellationError, !ended else { throw error }
             if stopOnExit {
                 let target = inFlight.id(of: ticket) ?? name
                 await Self.stopDetached(client, target, namespace: namespace,

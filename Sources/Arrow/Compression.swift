@@ -110,9 +110,12 @@ enum Codec {
             guard let z = ZstdLibrary.shared else {
                 throw ArrowError(.codecUnavailable, "ZSTD body compression needs libzstd.so.1, which could not be loaded")
             }
-            var out = [UInt8](repeating: 0, count: size)
-            let r = out.withUnsafeMutableBytes { dst in
-                z.decompress(dst.baseAddress, size, src.baseAddress, src.count)
+            // Decompress into uninitialised memory (no zero fill); only the bytes the
+            // decoder produced count as initialised.
+            var r = 0
+            let out = [UInt8](unsafeUninitializedCapacity: size) { dst, count in
+                r = z.decompress(dst.baseAddress, size, src.baseAddress, src.count)
+                count = z.isError(r) == 0 && r <= size ? r : 0
             }
             if z.isError(r) != 0 { throw ArrowError.invalid("ZSTD buffer does not decompress") }
             if r != size { throw ArrowError.invalid("ZSTD buffer decompressed to \(r) bytes, expected \(size)") }
@@ -130,12 +133,12 @@ enum Codec {
             throw ArrowError(.codecUnavailable, "LZ4 decompression context could not be created")
         }
         defer { _ = lib.freeDctx(ctx) }
-        var out = [UInt8](repeating: 0, count: size)
         var produced = 0
         var consumed = 0
         var failed = false
         var finished = false
-        out.withUnsafeMutableBytes { dst in
+        let out = [UInt8](unsafeUninitializedCapacity: size) { dst, count in
+            defer { count = produced }
             guard let dbase = dst.baseAddress, let sbase = src.baseAddress else { failed = true; return }
             while consumed < src.count {
                 var dstSize = size - produced
@@ -145,6 +148,7 @@ enum Codec {
                 produced += dstSize
                 consumed += srcSize
                 if r == 0 { finished = true; if consumed < src.count { continue } else { return } }
+                finished = false
                 if dstSize == 0 && srcSize == 0 { failed = true; return }  // no progress
             }
         }

@@ -82,6 +82,25 @@ import Testing
         #expect(throws: ArrowError.self) { try ArrowIPC.read(contentsOfFile: "/nonexistent/file.arrow") }
     }
 
+    /// Buffers of an uncompressed little-endian read point into the caller's array.
+    @Test func readIsZeroCopy() throws {
+        let batch = try RecordBatch(schema: schema, rows: (0..<100).map {
+            [.string("/p/\($0)"), .int(Int64($0)), .timestamp(Int64($0), .microsecond, timezone: "UTC")]
+        })
+        let bytes = try ArrowStreamWriter.encode(schema: schema, batches: [batch])
+        let table = try ArrowIPC.read(bytes)
+        let col = table.batches[0].columns[0]
+        bytes.withUnsafeBytes { input in
+            let lo = UInt(bitPattern: input.baseAddress), hi = lo + UInt(input.count)
+            for buf in [col.values, col.data] {
+                buf.withUnsafeBytes { b in
+                    let p = UInt(bitPattern: b.baseAddress)
+                    #expect(p >= lo && p + UInt(b.count) <= hi, "buffer is not a view into the input")
+                }
+            }
+        }
+    }
+
     @Test func rejectsNullInNonNullable() {
         #expect(throws: ArrowError.self) {
             try RecordBatch(schema: schema, rows: [[.null, .int(1), .timestamp(0, .microsecond, timezone: "UTC")]])

@@ -1,8 +1,7 @@
 import Engine
 import Foundation
 import Logging
-import Subprocess
-import SystemPackage
+import Glibc
 
 /// `process` (job → result): the local raw-process executor.
 ///
@@ -132,56 +131,37 @@ public struct ProcessPlugin: ProcessorPlugin {
     func run(_ task: ProcessTask, program: String, workingDirectory: String?, stdoutPath: String, stderrPath: String)
         async throws -> Outcome
     {
-        let flags: FileDescriptor.OpenOptions = [.create, .truncate]
-        let permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
-        let stdoutFD = try FileDescriptor.open(FilePath(stdoutPath), .writeOnly, options: flags, permissions: permissions)
-        let stderrFD: FileDescriptor
+        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        let stdoutFD = open(stdoutPath, flags, 0o644)
+        guard stdoutFD >= 0 else { throw JobFailed(description: "cannot create \(stdoutPath): \(String(cString: strerror(errno)))") }
+        defer { close(stdoutFD) }
+        let stderrFD = open(stderrPath, flags, 0o644)
+        guard stderrFD >= 0 else { throw JobFailed(description: "cannot create \(stderrPath): \(String(cString: strerror(errno)))") }
+        defer { close(stderrFD) }
+        let pid: pid_t
         do {
-            stderrFD = try FileDescriptor.open(FilePath(stderrPath), .writeOnly, options: flags, permissions: permissions)
+            pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
+                                            workingDirectory: workingDirectory, stdout: stdoutFD, stderr: stderrFD)
         } catch {
-            try? stdoutFD.close()
-            throw error
+            throw JobFailed(description: error.description)
         }
-        var options = PlatformOptions()
-        options.createSession = true
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)]
-        var environment = Environment.inherit
-        if !task.environment.isEmpty {
-            var updates: [Environment.Key: String?] = [:]
-            for (name, value) in task.environment {
-                if let key = Environment.Key(rawValue: name) { updates[key] = value }
-            }
-            environment = environment.updating(updates)
-        }
-        let configuration = Configuration(
-            executable: .path(FilePath(program)), arguments: Arguments(task.arguments), environment: environment,
-            workingDirectory: workingDirectory.map { FilePath($0) }, platformOptions: options)
-
-        let limit = task.executionTimeout
-        return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+        let grace = self.grace
+        return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
-                let result = try await Subprocess.run(
-                    configuration, input: .none,
-                    output: .fileDescriptor(stdoutFD, closeAfterSpawningProcess: true),
-                    error: .fileDescriptor(stderrFD, closeAfterSpawningProcess: true))
-                if Task.isCancelled { return nil }
-                switch result.terminationStatus {
-                case .exited(let code): return .exited(code)
-                case .signaled(let signal): return .signaled(signal)
+                switch await ProcessLauncher.wait(for: pid, grace: grace) {
+                case .exited(let code): return Task.isCancelled ? nil : .exited(code)
+                case .signaled(let signal): return Task.isCancelled ? nil : .signaled(signal)
                 }
             }
-            if let limit {
+            if let limit = task.executionTimeout {
                 group.addTask {
-                    try await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
-                    return .timedOut(limit)
+                    try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
+                    return Task.isCancelled ? nil : .timedOut(limit)
                 }
             }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            if case .timedOut = first {
-                _ = try? await group.next()  // wait for the process to be torn down
-                return first ?? .interrupted
-            }
+            let first = await group.next() ?? nil
+            group.cancelAll()  // a timeout stops the process (SIGTERM, then SIGKILL); wait for it
+            while await group.next() != nil {}
             return first ?? .interrupted
         }
     }

@@ -206,6 +206,24 @@ import Testing
         }
     }
 
+    /// Cancelling requests at any moment, completions included, never hangs (FoundationNetworking's
+    /// own async API can deadlock there; the transport cancels from a Dispatch queue instead).
+    @Test func cancellingRequestsMidFlightNeverHangs() async throws {
+        try await withEmulator { running in
+            let api = try client(running)
+            _ = try await api.ensureSubmitted(noopSpec(name: "target"))
+            for round in 0..<60 {
+                let task = Task {
+                    while !Task.isCancelled { _ = try await api.job("target") }
+                }
+                try await Task.sleep(for: .microseconds(200 * (round % 10)))
+                task.cancel()
+                _ = await task.result
+            }
+            #expect(try await api.job("target") != nil)
+        }
+    }
+
     @Test func listingByLabels() async throws {
         try await withEmulator { running in
             let api = try client(running)

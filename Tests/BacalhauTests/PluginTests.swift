@@ -88,6 +88,27 @@ import Testing
         }
     }
 
+    @Test func environmentEndpointKeyAndNamespace() async throws {
+        let key = "team-key-0123456789abcdef"
+        try await withEmulator({ $0.auth = [.init(kind: .token(key))] }) { running in
+            let environment = ["BACALHAU_API_HOST": "127.0.0.1", "BACALHAU_API_PORT": String(running.port),
+                               "TEAM_KEY": key]
+            let options: [String: Value] = ["poll_interval": 0.02, "api_key": "env:TEAM_KEY", "namespace": "team"]
+            let plugin = try BacalhauPlugin(node: node(options), context: context(), environment: environment,
+                                            retry: fastRetry)
+            let first = try await runJob(plugin, job(noopSpec(name: "ns-job")))
+            #expect(first.first?.record["namespace"] == "team")
+            let again = try await runJob(plugin, job(noopSpec(name: "ns-job")))
+            #expect(again.first?.record["submission"] == "adopted")
+            let jobs = await running.emulator.jobs()
+            #expect(jobs.count == 1)
+            #expect(jobs.first?.namespace == "team")
+            #expect(throws: Diagnostic.self) {
+                try BacalhauPlugin(node: node(["api_key": "env:UNSET_KEY"]), context: context(), environment: environment)
+            }
+        }
+    }
+
     @Test func aFailedJobFailsTheMessageWithTheReason() async throws {
         try await withEmulator { running in
             let plugin = try plugin(running)

@@ -83,7 +83,7 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
             try Task.checkCancellation()
             let problem: String
             do {
-                let (body, response) = try await session.data(for: request)
+                let (body, response) = try await session.cancellableData(for: request)
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 if (200..<300).contains(status) { return }
                 let reason = String(decoding: body.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

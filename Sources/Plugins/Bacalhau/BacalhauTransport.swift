@@ -125,7 +125,7 @@ final class BacalhauTransport: Sendable, CustomReflectable {
         let session = fresh ? URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil) : self.session
         defer { if fresh { session.finishTasksAndInvalidate() } }
         do {
-            let (data, response) = try await Self.load(request, on: session)
+            let (data, response) = try await session.cancellableData(for: request)
             guard let http = response as? HTTPURLResponse else {
                 return .transient("an answer that is not HTTP")
             }
@@ -134,33 +134,6 @@ final class BacalhauTransport: Sendable, CustomReflectable {
         } catch {
             if Task.isCancelled { return .fatal(.transport(endpoint: endpoint.base, message: "cancelled")) }
             return classify(error)
-        }
-    }
-
-    /// One request, cancellable without deadlocking.
-    ///
-    /// FoundationNetworking's async `data(for:)` cancels its task synchronously on the session's
-    /// queue from inside the concurrency runtime's cancellation callback; if the request is
-    /// completing at that moment, the completion waits for the same runtime lock and both
-    /// threads hang (seen: a cancelled node that never finishes). Here the task is cancelled
-    /// from a Dispatch queue instead, outside that callback.
-    static func load(_ request: URLRequest, on session: URLSession) async throws -> (Data, URLResponse) {
-        let handle = TaskHandle()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
-                let task = session.dataTask(with: request) { data, response, error in
-                    if let error {
-                        continuation.resume(throwing: error)
-                    } else if let response {
-                        continuation.resume(returning: (data ?? Data(), response))
-                    } else {
-                        continuation.resume(throwing: URLError(.badServerResponse))
-                    }
-                }
-                handle.start(task)
-            }
-        } onCancel: {
-            handle.cancel()
         }
     }
 
@@ -217,30 +190,5 @@ private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
                     newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void)
     {
         completionHandler(nil)
-    }
-}
-
-/// A URLSession task that may be cancelled before or after it starts; cancellation is sent
-/// from a Dispatch queue, never from the runtime's cancellation callback itself.
-private final class TaskHandle: @unchecked Sendable {
-    private let lock = NSLock()
-    private var task: URLSessionDataTask?
-    private var cancelled = false
-
-    func start(_ task: URLSessionDataTask) {
-        lock.lock()
-        self.task = task
-        let cancelNow = cancelled
-        lock.unlock()
-        task.resume()
-        if cancelNow { DispatchQueue.global().async { task.cancel() } }
-    }
-
-    func cancel() {
-        lock.lock()
-        cancelled = true
-        let task = self.task
-        lock.unlock()
-        if let task { DispatchQueue.global().async { task.cancel() } }
     }
 }

@@ -33,7 +33,6 @@ let package = Package(
             name: "Plugins",
             dependencies: [
                 "Engine", "HyphaArrow",
-                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]

@@ -144,7 +144,7 @@ public struct WorkflowLoader: Sendable {
         let ids = workflow.nodes.map(\.id)
         var edgesOK = true
         for node in workflow.nodes {
-            guard let (config, plugin) = configs[node.id] else { continue }
+            guard let (_, plugin) = configs[node.id] else { continue }
             let spec = plugin.spec
             if spec.isSource && !node.from.isEmpty {
                 diagnostics.append(Diagnostic("node '\(node.id)' uses source plugin '\(spec.name)', which takes no input; remove 'from'",
@@ -178,7 +178,6 @@ public struct WorkflowLoader: Sendable {
                         at: edge.location))
                 }
             }
-            _ = config
         }
 
         if edgesOK, let cycle = findCycle(workflow) {
@@ -193,7 +192,8 @@ public struct WorkflowLoader: Sendable {
         let order = topologicalOrder(workflow)
         var effectiveSpecs: [String: PluginSpec] = [:]
         for id in order {
-            guard let node = workflow.nodes.first(where: { $0.id == id }), var (config, plugin) = configs[id] else { continue }
+            guard let node = workflow.nodes.first(where: { $0.id == id }), let (initial, plugin) = configs[id] else { continue }
+            var config = initial
             config.upstreamSpecs = node.from.compactMap { effectiveSpecs[$0.id] }
             var effective = plugin.spec
             if effective.forwardsFields, effective.outputFields == nil {

@@ -27,10 +27,10 @@ enum ProcessLauncher {
     typealias FileActionClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
     /// glibc's `_np` file actions (2.29 and 2.34), looked up at run time for the same reason.
-    nonisolated(unsafe) static let addChdir: FileActionChdir? = {
+    static let addChdir: FileActionChdir? = {
         dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: FileActionChdir.self) }
     }()
-    nonisolated(unsafe) static let addClosefrom: FileActionClosefrom? = {
+    static let addClosefrom: FileActionClosefrom? = {
         dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: FileActionClosefrom.self) }
     }()
 

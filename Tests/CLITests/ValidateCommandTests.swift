@@ -153,3 +153,14 @@ import Testing
         #expect(r.stderr.components(separatedBy: ": error: ").count - 1 >= 2)
     }
 }
+
+@Suite struct WorkflowPathTests {
+    @Test func aMissingFileOrAFolderIsAClearError() throws {
+        let missing = try CLI.run(["validate", "/no/such/workflow.yml"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("/no/such/workflow.yml:1:1: error: no such workflow file"))
+        let folder = try CLI.run(["validate", CLI.shipped("workflows")])
+        #expect(folder.status == 1)
+        #expect(folder.stderr.contains("this is a folder"))
+    }
+}

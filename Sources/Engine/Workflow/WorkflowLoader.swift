@@ -14,12 +14,19 @@ public struct WorkflowLoader: Sendable {
 
     /// Loads and checks the workflow at `path`. Throws `Diagnostics` listing every problem.
     public func load(path: String, overrides: RunOverrides = RunOverrides()) throws(Diagnostics) -> WorkflowPlan {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw Diagnostics([Diagnostic("no such workflow file; give the path of a workflow YAML file", at: start)])
+        }
+        guard !isDirectory.boolValue else {
+            throw Diagnostics([Diagnostic("this is a folder; give the path of a workflow YAML file in it", at: start)])
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw Diagnostics([Diagnostic("cannot read workflow file: \(error.localizedDescription)",
-                                          at: SourceLocation(file: path, line: 1, column: 1))])
+            throw Diagnostics([Diagnostic("cannot read the workflow file as UTF-8 text (\(error.localizedDescription))", at: start)])
         }
         return try load(text: text, path: path, overrides: overrides)
     }

@@ -19,8 +19,8 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("cannot find workflows/extract-aggregate.yml; run from the Hypha checkout or pass --workflow")
         }
         let root = URL(fileURLWithPath: workflowPath).deletingLastPathComponent().deletingLastPathComponent()
-        let demoDir = try dir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.url(
-            for: .itemReplacementDirectory, in: .userDomainMask, appropriateFor: URL(fileURLWithPath: NSTemporaryDirectory()), create: true)
+        let demoDir = dir.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("hypha-demo-\(UUID().uuidString.prefix(8).lowercased())")
         let inbox = demoDir.appendingPathComponent("inbox").path
         let work = demoDir.appendingPathComponent("work").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)

@@ -52,8 +52,9 @@ import Testing
     }
 
     @Test func aSlowSinkKeepsChannelsBounded() async throws {
-        // 40 messages through capacity-2 channels into a sink that takes 2 ms each: the
-        // source can't run ahead; everything still arrives.
+        // 40 messages through a capacity-2 channel into a sink that takes 2 ms each: the
+        // source never runs more than the channel (plus the one in hand) ahead; all arrive.
+        Lag.shared.reset()
         let summary = try await run("""
             nodes:
               src: { plugin: numbers, count: 40 }
@@ -61,6 +62,7 @@ import Testing
             """, capacity: 2)
         #expect(summary.succeeded)
         #expect(Collected.shared.take("s").count == 40)
+        #expect(Lag.shared.most <= 4, "the source ran \(Lag.shared.most) messages ahead of a capacity-2 channel")
     }
 }
 

@@ -11,6 +11,7 @@ struct NumbersSource: SourcePlugin {
     func run(_ output: SourceOutput) async throws {
         for n in 0..<count {
             try await output.emit(.record(Record([("n", .int(Int64(n)))])), onComplete: { AckLog.shared.record(n, $0) })
+            Lag.shared.emitted()
         }
     }
 }
@@ -45,6 +46,7 @@ struct CollectSink: ProcessorPlugin {
         id = node.id
     }
     func process(_ message: Message, _ output: Output) async throws {
+        Lag.shared.received()
         if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
         if case .record(let r) = message.payload, let n = r["n"]?.intValue { Collected.shared.add(id, n) }
     }
@@ -62,6 +64,16 @@ final class Collected: Sendable {
     private let items = Mutex<[String: [Int64]]>([:])
     func add(_ id: String, _ n: Int64) { items.withLock { $0[id, default: []].append(n) } }
     func take(_ id: String) -> [Int64] { items.withLock { $0.removeValue(forKey: id) ?? [] } }
+}
+
+/// How far the source ran ahead of the sinks: the most messages emitted but not yet received.
+final class Lag: Sendable {
+    static let shared = Lag()
+    private let state = Mutex<(emitted: Int, received: Int, most: Int)>((0, 0, 0))
+    func emitted() { state.withLock { $0.emitted += 1; $0.most = max($0.most, $0.emitted - $0.received) } }
+    func received() { state.withLock { $0.received += 1 } }
+    func reset() { state.withLock { $0 = (0, 0, 0) } }
+    var most: Int { state.withLock { $0.most } }
 }
 
 final class AckLog: Sendable {

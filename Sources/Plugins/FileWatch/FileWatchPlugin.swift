@@ -127,7 +127,7 @@ public struct FileWatchPlugin: SourcePlugin {
                 guard lstat(path, &st) == 0 else { continue }
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     if recursive && !name.hasPrefix(".") { stack.append(path) }
-                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), let info = tracker.admit(path) {
+                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), let info = tracker.admit(path, known: st) {
                     found.append(info)
                 }
             }
@@ -193,10 +193,11 @@ struct FileInfo: Sendable, Equatable {
 struct FileTracker {
     private var seen: [String: (size: Int64, modified: Int64)] = [:]
 
-    /// The file's info if it is a regular file not yet emitted in this version.
-    mutating func admit(_ path: String) -> FileInfo? {
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    /// The file's info if it is a regular file not yet emitted in this version. `known` is a
+    /// `stat` the caller already made (a scan), so the file isn't looked up twice.
+    mutating func admit(_ path: String, known: stat? = nil) -> FileInfo? {
+        var st = known ?? stat()
+        guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         let modified = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000
         let size = Int64(st.st_size)
         if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }

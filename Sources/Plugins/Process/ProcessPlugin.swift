@@ -81,13 +81,18 @@ public struct ProcessPlugin: ProcessorPlugin {
         let stderrPath = logBase + ".stderr.log"
 
         logger.debug("starting job", metadata: ["job": "\(job.name)", "program": "\(program)"])
+        // The logs are opened once, read and write: the job writes them, the tails are read
+        // back from the same descriptors.
+        let stdoutFD = try LogFile.create(stdoutPath)
+        defer { close(stdoutFD) }
+        let stderrFD = try LogFile.create(stderrPath)
+        defer { close(stderrFD) }
         let started = ContinuousClock.now
-        let outcome = try await run(task, program: program, workingDirectory: workingDirectory,
-                                    stdoutPath: stdoutPath, stderrPath: stderrPath)
+        let outcome = try await run(task, program: program, workingDirectory: workingDirectory, stdout: stdoutFD, stderr: stderrFD)
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let stdoutTail = LogTail.read(stdoutPath, bytes: tailBytes)
-        let stderrTail = LogTail.read(stderrPath, bytes: tailBytes)
+        let stdoutTail = LogFile.tail(stdoutFD, bytes: tailBytes)
+        let stderrTail = LogFile.tail(stderrFD, bytes: tailBytes)
 
         let details = Record([
             ("id", .string(job.name)), ("executor", .string("process")),
@@ -128,16 +133,9 @@ public struct ProcessPlugin: ProcessorPlugin {
         }
     }
 
-    func run(_ task: ProcessTask, program: String, workingDirectory: String?, stdoutPath: String, stderrPath: String)
+    func run(_ task: ProcessTask, program: String, workingDirectory: String?, stdout stdoutFD: Int32, stderr stderrFD: Int32)
         async throws -> Outcome
     {
-        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
-        let stdoutFD = open(stdoutPath, flags, 0o644)
-        guard stdoutFD >= 0 else { throw JobFailed(description: "cannot create \(stdoutPath): \(String(cString: strerror(errno)))") }
-        defer { close(stdoutFD) }
-        let stderrFD = open(stderrPath, flags, 0o644)
-        guard stderrFD >= 0 else { throw JobFailed(description: "cannot create \(stderrPath): \(String(cString: strerror(errno)))") }
-        defer { close(stderrFD) }
         let pid: pid_t
         do {
             pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
@@ -179,15 +177,24 @@ enum PathSafeName {
     }
 }
 
-/// Reads the end of a log file.
-enum LogTail {
-    static func read(_ path: String, bytes: Int) -> String {
-        guard bytes > 0, let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        let start = size > UInt64(bytes) ? size - UInt64(bytes) : 0
-        try? handle.seek(toOffset: start)
-        let data = (try? handle.readToEnd()) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+/// A job's log file: created (truncated) for the job to write, its end read back afterwards.
+enum LogFile {
+    static func create(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ProcessPlugin.JobFailed(description: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
+    /// The last `bytes` bytes the job wrote (the child's writes went through its own copy of
+    /// the descriptor, so read by offset, not from the shared file position).
+    static func tail(_ fd: Int32, bytes: Int) -> String {
+        var st = stat()
+        guard bytes > 0, fstat(fd, &st) == 0, st.st_size > 0 else { return "" }
+        let count = min(Int(st.st_size), bytes)
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int(st.st_size) - count)) }
+        return got > 0 ? String(decoding: buffer.prefix(got), as: UTF8.self) : ""
     }
 }

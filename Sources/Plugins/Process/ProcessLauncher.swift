@@ -5,10 +5,11 @@ import Synchronization
 /// Starts a program with `posix_spawn` in a session of its own, its stdout and stderr going to
 /// the given descriptors, and waits for it without blocking Swift's cooperative threads.
 ///
-/// Hand-written rather than swift-subprocess, by measurement: on this project's 2-core machines
-/// Subprocess cost about 1 ms of parent CPU per job (threads, epoll and pidfd machinery around
-/// each spawn) where `posix_spawn` + `waitpid` costs about 0.15 ms, and the executor's
-/// throughput target (1,000 jobs/s on 2 cores) needs the difference. See docs/BENCHMARKS.md.
+/// Hand-written rather than swift-subprocess, by measurement (docs/BENCHMARKS.md): with
+/// Subprocess, Hypha's own CPU per job was 0.97 ms (user 0.61 ms) on this project's 2-core
+/// machines, where `posix_spawn` + `waitpid` alone costs about 0.15 ms of parent CPU; with this
+/// launcher user CPU per job halved and throughput rose from 412 to 621 jobs/s at equal load.
+/// The executor's target is 1,000 jobs/s on 2 cores.
 enum ProcessLauncher {
     struct Failure: Error, CustomStringConvertible {
         var description: String

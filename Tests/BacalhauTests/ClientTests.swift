@@ -13,11 +13,17 @@ import Testing
             let first = try await api.ensureSubmitted(spec)
             #expect(first.kind == .created)
             #expect(first.puts == 1)
+            // One request for a new job: no lookup before the PUT.
+            #expect(Dictionary(uniqueKeysWithValues: await running.emulator.stats())["Requests"] == 1)
             let second = try await api.ensureSubmitted(spec)
             #expect(second.kind == .adopted)
             #expect(second.jobID == first.jobID)
-            #expect(second.puts == 0)
+            #expect(second.puts == 1)  // "no changes detected", then the lookup
             #expect(await running.emulator.jobs().count == 1)
+            let stats = Dictionary(uniqueKeysWithValues: await running.emulator.stats())
+            #expect(stats["Created"] == 1)
+            #expect(stats["Unchanged"] == 1)
+            #expect(stats["Updated"] == 0)
         }
     }
 

@@ -24,21 +24,23 @@ extension BacalhauClient {
     public struct Submission: Sendable, Equatable {
         public var jobID: String
         public var kind: SubmissionKind
-        /// PUT attempts made (0 when the job was adopted without one).
+        /// PUT attempts made.
         public var puts: Int
         public var warnings: [String]
     }
 
     /// Submits a job so that it exists exactly once, whatever fails on the way.
     ///
-    /// The job's `Name` is the key (Bacalhau v1.8+ upserts by name). Before each `PUT` the
-    /// job is looked up by name: a job that is there and not failed is adopted; one that
-    /// failed or was stopped is resubmitted with `Force` (a new version of the same job); one
-    /// whose `Meta["hypha-spec"]` fingerprint differs from this spec's is updated (a `PUT`
-    /// that Bacalhau treats as a new version of the same job).
+    /// The job's `Name` is the key (Bacalhau v1.8+ upserts by name), and a new job costs one
+    /// request: the first round `PUT`s at once. 200 means created (or, for a name already
+    /// there with another spec, updated: Bacalhau's upsert; the job's `Version` tells).
+    /// "No changes detected" and 409 (a racing submission) mean the job is there: it is
+    /// looked up by name and adopted, or, if it failed or was stopped and `rerunFailed`,
+    /// submitted again with `Force` (a new version of the same job).
     /// A `PUT` whose answer is lost (dropped connection, timeout, 5xx, 429) is never simply
-    /// repeated: the next round looks the job up first, so a `PUT` that did land is found.
-    /// "No changes detected" and 409 (a racing submission) mean the job is there.
+    /// repeated: every later round looks the job up first, so a `PUT` that did land is found.
+    /// There a job whose `Meta["hypha-spec"]` fingerprint differs from this spec's is an
+    /// older spec: it is updated.
     public func ensureSubmitted(_ job: Record, rerunFailed: Bool = true) async throws -> Submission {
         guard let name = job["Name"]?.stringValue, !name.isEmpty else {
             throw BacalhauError.invalidSpec(job: "(unnamed)", problems: ["Name is required: it is the key that keeps a job from being submitted twice"])
@@ -48,11 +50,12 @@ extension BacalhauClient {
         var puts = 0
         var round = 0
         var lastProblem = ""
+        var lookFirst = false  // after an unclear answer, the job may be there
         while true {
             round += 1
             var force = false
             var kind = SubmissionKind.created
-            if let existing = try await self.job(name, namespace: namespace, includeExecutions: false) {
+            if lookFirst, let existing = try await self.job(name, namespace: namespace, includeExecutions: false) {
                 let theirs = existing.meta[Self.fingerprintKey]?.stringValue
                 if let ours = fingerprint, let theirs, ours != theirs {
                     kind = .updated
@@ -68,11 +71,15 @@ extension BacalhauClient {
             switch try await put(job, force: force) {
             case .accepted(let reply):
                 return Submission(jobID: reply.jobID, kind: kind, puts: puts, warnings: reply.warnings)
-            case .alreadyThere(let id, let message):
-                if let id { return Submission(jobID: id, kind: .adopted, puts: puts, warnings: []) }
-                lastProblem = message  // the next lookup finds it
+            case .alreadyThere(_, let message):
+                // The same spec is there: look it up to adopt it or rerun it (at once the
+                // first time: this is an answer, not a fault).
+                lastProblem = message
+                lookFirst = true
+                if round == 1 { continue }
             case .unknown(let problem):
                 lastProblem = problem
+                lookFirst = true
                 logger?.debug("submission answer lost; looking the job up before trying again",
                               metadata: ["job": "\(name)", "problem": "\(problem)", "round": "\(round)"])
             }

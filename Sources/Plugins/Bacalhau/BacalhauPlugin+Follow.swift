@@ -84,6 +84,9 @@ extension BacalhauPlugin {
         if info.createTime > 0, info.modifyTime > info.createTime {
             seconds = Double(info.modifyTime - info.createTime) / 1e9
         }
+        // A 200 to a plain PUT created the job or, for a name already there with another spec,
+        // updated it (Bacalhau's upsert): the version tells.
+        let kind = submission.kind == .created && info.version > 1 ? .updated : submission.kind
         let stdout = primary?.stdout ?? ""
         let stderr = primary?.stderr ?? ""
         let (stdoutPath, stderrPath) = writeLogs(job: job.name, stdout: stdout, stderr: stderr, logger: logger)
@@ -93,7 +96,7 @@ extension BacalhauPlugin {
             ("stdout", .string(stdout)), ("stderr", .string(stderr)),
             ("stdout_path", stdoutPath.map(Value.string) ?? .null), ("stderr_path", stderrPath.map(Value.string) ?? .null),
             ("job_version", .int(info.version)), ("namespace", .string(info.namespace)),
-            ("endpoint", .string(client.endpoint.base)), ("submission", .string(submission.kind.rawValue)),
+            ("endpoint", .string(client.endpoint.base)), ("submission", .string(kind.rawValue)),
             ("executions", .list(executions.map { .map($0.record) })), ("results", .list(published)),
             ("outputs", .list(outputs)),
         ])

@@ -8,7 +8,9 @@ import Logging
 /// Submission is idempotent by job name (see `BacalhauClient.ensureSubmitted`): after a crash
 /// or a lost answer the job already there is followed, never created twice. The spec is
 /// checked against Bacalhau's rules first (`BacalhauSpecValidator`); a bad one fails with
-/// every problem listed and no request sent. Labels record the workflow, node and run.
+/// every problem listed and no request sent. Labels record the workflow and node (not the run:
+/// the spec sent must be the same in every run, so that a resubmission after a restart is
+/// answered "no changes detected" and the job is adopted, not updated).
 ///
 /// A job that completes (and whose program exited 0) emits a `result` with the fields in
 /// `resultFields`; a job that fails or is stopped fails the message, naming the job and the
@@ -23,7 +25,6 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     /// The labels every submitted job carries.
     public static let workflowLabel = "hypha-workflow"
     public static let nodeLabel = "hypha-node"
-    public static let runLabel = "hypha-run"
 
     public static let spec = PluginSpec(
         name: "bacalhau",
@@ -182,8 +183,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     }
 
     /// The spec as it is sent: `Name` from the job, the node's namespace when the spec
-    /// names none, `Count` always present, labels for the workflow, node and run; then
-    /// checked against Bacalhau's rules.
+    /// names none, `Count` always present, labels for the workflow and node, a fingerprint;
+    /// checked against Bacalhau's rules. Nothing in it depends on the run.
     func prepare(_ job: Job) throws -> Record {
         var spec = job.spec
         let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
@@ -207,8 +208,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         spec["Labels"] = .map(labels)
         var (checked, problems) = BacalhauSpecValidator.check(spec)
         guard problems.isEmpty else { throw BacalhauError.invalidSpec(job: name, problems: problems) }
-        // The fingerprint covers everything but the run label: the same job submitted by a
-        // later run is adopted, a changed one is updated.
+        // The fingerprint of the rest tells a later lookup the same job (adopt it) from an
+        // older spec under the same name (update it).
         var meta: Record
         switch checked["Meta"] {
         case .map(let existing)?: meta = existing
@@ -218,8 +219,6 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         checked["Meta"] = meta.isEmpty ? nil : .map(meta)
         meta[BacalhauClient.fingerprintKey] = .string(SpecFingerprint.of(.map(checked)))
         checked["Meta"] = .map(meta)
-        labels[Self.runLabel] = .string(Self.labelValue(runID))
-        checked["Labels"] = .map(labels)
         return checked
     }
 

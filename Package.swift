@@ -61,7 +61,7 @@ let package = Package(
             path: "Sources/BacalhauEmulator/Main"
         ),
         .testTarget(name: "ArrowTests", dependencies: ["HyphaArrow"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
         .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine", "BacalhauEmulatorKit"]),

@@ -140,7 +140,11 @@ public struct Interpolator: Sendable {
     /// otherwise values are joined as text.
     public static func render(_ text: String, in scope: Record) throws(Failure) -> Value {
         guard hasPlaceholder(text) else { return .string(text) }
-        let segments = try parse(text)
+        return try render(try parse(text), in: scope)
+    }
+
+    /// Renders a scalar parsed once with `parse`.
+    public static func render(_ segments: [Segment], in scope: Record) throws(Failure) -> Value {
         if segments.count == 1, case .placeholder(let expression, _) = segments[0] {
             return try evaluate(expression, in: scope)
         }

@@ -67,3 +67,80 @@ public enum YAMLValue {
         typedScalar(Node.Scalar(text, .implicit, .plain))
     }
 }
+
+/// A YAML tree prepared once for many renders: plain scalars are typed once and strings with
+/// placeholders parsed once, so a render only evaluates the expressions (a job template is
+/// rendered for every message). Rendering gives the same values as `YAMLValue.value(of:scope:)`.
+public struct CompiledYAML: Sendable {
+    indirect enum Part: Sendable {
+        case constant(Value)
+        case interpolated([Interpolator.Segment], SourceLocation)
+        case list([Part])
+        case map([(String, Part)])
+    }
+
+    let root: Part
+
+    public init(_ node: Node, file: String) throws(YAMLValue.Failure) {
+        root = try Self.compile(node, file: file)
+    }
+
+    /// The value of the tree with every placeholder filled from `scope`.
+    public func render(in scope: Record) throws(YAMLValue.Failure) -> Value {
+        try Self.render(root, in: scope)
+    }
+
+    static func compile(_ node: Node, file: String) throws(YAMLValue.Failure) -> Part {
+        switch node {
+        case .scalar(let scalar):
+            guard Interpolator.hasPlaceholder(scalar.string) else { return .constant(YAMLValue.typedScalar(scalar)) }
+            let location = YAMLValue.location(of: node, in: file)
+            do {
+                return .interpolated(try Interpolator.parse(scalar.string), location)
+            } catch {
+                throw YAMLValue.Failure(message: error.description, location: location)
+            }
+        case .sequence(let sequence):
+            var items: [Part] = []
+            for item in sequence { items.append(try compile(item, file: file)) }
+            return .list(items)
+        case .mapping(let mapping):
+            var fields: [(String, Part)] = []
+            for (key, item) in mapping {
+                guard let name = key.string else {
+                    throw YAMLValue.Failure(message: "mapping keys must be strings", location: YAMLValue.location(of: key, in: file))
+                }
+                let part = try compile(item, file: file)
+                // A repeated key: the last value wins, in the first one's place (as in `YAMLValue`).
+                if let index = fields.firstIndex(where: { $0.0 == name }) { fields[index].1 = part } else { fields.append((name, part)) }
+            }
+            return .map(fields)
+        case .alias:
+            throw YAMLValue.Failure(message: "YAML aliases are not supported here; repeat the value",
+                                    location: YAMLValue.location(of: node, in: file))
+        }
+    }
+
+    static func render(_ part: Part, in scope: Record) throws(YAMLValue.Failure) -> Value {
+        switch part {
+        case .constant(let value):
+            return value
+        case .interpolated(let segments, let location):
+            do {
+                return try Interpolator.render(segments, in: scope)
+            } catch {
+                throw YAMLValue.Failure(message: error.description, location: location)
+            }
+        case .list(let items):
+            var values: [Value] = []
+            values.reserveCapacity(items.count)
+            for item in items { values.append(try render(item, in: scope)) }
+            return .list(values)
+        case .map(let fields):
+            var rendered: [(String, Value)] = []
+            rendered.reserveCapacity(fields.count)
+            for (name, item) in fields { rendered.append((name, try render(item, in: scope))) }
+            return .map(Record(rendered))
+        }
+    }
+}

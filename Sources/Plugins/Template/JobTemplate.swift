@@ -11,6 +11,8 @@ struct JobTemplate: @unchecked Sendable {
     let name: String
     let file: String
     let root: Node
+    /// `root` prepared once for rendering.
+    let compiled: CompiledYAML
 
     /// The jobs in a jobstore folder: `NAME.yml` or `NAME.yaml`, name = file stem.
     static func jobNames(in jobstore: String) -> [String] {
@@ -62,7 +64,13 @@ struct JobTemplate: @unchecked Sendable {
             throw Diagnostic("a job template must be a mapping (a Bacalhau Job: Type, Count, Tasks, ...)",
                              at: YAMLValue.location(of: root, in: file))
         }
-        return JobTemplate(name: job, file: file, root: root)
+        let compiled: CompiledYAML
+        do {
+            compiled = try CompiledYAML(root, file: file)
+        } catch {
+            throw Diagnostic(error.message, at: error.location)
+        }
+        return JobTemplate(name: job, file: file, root: root, compiled: compiled)
     }
 
     static func templateSyntaxError(_ error: YamlError, file: String) -> Diagnostic {
@@ -100,7 +108,7 @@ struct JobTemplate: @unchecked Sendable {
     /// change the spec's structure.
     func render(scope: Record) throws(Diagnostic) -> Record {
         do {
-            guard case .map(let spec) = try YAMLValue.value(of: root, file: file, scope: scope) else {
+            guard case .map(let spec) = try compiled.render(in: scope) else {
                 throw Diagnostic("a job template must be a mapping", at: SourceLocation(file: file, line: 1, column: 1))
             }
             return spec

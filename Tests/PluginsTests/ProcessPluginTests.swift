@@ -36,6 +36,29 @@ import Testing
         #expect(path.hasSuffix("/jobs/job-1.stdout.log"))
     }
 
+    /// Log files carry their names while the job still runs, and a rerun of a job name
+    /// replaces the earlier job's logs.
+    @Test func logsAreNamedWhileTheJobRunsAndARerunReplacesThem() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
+        let stdoutPath = h.context().runDirectory + "/jobs/job-1.stdout.log"
+        async let first: Void = plugin.process(message(.job(job("sh", ["-c", "echo first; sleep 1"]))), Emitted().output)
+        var seenWhileRunning = false
+        for _ in 0..<80 where !seenWhileRunning {
+            try await Task.sleep(for: .milliseconds(10))
+            seenWhileRunning = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) == "first\n"
+        }
+        try await first
+        #expect(seenWhileRunning)
+        let out = Emitted()
+        try await plugin.process(message(.job(job("sh", ["-c", "echo second; echo oops >&2"]))), out.output)
+        #expect(try String(contentsOfFile: stdoutPath, encoding: .utf8) == "second\n")
+        guard case .result(let result)? = out.all.first else { Issue.record("no result"); return }
+        let stderrPath = try #require(result.details["stderr_path"]?.stringValue)
+        #expect(try String(contentsOfFile: stderrPath, encoding: .utf8) == "oops\n")
+    }
+
     @Test func aNonZeroExitFailsWithTheCodeAndStderr() async throws {
         await #expect {
             _ = try await run(job("sh", ["-c", "echo broken >&2; exit 3"]))

@@ -19,6 +19,12 @@ enum ProcessLauncher {
     enum Exit: Sendable, Equatable {
         case exited(Int32)
         case signaled(Int32)
+
+        /// From a `waitpid` status.
+        init(status: Int32) {
+            let signal = status & 0x7f
+            self = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+        }
     }
 
     /// glibc's `POSIX_SPAWN_SETSID` (a GNU extension Swift's Glibc module doesn't import).
@@ -85,14 +91,16 @@ enum ProcessLauncher {
     static func wait(for pid: pid_t, grace: Duration) async -> Exit {
         let exited = ExitFlag()
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Exit, Never>) in
-                // A blocking waitpid on a thread of its own, off Swift's cooperative pool.
+            if let reaper = ChildReaper.shared, let exit = await reaper.wait(for: pid, exited: exited) {
+                return exit
+            }
+            return await withCheckedContinuation { (continuation: CheckedContinuation<Exit, Never>) in
+                // Without pidfds: a blocking waitpid on a thread of its own, off Swift's cooperative pool.
                 let thread = Thread {
                     var status: Int32 = 0
                     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                     exited.set()
-                    let signal = status & 0x7f
-                    continuation.resume(returning: signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal))
+                    continuation.resume(returning: Exit(status: status))
                 }
                 thread.stackSize = 64 * 1024
                 thread.start()

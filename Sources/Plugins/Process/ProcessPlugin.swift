@@ -37,6 +37,7 @@ public struct ProcessPlugin: ProcessorPlugin {
     let defaultWorkingDirectory: String?
     let jobsDirectory: String
     let locator = ProgramLocator()
+    let logFiles: LogFiles
     let node: NodeConfig
     let logger: Logger
 
@@ -48,6 +49,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         defaultWorkingDirectory = node.path("working_directory")
         jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
         try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
+        logFiles = LogFiles(directory: jobsDirectory, spares: 2 * concurrency)
         logger = context.logger
     }
 
@@ -81,18 +83,29 @@ public struct ProcessPlugin: ProcessorPlugin {
         let stderrPath = logBase + ".stderr.log"
 
         logger.debug("starting job", metadata: ["job": "\(job.name)", "program": "\(program)"])
-        // The logs are opened once, read and write: the job writes them, the tails are read
-        // back from the same descriptors.
-        let stdoutFD = try LogFile.create(stdoutPath)
-        defer { close(stdoutFD) }
-        let stderrFD = try LogFile.create(stderrPath)
-        defer { close(stderrFD) }
+        let stdoutLog = try logFiles.take(for: stdoutPath)
+        defer { close(stdoutLog.descriptor) }
+        let stderrLog = try logFiles.take(for: stderrPath)
+        defer { close(stderrLog.descriptor) }
         let started = ContinuousClock.now
-        let outcome = try await run(task, program: program, workingDirectory: workingDirectory, stdout: stdoutFD, stderr: stderrFD)
+        let pid: pid_t
+        do {
+            pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
+                                            workingDirectory: workingDirectory, stdout: stdoutLog.descriptor,
+                                            stderr: stderrLog.descriptor)
+        } catch {
+            throw JobFailed(description: "job '\(job.name)': \(error.description)")
+        }
+        // The job runs: now the log files get their names, and spares are made for the next jobs.
+        for log in [stdoutLog, stderrLog] {
+            if let problem = logFiles.name(log) { logger.warning("\(problem)") }
+        }
+        logFiles.refill()
+        let outcome = await wait(for: pid, timeout: task.executionTimeout)
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let stdoutTail = LogFile.tail(stdoutFD, bytes: tailBytes)
-        let stderrTail = LogFile.tail(stderrFD, bytes: tailBytes)
+        let stdoutTail = LogFiles.tail(stdoutLog.descriptor, bytes: tailBytes)
+        let stderrTail = LogFiles.tail(stderrLog.descriptor, bytes: tailBytes)
 
         let details = Record([
             ("id", .string(job.name)), ("executor", .string("process")),
@@ -133,16 +146,8 @@ public struct ProcessPlugin: ProcessorPlugin {
         }
     }
 
-    func run(_ task: ProcessTask, program: String, workingDirectory: String?, stdout stdoutFD: Int32, stderr stderrFD: Int32)
-        async throws -> Outcome
-    {
-        let pid: pid_t
-        do {
-            pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
-                                            workingDirectory: workingDirectory, stdout: stdoutFD, stderr: stderrFD)
-        } catch {
-            throw JobFailed(description: error.description)
-        }
+    /// Waits for the job's process; its `ExecutionTimeout` (seconds) stops it.
+    func wait(for pid: pid_t, timeout: Double?) async -> Outcome {
         let grace = self.grace
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
@@ -151,7 +156,7 @@ public struct ProcessPlugin: ProcessorPlugin {
                 case .signaled(let signal): return Task.isCancelled ? nil : .signaled(signal)
                 }
             }
-            if let limit = task.executionTimeout {
+            if let limit = timeout {
                 group.addTask {
                     try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
                     return Task.isCancelled ? nil : .timedOut(limit)
@@ -174,27 +179,5 @@ enum PathSafeName {
         }
         let folder = String(safe)
         return folder.isEmpty || folder == "." || folder == ".." ? "job" : String(folder.prefix(120))
-    }
-}
-
-/// A job's log file: created (truncated) for the job to write, its end read back afterwards.
-enum LogFile {
-    static func create(_ path: String) throws -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ProcessPlugin.JobFailed(description: "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-        return fd
-    }
-
-    /// The last `bytes` bytes the job wrote (the child's writes went through its own copy of
-    /// the descriptor, so read by offset, not from the shared file position).
-    static func tail(_ fd: Int32, bytes: Int) -> String {
-        var st = stat()
-        guard bytes > 0, fstat(fd, &st) == 0, st.st_size > 0 else { return "" }
-        let count = min(Int(st.st_size), bytes)
-        var buffer = [UInt8](repeating: 0, count: count)
-        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int(st.st_size) - count)) }
-        return got > 0 ? String(decoding: buffer.prefix(got), as: UTF8.self) : ""
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Finds programs on PATH and resolves them to their real path, once per name.
+/// Finds programs on PATH and resolves them to their real path, once per name (and working
+/// folder, for a relative path) for the run.
 final class ProgramLocator: Sendable {
     private let cache = Mutex<[String: String]>([:])
     private let searchPath: [String]
@@ -13,7 +14,8 @@ final class ProgramLocator: Sendable {
     /// The real path of `program`: a path with a slash is taken as it is, a bare name is
     /// looked up on PATH. Nil when there is no such executable.
     func locate(_ program: String, workingDirectory: String?) -> String? {
-        if let cached = cache.withLock({ $0[program] }) { return cached }
+        let key = program.hasPrefix("/") || !program.contains("/") ? program : (workingDirectory ?? "") + "\u{0}" + program
+        if let cached = cache.withLock({ $0[key] }) { return cached }
         var candidates: [String]
         if program.contains("/") {
             let base = workingDirectory ?? FileManager.default.currentDirectoryPath
@@ -23,7 +25,7 @@ final class ProgramLocator: Sendable {
         }
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
             let real = URL(fileURLWithPath: candidate).resolvingSymlinksInPath().path
-            if !program.contains("/") { cache.withLock { $0[program] = real } }
+            cache.withLock { $0[key] = real }
             return real
         }
         return nil

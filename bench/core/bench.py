@@ -51,6 +51,30 @@ def read_stamps(log):
     return out
 
 
+class StampFollower:
+    """Reads a stamp log as it grows: each call returns only the lines added since the last."""
+
+    def __init__(self, log):
+        self.log, self.offset, self.partial = log, 0, ""
+
+    def read(self):
+        out = {}
+        try:
+            with open(self.log) as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+                self.offset = fh.tell()
+        except FileNotFoundError:
+            return out
+        lines = (self.partial + chunk).split("\n")
+        self.partial = lines.pop()
+        for line in lines:
+            t, _, arg = line.partition("\t")
+            if arg and arg not in out:
+                out[arg] = float(t)
+        return out
+
+
 def workflow(tmp, inbox, stamp, log, chain=False, parallel=None):
     """A Hypha workflow: file-watch -> arrow-decode -> template -> process (-> template -> process)."""
     store = os.path.join(tmp, "jobstore")
@@ -166,27 +190,29 @@ def pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def latency(kind, tmp, args, stamp, n=200):
+def latency(kind, tmp, args, stamp, n=200, spacing=0.025):
+    """Renames n files one at a time, `spacing` apart, and reads the stamp log afterwards.
+
+    The log is read only once all files are in: polling it while jobs start would take a core
+    away from the watcher being measured (Hypha and the peers alike)."""
     base, inbox, staging, log = fresh(tmp, f"lat-{kind}")
     runner = make_runner(kind, base, inbox, stamp, log, args.hypha, args.python)
     try:
         wait_ready(runner, inbox, staging, log)
-        samples = []
+        renamed = {}
         for i in range(n):
             name = f"f-{i:05d}.zip"
             src, dst = os.path.join(staging, name), os.path.join(inbox, name)
             with open(src, "w") as fh:
                 fh.write("x")
-            t0 = time.time()
+            renamed[dst] = time.time()
             os.rename(src, dst)
-            deadline = t0 + 5
-            while time.time() < deadline:
-                stamps = read_stamps(log)
-                if dst in stamps:
-                    samples.append((stamps[dst] - t0) * 1000)
-                    break
-                time.sleep(0.0002)
-            time.sleep(0.005)
+            time.sleep(spacing)
+        deadline = time.time() + 5
+        while time.time() < deadline and not all(k in read_stamps(log) for k in renamed):
+            time.sleep(0.05)
+        stamps = read_stamps(log)
+        samples = [(stamps[k] - t0) * 1000 for k, t0 in renamed.items() if k in stamps]
         lost = n - len(samples)
         return {"runner": runner.name, "p50_ms": pct(samples, 50), "p99_ms": pct(samples, 99), "lost": lost, "n": n}
     finally:
@@ -205,16 +231,18 @@ def throughput(kind, tmp, args, stamp, n):
             name = f"z-{i:06d}.zip"
             os.rename(os.path.join(staging, name), os.path.join(inbox, name))
         moved = time.time()
-        last_count, last_change = -1, time.time()
-        while True:
-            stamps = {k: v for k, v in read_stamps(log).items() if "/z-" in k}
-            if len(stamps) >= n:
-                break
-            if len(stamps) != last_count:
-                last_count, last_change = len(stamps), time.time()
+        # Follow the log incrementally: re-reading it whole every poll would take CPU from the
+        # runner being measured.
+        stamps, follower = {}, StampFollower(log)
+        last_change = time.time()
+        while len(stamps) < n:
+            fresh_stamps = {k: v for k, v in follower.read().items() if "/z-" in k and k not in stamps}
+            if fresh_stamps:
+                stamps.update(fresh_stamps)
+                last_change = time.time()
             elif time.time() - last_change > 10:
                 break
-            time.sleep(0.05)
+            time.sleep(0.1)
         done = max(stamps.values()) if stamps else time.time()
         return {"runner": runner.name, "files": n, "jobs_per_s": len(stamps) / (done - t0), "lost": n - len(stamps),
                 "seconds": done - t0, "move_seconds": moved - t0}

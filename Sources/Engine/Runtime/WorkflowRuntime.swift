@@ -136,6 +136,30 @@ public final class WorkflowRuntime: Sendable {
                       outputs: [BoundedChannel<Message>]) async {
         let stats = self.stats[index]
         let limit = max(1, processor.concurrency)
+        if limit == 1 {
+            // One message at a time: handled in this task, with no child task per message.
+            for await message in input {
+                stats.update {
+                    $0.received += 1
+                    $0.active += 1
+                }
+                await handle(message, with: processor, index: index, outputs: outputs)
+            }
+        } else {
+            await handleConcurrently(limit, processor: processor, index: index, input: input, outputs: outputs)
+        }
+        do {
+            try await processor.finish()
+        } catch {
+            recordFailure(node: index, "\(error)")
+        }
+        for channel in outputs { channel.finish() }
+    }
+
+    /// Up to `limit` messages at once, each in a child task.
+    func handleConcurrently(_ limit: Int, processor: any ProcessorPlugin, index: Int, input: BoundedChannel<Message>,
+                            outputs: [BoundedChannel<Message>]) async {
+        let stats = self.stats[index]
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for await message in input {
@@ -153,12 +177,6 @@ public final class WorkflowRuntime: Sendable {
                 }
             }
         }
-        do {
-            try await processor.finish()
-        } catch {
-            recordFailure(node: index, "\(error)")
-        }
-        for channel in outputs { channel.finish() }
     }
 
     func handle(_ message: Message, with processor: any ProcessorPlugin, index: Int,

@@ -111,7 +111,7 @@ public struct FileWatchPlugin: SourcePlugin {
     }
 
     func matches(_ path: String) -> Bool {
-        let name = (path as NSString).lastPathComponent
+        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         return fnmatch(pattern, name, FNM_PERIOD) == 0
     }
 
@@ -202,6 +202,7 @@ struct FileTracker {
         let size = Int64(st.st_size)
         if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }
         seen[path] = (size, modified)
-        return FileInfo(path: path, name: (path as NSString).lastPathComponent, size: size, modifiedMicros: modified)
+        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+        return FileInfo(path: path, name: name, size: size, modifiedMicros: modified)
     }
 }

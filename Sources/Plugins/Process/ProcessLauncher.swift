@@ -41,8 +41,17 @@ enum ProcessLauncher {
         dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: FileActionClosefrom.self) }
     }()
 
-    /// This process's environment as `NAME=value` strings, read once.
+    /// This process's environment, read once.
     static let baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    /// The same as C strings, made once for the jobs that add nothing to it.
+    static let baseEnvironmentBlock = CStringBlock(baseEnvironment.map { "\($0.key)=\($0.value)" })
+
+    /// A NULL-terminated array of C strings that lives as long as the program.
+    final class CStringBlock: @unchecked Sendable {  // immutable after init
+        private let pointers: [UnsafeMutablePointer<CChar>?]
+        init(_ strings: [String]) { pointers = strings.map { strdup($0) } + [nil] }
+        func withPointers<R>(_ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R { body(pointers) }
+    }
 
     /// Spawns `program` (an absolute path) with `arguments`; returns its pid.
     static func spawn(program: String, arguments: [String], environment overrides: [String: String],
@@ -70,16 +79,19 @@ enum ProcessLauncher {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(spawnSetSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        var environment = baseEnvironment
-        for (name, value) in overrides { environment[name] = value }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
+        defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        let result: Int32
+        if overrides.isEmpty {
+            result = baseEnvironmentBlock.withPointers { posix_spawn(&pid, program, &actions, &attributes, argv, $0) }
+        } else {
+            var environment = baseEnvironment
+            for (name, value) in overrides { environment[name] = value }
+            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for p in envp { free(p) } }
+            result = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        }
         guard result == 0 else {
             throw Failure(description: "cannot start \(program): \(String(cString: strerror(result)))")
         }

@@ -96,12 +96,13 @@ public struct ProcessPlugin: ProcessorPlugin {
         } catch {
             throw JobFailed(description: "job '\(job.name)': \(error.description)")
         }
-        // The job runs: now the log files get their names, and spares are made for the next jobs.
+        // The job runs: now the log files get their names. Spares for the next jobs are made
+        // once it has ended, so that work doesn't compete with the job's start.
         for log in [stdoutLog, stderrLog] {
             if let problem = logFiles.name(log) { logger.warning("\(problem)") }
         }
-        logFiles.refill()
         let outcome = await wait(for: pid, timeout: task.executionTimeout)
+        logFiles.refill()
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let stdoutTail = LogFiles.tail(stdoutLog.descriptor, bytes: tailBytes)

@@ -106,9 +106,11 @@ import Testing
     }
 
     @Test func refusedConnectionsAreRetriedThenReported() async throws {
-        // A port nothing listens on: grab one from an emulator and stop it.
-        let port = try await withEmulator { $0.port }
-        let (endpoint, _) = try BacalhauEndpoint.parse("http://127.0.0.1:\(port)")
+        // A port bound but not listening: connections to it are refused for as long as it is
+        // held. (A stopped emulator's port could still be closing, or be taken again.)
+        let held = try BoundPort()
+        defer { held.release() }
+        let (endpoint, _) = try BacalhauEndpoint.parse("http://127.0.0.1:\(held.port)")
         let api = BacalhauClient(endpoint: endpoint, retry: RetryPolicy(maxAttempts: 3, initialDelay: 0.001, maxDelay: 0.002))
         do {
             _ = try await api.job("x")

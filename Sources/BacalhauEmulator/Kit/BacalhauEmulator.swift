@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A Bacalhau v1.x orchestrator emulator (API.md): the `/api/v1/orchestrator` job routes with
@@ -15,6 +16,8 @@ public final class BacalhauEmulator: Sendable {
     let faults: FaultInjector
     let limiter: RateLimiter
     let counters = Counters()
+    /// The running server, for a graceful stop.
+    private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
     /// Request-level counts (what the fault injector and the checks did).
     final class Counters: Sendable {
@@ -47,7 +50,8 @@ public final class BacalhauEmulator: Sendable {
         }
     }
 
-    /// Serves until cancelled; `onListening` gets the bound port once connections are accepted.
+    /// Serves until cancelled or `shutDownGracefully()`; `onListening` gets the bound port once
+    /// connections are accepted.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "bacalhau-emulator")
         logger.logLevel = configuration.verbose ? .info : .critical
@@ -66,7 +70,16 @@ public final class BacalhauEmulator: Sendable {
             runner.cancelAll()
             try? FileManager.default.removeItem(atPath: runner.logDirectory)
         }
-        try await app.runService(gracefulShutdownSignals: [])
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        serviceGroup.withLock { $0 = group }
+        try await group.run()
+    }
+
+    /// Stops accepting, lets requests in flight finish, then returns from `run`. (Cancelling
+    /// `run` instead can trap in debug builds when a connection was accepted but not yet
+    /// served: swift-nio issue 3481.)
+    public func shutDownGracefully() async {
+        await serviceGroup.withLock { $0 }?.triggerGracefulShutdown()
     }
 
     /// Starts the emulator in the background and returns once it listens.
@@ -148,10 +161,17 @@ public final class RunningEmulator: Sendable {
 
     public var endpoint: String { "http://\(emulator.configuration.host):\(port)" }
 
-    /// Stops serving and waits until the port is closed.
+    /// Stops serving gracefully and waits until the port is closed; a request still running
+    /// after 5 s is cut off.
     public func stop() async {
-        task.cancel()
+        await emulator.shutDownGracefully()
+        let task = self.task
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(5))
+            task.cancel()
+        }
         await task.value
+        deadline.cancel()
     }
 }
 

@@ -2,7 +2,8 @@ import Engine
 import Foundation
 import Logging
 
-/// A client for Bacalhau's orchestrator API (`/api/v1/orchestrator`), over URLSession.
+/// A client for Bacalhau's orchestrator API (`/api/v1/orchestrator`), over AsyncHTTPClient
+/// with kept-alive connections (`BacalhauTransport`).
 ///
 /// Reads (`GET`) and stops (`DELETE`) are retried on transient failures (429, 5xx, refused
 /// or dropped connections, timeouts) with exponential backoff and jitter, up to
@@ -16,21 +17,17 @@ public final class BacalhauClient: Sendable, CustomStringConvertible, CustomRefl
     let transport: BacalhauTransport
     let logger: Logger?
 
-    /// - Parameter freshConnectionsForWrites: send each request with a body (PUT, DELETE) on a
-    ///   connection of its own (the default). libcurl resends a request whose reused connection
-    ///   died before any answer; FoundationNetworking cannot rewind the body for it, and such a
-    ///   request hangs until `requestTimeout`. `false` reuses connections for writes too: faster,
-    ///   for servers that never drop a connection mid-request.
+    /// - Parameter maxConnections: kept-alive connections to the orchestrator (the pool's limit).
     public init(endpoint: BacalhauEndpoint, credentials: BacalhauCredentials = .none, namespace: String? = nil,
                 retry: RetryPolicy = RetryPolicy(), requestTimeout: Double = 30, maxConnections: Int = 16,
-                freshConnectionsForWrites: Bool = true, logger: Logger? = nil)
+                logger: Logger? = nil)
     {
         self.endpoint = endpoint
         self.namespace = namespace
         self.retry = retry
         self.logger = logger
         transport = BacalhauTransport(endpoint: endpoint, credentials: credentials, requestTimeout: requestTimeout,
-                                      maxConnections: maxConnections, freshConnectionsForWrites: freshConnectionsForWrites)
+                                      maxConnections: maxConnections)
     }
 
     public var description: String { "BacalhauClient(\(endpoint), credentials: \(transport.credentials))" }

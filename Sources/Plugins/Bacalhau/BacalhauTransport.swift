@@ -1,11 +1,12 @@
 // The HTTP client under `BacalhauClient`: AsyncHTTPClient (SwiftNIO; NIOSSL for https).
 //
-// Chosen by measurement (docs/BACALHAU.md, "Benchmark"): 5,000 `PUT /jobs` at 16 connections
-// against bench/bacalhau/fastserver.c on this 2-core machine, release builds, load ~1.3:
-// a bare AHC loop 5,661-9,742/s (~0.14 ms of CPU per request), against URLSession's ~0.9 ms
-// per request (862/s) before. A hand-written NIOHTTP1 client reached ~17,000/s, but AHC
-// already passes the 5,000/s target with https, pooling and timeouts done and kept up by
-// others; its cost is build time (NIOSSL: about +100-160 s on a cold CI build).
+// Chosen by measurement (docs/BACALHAU.md, "Benchmark"; 2-core machine, release builds,
+// load 1.4-2.2): 5,000 submissions at 16 connections against bench/bacalhau/fastserver.c,
+// every name created exactly once: `put` 7,237-7,763/s and `ensureSubmitted` 7,603-8,001/s,
+// ~0.25 ms of client CPU per submission; URLSession before: ~0.9 ms, 728-1,308/s. A bare
+// AHC loop did 5,661-9,742/s, a hand-written NIOHTTP1 client ~17,000/s; AHC was kept because
+// it passes the 5,000/s target with https, pooling, timeouts and cancellation maintained
+// upstream. Its cost is build time (NIOSSL: about +100-160 s on a cold CI build).
 //
 // Connections are kept alive for every method. AHC never resends a request on its own, so
 // a submission whose answer was lost comes back as `.transient` and the caller looks the

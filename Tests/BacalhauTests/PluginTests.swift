@@ -41,7 +41,7 @@ import Testing
             let stored = try #require(await running.emulator.jobs().first)
             #expect(stored.labels["hypha-workflow"] == "wf-test")
             #expect(stored.labels["hypha-node"] == "cluster")
-            #expect(stored.labels["hypha-run"] == nil)  // the spec sent is the same in every run
+            #expect(stored.labels["hypha-run"] == "run-77")
         }
     }
 

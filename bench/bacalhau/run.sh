@@ -64,6 +64,7 @@ for kind in $servers; do
   "$bench" --endpoint "$endpoint" --jobs "$jobs" --concurrency "$concurrency" --mode put --run "$tag-put" | check "$kind"
   "$bench" --endpoint "$endpoint" --jobs "$jobs" --concurrency 1 --mode put --run "$tag-put1" | check "$kind"
   "$bench" --endpoint "$endpoint" --jobs "$jobs" --concurrency "$concurrency" --mode ensure --run "$tag-ensure" | check "$kind"
+  "$bench" --endpoint "$endpoint" --jobs "$jobs" --concurrency "$concurrency" --mode ensure-lookup --run "$tag-lookup" | check "$kind"
   "$python" "$here/requests_bench.py" --endpoint "$endpoint" --jobs "$jobs" --concurrency 1 --run "$tag-req1" | check "$kind"
   "$python" "$here/requests_bench.py" --endpoint "$endpoint" --jobs "$jobs" --concurrency "$concurrency" --run "$tag-req" | check "$kind"
   "$here/curl_bench.sh" "$endpoint" "$jobs" 1 "$tag-curl1" | check "$kind"

@@ -41,7 +41,9 @@ extension BacalhauClient {
     /// repeated: every later round looks the job up first, so a `PUT` that did land is found.
     /// There a job whose `Meta["hypha-spec"]` fingerprint differs from this spec's is an
     /// older spec: it is updated.
-    public func ensureSubmitted(_ job: Record, rerunFailed: Bool = true) async throws -> Submission {
+    /// - Parameter lookUpFirst: look the name up before the first PUT (a job of this name may
+    ///   be there from an earlier run); otherwise PUT at once.
+    public func ensureSubmitted(_ job: Record, rerunFailed: Bool = true, lookUpFirst: Bool = false) async throws -> Submission {
         guard let name = job["Name"]?.stringValue, !name.isEmpty else {
             throw BacalhauError.invalidSpec(job: "(unnamed)", problems: ["Name is required: it is the key that keeps a job from being submitted twice"])
         }
@@ -50,7 +52,7 @@ extension BacalhauClient {
         var puts = 0
         var round = 0
         var lastProblem = ""
-        var lookFirst = false  // after an unclear answer, the job may be there
+        var lookFirst = lookUpFirst  // also after an unclear answer: the job may be there
         while true {
             round += 1
             var force = false

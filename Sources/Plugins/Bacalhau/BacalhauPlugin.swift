@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import Synchronization
 
 /// `bacalhau` (job → result): submits each job spec to a Bacalhau orchestrator and follows it
 /// to the end; the same specs the local `process` executor runs.
@@ -8,9 +9,14 @@ import Logging
 /// Submission is idempotent by job name (see `BacalhauClient.ensureSubmitted`): after a crash
 /// or a lost answer the job already there is followed, never created twice. The spec is
 /// checked against Bacalhau's rules first (`BacalhauSpecValidator`); a bad one fails with
-/// every problem listed and no request sent. Labels record the workflow and node (not the run:
-/// the spec sent must be the same in every run, so that a resubmission after a restart is
-/// answered "no changes detected" and the job is adopted, not updated).
+/// every problem listed and no request sent. Labels record the workflow, node and run.
+///
+/// One request per new job where that is safe: before its first submission the node asks the
+/// orchestrator once whether any job of this workflow and node exists. If none does, no
+/// earlier run can have submitted these names, so each job is PUT at once ("no changes
+/// detected" or a 409 still send it to a lookup). If some do (a restart, a rerun), each job is
+/// looked up by name first and one that is there is followed, not submitted again: a PUT of it
+/// with this run's label would be a changed spec, which Bacalhau runs again as a new version.
 ///
 /// A job that completes (and whose program exited 0) emits a `result` with the fields in
 /// `resultFields`; a job that fails or is stopped fails the message, naming the job and the
@@ -25,6 +31,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     /// The labels every submitted job carries.
     public static let workflowLabel = "hypha-workflow"
     public static let nodeLabel = "hypha-node"
+    public static let runLabel = "hypha-run"
 
     public static let spec = PluginSpec(
         name: "bacalhau",
@@ -61,6 +68,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     let jobsDirectory: String
     let logger: Logger
     let inFlight = InFlightJobs()
+    /// Whether jobs of this workflow and node may already exist (asked once, at the first job).
+    let earlierJobs = EarlierJobsProbe()
 
     public init(node: NodeConfig, context: RunContext) throws {
         try self.init(node: node, context: context, environment: ProcessInfo.processInfo.environment)
@@ -142,7 +151,13 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         defer { inFlight.end(ticket) }
         var ended = false  // the job reached a terminal state: nothing to stop
         do {
-            let submission = try await client.ensureSubmitted(spec)
+            let lookUpFirst = await earlierJobs.mayExist {
+                try await client.list(labels: ["\(Self.workflowLabel)=\(Self.labelValue(workflowName))",
+                                               "\(Self.nodeLabel)=\(Self.labelValue(nodeID))"],
+                                      namespace: namespace, limit: 1)
+                    .isEmpty == false
+            }
+            let submission = try await client.ensureSubmitted(spec, lookUpFirst: lookUpFirst)
             inFlight.identify(ticket, id: submission.jobID)
             log[metadataKey: "job_id"] = "\(submission.jobID)"
             switch submission.kind {
@@ -183,8 +198,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     }
 
     /// The spec as it is sent: `Name` from the job, the node's namespace when the spec
-    /// names none, `Count` always present, labels for the workflow and node, a fingerprint;
-    /// checked against Bacalhau's rules. Nothing in it depends on the run.
+    /// names none, `Count` always present, labels for the workflow, node and run, a
+    /// fingerprint of everything but the run label; checked against Bacalhau's rules.
     func prepare(_ job: Job) throws -> Record {
         var spec = job.spec
         let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
@@ -219,6 +234,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         checked["Meta"] = meta.isEmpty ? nil : .map(meta)
         meta[BacalhauClient.fingerprintKey] = .string(SpecFingerprint.of(.map(checked)))
         checked["Meta"] = .map(meta)
+        labels[Self.runLabel] = .string(Self.labelValue(runID))
+        checked["Labels"] = .map(labels)
         return checked
     }
 
@@ -258,5 +275,21 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         }
         let outcome = await task.value
         logger.info("stop requested on shutdown", metadata: ["target": "\(target)", "outcome": "\(outcome)"])
+    }
+}
+
+/// Asks once, at the first job, whether jobs of a workflow and node may exist already;
+/// every later job gets the same answer. A failed question counts as "they may".
+final class EarlierJobsProbe: Sendable {
+    private let answer = Mutex<Task<Bool, Never>?>(nil)
+
+    func mayExist(_ ask: @escaping @Sendable () async throws -> Bool) async -> Bool {
+        let task = answer.withLock { current in
+            if let current { return current }
+            let task = Task { (try? await ask()) ?? true }
+            current = task
+            return task
+        }
+        return await task.value
     }
 }

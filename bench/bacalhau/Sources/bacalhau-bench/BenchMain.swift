@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Synchronization
 
-/// `bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure --run NAME`
+/// `bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure|ensure-lookup --run NAME`
 ///
 /// Submits N distinct noop jobs named NAME-0 … NAME-(N-1), labelled `hypha-bench=NAME`,
 /// through the `bacalhau` plugin's client (C workers sharing one client with C connections)
@@ -39,12 +39,12 @@ struct BenchMain {
             case "--mode": mode = arguments.next() ?? mode
             case "--run": run = arguments.next() ?? run
             default:
-                FileHandle.standardError.write(Data("usage: bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure --run NAME\n".utf8))
+                FileHandle.standardError.write(Data("usage: bacalhau-bench --endpoint URL --jobs N --concurrency C --mode put|ensure|ensure-lookup --run NAME\n".utf8))
                 exit(2)
             }
         }
-        guard mode == "put" || mode == "ensure" else {
-            FileHandle.standardError.write(Data("--mode is put or ensure\n".utf8))
+        guard ["put", "ensure", "ensure-lookup"].contains(mode) else {
+            FileHandle.standardError.write(Data("--mode is put, ensure or ensure-lookup\n".utf8))
             exit(2)
         }
         let parsed: BacalhauEndpoint
@@ -71,7 +71,10 @@ struct BenchMain {
                                     shared.errors.withLock { $0.append(problem) }
                                 }
                             } else {
-                                _ = try await client.ensureSubmitted(spec(runName, index))
+                                // ensure: a node with no earlier jobs (PUT first); ensure-lookup:
+                                // one that has some, e.g. after a restart (a lookup before each PUT).
+                                _ = try await client.ensureSubmitted(spec(runName, index),
+                                                                     lookUpFirst: submitMode == "ensure-lookup")
                             }
                         } catch {
                             shared.errors.withLock { $0.append("\(error)") }

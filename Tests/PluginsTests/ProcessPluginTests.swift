@@ -36,8 +36,8 @@ import Testing
         #expect(path.hasSuffix("/jobs/job-1.stdout.log"))
     }
 
-    /// Log files carry their names while the job still runs, and a rerun of a job name
-    /// replaces the earlier job's logs.
+    /// A log file is there as soon as the job writes, while it still runs, and a rerun of a job
+    /// name replaces the earlier job's logs.
     @Test func logsAreNamedWhileTheJobRunsAndARerunReplacesThem() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }
@@ -57,6 +57,25 @@ import Testing
         guard case .result(let result)? = out.all.first else { Issue.record("no result"); return }
         let stderrPath = try #require(result.details["stderr_path"]?.stringValue)
         #expect(try String(contentsOfFile: stderrPath, encoding: .utf8) == "oops\n")
+    }
+
+    /// Output goes through a pipe into the log file: more than a pipe holds arrives whole, the
+    /// tail is its end, and a stream the job never writes to gets no file (its path is null).
+    @Test func largeOutputIsCopiedWholeAndASilentStreamHasNoFile() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
+        let out = Emitted()
+        try await plugin.process(message(.job(job("sh", ["-c", "head -c 300000 /dev/zero | tr '\\0' a; echo END"]))), out.output)
+        guard case .result(let result)? = out.all.first else { Issue.record("no result"); return }
+        let stdoutPath = try #require(result.details["stdout_path"]?.stringValue)
+        let attributes = try FileManager.default.attributesOfItem(atPath: stdoutPath)
+        #expect((attributes[.size] as? NSNumber)?.intValue == 300_004)
+        #expect(result.details["stdout"]?.stringValue?.hasSuffix("aaaaEND\n") == true)
+        #expect(result.details["stdout"]?.stringValue?.utf8.count == 4096)
+        #expect(result.details["stderr_path"] == .null)
+        #expect(result.details["stderr"] == "")
+        #expect(!FileManager.default.fileExists(atPath: stdoutPath.replacingOccurrences(of: ".stdout.log", with: ".stderr.log")))
     }
 
     @Test func aNonZeroExitFailsWithTheCodeAndStderr() async throws {

@@ -100,10 +100,10 @@ enum ProcessLauncher {
 
     /// Waits for `pid` to end. Cancelling the waiting task sends SIGTERM to the process's
     /// group and, `grace` later, SIGKILL; the wait still returns only once it has ended.
-    static func wait(for pid: pid_t, grace: Duration) async -> Exit {
+    static func wait(for pid: pid_t, grace: Duration, outputs: [JobOutput]) async -> Exit {
         let exited = ExitFlag()
         return await withTaskCancellationHandler {
-            if let reaper = ChildReaper.shared, let exit = await reaper.wait(for: pid, exited: exited) {
+            if let reaper = ChildReaper.shared, let exit = await reaper.wait(for: pid, exited: exited, outputs: outputs) {
                 return exit
             }
             return await withCheckedContinuation { (continuation: CheckedContinuation<Exit, Never>) in

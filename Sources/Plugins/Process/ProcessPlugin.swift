@@ -9,7 +9,8 @@ import Glibc
 /// (looked up on PATH, resolved to its real path), `Params.Arguments` its argument list,
 /// `Task.Env` extra environment, `Params.WorkingDirectory` an optional working folder. Never
 /// through a shell. `Timeouts.ExecutionTimeout` ends the process group (SIGTERM, then SIGKILL
-/// after `grace_period`). Output goes to `RUN/jobs/NAME.stdout.log` and `NAME.stderr.log`.
+/// after `grace_period`). Output goes to `RUN/jobs/NAME.stdout.log` and `NAME.stderr.log`, each
+/// made when the job first writes to it.
 ///
 /// A job that exits 0 emits a `result` (state `Completed`) with `id`, `exit_code`,
 /// `duration`, `stdout`, `stderr` (their tails), `stdout_path`, `stderr_path` and `record`
@@ -37,7 +38,6 @@ public struct ProcessPlugin: ProcessorPlugin {
     let defaultWorkingDirectory: String?
     let jobsDirectory: String
     let locator = ProgramLocator()
-    let logFiles: LogFiles
     let node: NodeConfig
     let logger: Logger
 
@@ -49,7 +49,6 @@ public struct ProcessPlugin: ProcessorPlugin {
         defaultWorkingDirectory = node.path("working_directory")
         jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
         try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
-        logFiles = LogFiles(directory: jobsDirectory, spares: 2 * concurrency)
         logger = context.logger
     }
 
@@ -83,48 +82,50 @@ public struct ProcessPlugin: ProcessorPlugin {
         let stderrPath = logBase + ".stderr.log"
 
         logger.debug("starting job", metadata: ["job": "\(job.name)", "program": "\(program)"])
-        let stdoutLog = try logFiles.take(for: stdoutPath)
-        defer { close(stdoutLog.descriptor) }
-        let stderrLog = try logFiles.take(for: stderrPath)
-        defer { close(stderrLog.descriptor) }
+        let piped = ChildReaper.shared != nil
+        let stdout: JobOutput, stderr: JobOutput
+        do {
+            stdout = try JobOutput(path: stdoutPath, tailBytes: tailBytes, piped: piped)
+            stderr = try JobOutput(path: stderrPath, tailBytes: tailBytes, piped: piped)
+        } catch {
+            throw JobFailed(description: "job '\(job.name)': \(error.description)")
+        }
         let started = ContinuousClock.now
         let pid: pid_t
         do {
             pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
-                                            workingDirectory: workingDirectory, stdout: stdoutLog.descriptor,
-                                            stderr: stderrLog.descriptor)
+                                            workingDirectory: workingDirectory, stdout: stdout.childEnd,
+                                            stderr: stderr.childEnd)
         } catch {
             throw JobFailed(description: "job '\(job.name)': \(error.description)")
         }
-        // The job runs: now the log files get their names. Spares for the next jobs are made
-        // once it has ended, so that work doesn't compete with the job's start.
-        for log in [stdoutLog, stderrLog] {
-            if let problem = logFiles.name(log) { logger.warning("\(problem)") }
-        }
-        let outcome = await wait(for: pid, timeout: task.executionTimeout)
-        logFiles.refill()
+        stdout.jobStarted()
+        stderr.jobStarted()
+        let outcome = await wait(for: pid, timeout: task.executionTimeout, outputs: [stdout, stderr])
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let stdoutTail = LogFiles.tail(stdoutLog.descriptor, bytes: tailBytes)
-        let stderrTail = LogFiles.tail(stderrLog.descriptor, bytes: tailBytes)
+        let (stdoutLog, stdoutTail, stdoutProblem) = stdout.result()
+        let (stderrLog, stderrTail, stderrProblem) = stderr.result()
+        for problem in [stdoutProblem, stderrProblem].compactMap({ $0 }) { logger.warning("job \(job.name): \(problem)") }
 
         let details = Record([
             ("id", .string(job.name)), ("executor", .string("process")),
             ("exit_code", outcome.exitCode.map { .int(Int64($0)) } ?? .null),
             ("duration", .float(seconds)),
             ("stdout", .string(stdoutTail)), ("stderr", .string(stderrTail)),
-            ("stdout_path", .string(stdoutPath)), ("stderr_path", .string(stderrPath)),
+            // A stream the job wrote nothing to has no file (JobOutput).
+            ("stdout_path", stdoutLog.map(Value.string) ?? .null), ("stderr_path", stderrLog.map(Value.string) ?? .null),
         ])
         switch outcome {
         case .exited(0):
             logger.info("job \(job.name) completed in \(String(format: "%.3f", seconds)) s")
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
         case .exited(let code):
-            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (log: \(stderrPath))")
+            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (log: \(stderrLog ?? "none, nothing was written to stderr"))")
         case .signaled(let signal):
-            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (log: \(stderrPath))")
+            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (log: \(stderrLog ?? "none, nothing was written to stderr"))")
         case .timedOut(let limit):
-            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (log: \(stderrPath))")
+            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (log: \(stderrLog ?? "none, nothing was written to stderr"))")
         case .interrupted:
             throw JobFailed(description: "job '\(job.name)' was stopped because hypha is shutting down")
         }
@@ -147,12 +148,13 @@ public struct ProcessPlugin: ProcessorPlugin {
         }
     }
 
-    /// Waits for the job's process; its `ExecutionTimeout` (seconds) stops it.
-    func wait(for pid: pid_t, timeout: Double?) async -> Outcome {
+    /// Waits for the job's process, its output copied into `outputs`; its `ExecutionTimeout`
+    /// (seconds) stops it.
+    func wait(for pid: pid_t, timeout: Double?, outputs: [JobOutput]) async -> Outcome {
         let grace = self.grace
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
-                switch await ProcessLauncher.wait(for: pid, grace: grace) {
+                switch await ProcessLauncher.wait(for: pid, grace: grace, outputs: outputs) {
                 case .exited(let code): return Task.isCancelled ? nil : .exited(code)
                 case .signaled(let signal): return Task.isCancelled ? nil : .signaled(signal)
                 }

@@ -78,6 +78,29 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: stdoutPath.replacingOccurrences(of: ".stdout.log", with: ".stderr.log")))
     }
 
+    /// A job that cannot start (its working folder is missing) fails clearly and leaves no
+    /// descriptor open: its pipes are closed with it.
+    @Test func aJobThatCannotStartLeaksNoDescriptors() async throws {
+        func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        var spec = job("true", [])
+        if case .list(var tasks)? = spec.spec["Tasks"], case .map(var task)? = tasks.first,
+           case .map(var engine)? = task["Engine"], case .map(var params)? = engine["Params"] {
+            params["WorkingDirectory"] = "/no/such/folder/hypha-test"
+            engine["Params"] = .map(params)
+            task["Engine"] = .map(engine)
+            tasks[0] = .map(task)
+            spec.spec["Tasks"] = .list(tasks)
+        }
+        _ = try? await run(spec)  // the first run sets up what stays open (the reaper thread)
+        let before = openDescriptors()
+        for _ in 0..<40 {
+            await #expect(throws: (any Error).self) { _ = try await run(spec) }
+        }
+        // Other tests run alongside and hold a few descriptors for a moment; a leak here
+        // would be 80 (two pipes' read ends per job).
+        #expect(openDescriptors() < before + 20)
+    }
+
     @Test func aNonZeroExitFailsWithTheCodeAndStderr() async throws {
         await #expect {
             _ = try await run(job("sh", ["-c", "echo broken >&2; exit 3"]))

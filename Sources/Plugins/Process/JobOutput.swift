@@ -53,7 +53,11 @@ final class JobOutput: Sendable {
 
     deinit {
         let state = state.withLock { $0 }
-        if state.childEndOpen { close(childEnd) }
+        if state.childEndOpen {
+            close(childEnd)
+            // The job never started, so the reaper thread never took the read end.
+            if let readEnd { close(readEnd) }
+        }
         if state.file >= 0 { close(state.file) }
     }
 

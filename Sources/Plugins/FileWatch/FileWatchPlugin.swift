@@ -111,8 +111,7 @@ public struct FileWatchPlugin: SourcePlugin {
     }
 
     func matches(_ path: String) -> Bool {
-        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-        return fnmatch(pattern, name, FNM_PERIOD) == 0
+        fnmatch(pattern, FileInfo.name(of: path), FNM_PERIOD) == 0
     }
 
     /// Regular files under `folder` that match and are new or changed, sorted by path.
@@ -186,6 +185,11 @@ struct FileInfo: Sendable, Equatable {
     var name: String
     var size: Int64
     var modifiedMicros: Int64
+
+    /// The last component of a path.
+    static func name(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
 }
 
 /// Remembers what was emitted, so a rescan or a duplicate event never emits the same
@@ -202,7 +206,6 @@ struct FileTracker {
         let size = Int64(st.st_size)
         if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }
         seen[path] = (size, modified)
-        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-        return FileInfo(path: path, name: name, size: size, modifiedMicros: modified)
+        return FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified)
     }
 }

@@ -12,22 +12,14 @@ public enum YAMLValue {
         SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
     }
 
-    /// The plain value of a node. With a `scope`, placeholders in every scalar are rendered
-    /// against it; each scalar is rendered on its own, so no value can change the structure.
-    public static func value(of node: Node, file: String, scope: Record? = nil) throws(Failure) -> Value {
+    /// The plain value of a node; placeholders stay as text (`CompiledYAML` renders them).
+    public static func value(of node: Node, file: String) throws(Failure) -> Value {
         switch node {
         case .scalar(let scalar):
-            if let scope, Interpolator.hasPlaceholder(scalar.string) {
-                do {
-                    return try Interpolator.render(scalar.string, in: scope)
-                } catch {
-                    throw Failure(message: error.description, location: location(of: node, in: file))
-                }
-            }
             return typedScalar(scalar)
         case .sequence(let sequence):
             var items: [Value] = []
-            for item in sequence { items.append(try value(of: item, file: file, scope: scope)) }
+            for item in sequence { items.append(try value(of: item, file: file)) }
             return .list(items)
         case .mapping(let mapping):
             var record = Record()
@@ -35,7 +27,7 @@ public enum YAMLValue {
                 guard let name = key.string else {
                     throw Failure(message: "mapping keys must be strings", location: location(of: key, in: file))
                 }
-                record[name] = try value(of: item, file: file, scope: scope)
+                record[name] = try value(of: item, file: file)
             }
             return .map(record)
         case .alias:
@@ -68,9 +60,10 @@ public enum YAMLValue {
     }
 }
 
-/// A YAML tree prepared once for many renders: plain scalars are typed once and strings with
-/// placeholders parsed once, so a render only evaluates the expressions (a job template is
-/// rendered for every message). Rendering gives the same values as `YAMLValue.value(of:scope:)`.
+/// A YAML tree with placeholders, prepared once for many renders: plain scalars are typed once
+/// and strings with placeholders parsed once, so a render only evaluates the expressions (a job
+/// template is rendered for every message). Each scalar is rendered on its own, so no value can
+/// change the structure; a scalar that is one placeholder keeps the value's type.
 public struct CompiledYAML: Sendable {
     indirect enum Part: Sendable {
         case constant(Value)
@@ -111,7 +104,7 @@ public struct CompiledYAML: Sendable {
                     throw YAMLValue.Failure(message: "mapping keys must be strings", location: YAMLValue.location(of: key, in: file))
                 }
                 let part = try compile(item, file: file)
-                // A repeated key: the last value wins, in the first one's place (as in `YAMLValue`).
+                // A repeated key: the last value wins, in the first one's place (as in `YAMLValue.value`).
                 if let index = fields.firstIndex(where: { $0.0 == name }) { fields[index].1 = part } else { fields.append((name, part)) }
             }
             return .map(fields)

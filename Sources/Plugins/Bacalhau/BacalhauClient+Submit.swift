@@ -73,7 +73,7 @@ extension BacalhauClient {
             switch try await put(job, force: force) {
             case .accepted(let reply):
                 return Submission(jobID: reply.jobID, kind: kind, puts: puts, warnings: reply.warnings)
-            case .alreadyThere(_, let message):
+            case .alreadyThere(let message):
                 // The same spec is there: look it up to adopt it or rerun it (at once the
                 // first time: this is an answer, not a fault).
                 lastProblem = message

@@ -49,8 +49,8 @@ public final class BacalhauClient: Sendable, CustomStringConvertible, CustomRefl
     public enum PutOutcome: Sendable, Equatable {
         case accepted(SubmitReply)
         /// A job with this name and the same spec exists ("no changes detected", or a 409
-        /// from a racing submission); the job ID when the server named it.
-        case alreadyThere(jobID: String?, message: String)
+        /// from a racing submission): look it up.
+        case alreadyThere(message: String)
         /// The request may or may not have reached the server (dropped connection, 5xx,
         /// 429, timeout): look the job up before trying again.
         case unknown(String)
@@ -80,10 +80,8 @@ public final class BacalhauClient: Sendable, CustomStringConvertible, CustomRefl
                                              warnings: warnings))
             case 401, 403:
                 throw unauthorized(reply)
-            case 409:
-                return .alreadyThere(jobID: nil, message: reply.apiError.text)
-            case 500 where Self.isNoChanges(reply.apiError):
-                return .alreadyThere(jobID: Self.jobID(inNoChanges: reply.apiError.message), message: reply.apiError.text)
+            case 409, 500 where Self.isNoChanges(reply.apiError):
+                return .alreadyThere(message: reply.apiError.text)
             case _ where isTransient(reply):
                 return .unknown("HTTP \(reply.status): \(transport.redact(reply.apiError.text))")
             default:
@@ -265,15 +263,6 @@ public final class BacalhauClient: Sendable, CustomStringConvertible, CustomRefl
 
     static func isNoChanges(_ error: APIErrorBody) -> Bool {
         error.message.lowercased().contains("no changes detected")
-    }
-
-    /// The ID in "no changes detected for new job spec. Job Name: 'x', Job Id: 'j-…'".
-    static func jobID(inNoChanges message: String) -> String? {
-        guard let range = message.range(of: "Job Id: '") else { return nil }
-        let rest = message[range.upperBound...]
-        guard let end = rest.firstIndex(of: "'") else { return nil }
-        let id = String(rest[..<end])
-        return id.isEmpty ? nil : id
     }
 
     func unauthorized(_ reply: HTTPReply) -> BacalhauError {

@@ -5,13 +5,7 @@ import Engine
 /// changed template or variables: update it). Not a security hash.
 enum SpecFingerprint {
     static func of(_ value: Value) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in canonical(value).utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        StableHash.hex(of: canonical(value))
     }
 
     static func canonical(_ value: Value) -> String {

@@ -116,16 +116,17 @@ public struct ProcessPlugin: ProcessorPlugin {
             // A stream the job wrote nothing to has no file (JobOutput).
             ("stdout_path", stdoutLog.map(Value.string) ?? .null), ("stderr_path", stderrLog.map(Value.string) ?? .null),
         ])
+        let stderrNote = " (log: \(stderrLog ?? "none, nothing was written to stderr"))"
         switch outcome {
         case .exited(0):
             logger.info("job \(job.name) completed in \(String(format: "%.3f", seconds)) s")
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
         case .exited(let code):
-            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + " (log: \(stderrLog ?? "none, nothing was written to stderr"))")
+            throw JobFailed(description: "job '\(job.name)' failed with exit code \(code)" + Self.excerpt(stderrTail) + stderrNote)
         case .signaled(let signal):
-            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + " (log: \(stderrLog ?? "none, nothing was written to stderr"))")
+            throw JobFailed(description: "job '\(job.name)' was killed by signal \(signal)" + Self.excerpt(stderrTail) + stderrNote)
         case .timedOut(let limit):
-            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped (log: \(stderrLog ?? "none, nothing was written to stderr"))")
+            throw JobFailed(description: "job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped" + stderrNote)
         case .interrupted:
             throw JobFailed(description: "job '\(job.name)' was stopped because hypha is shutting down")
         }

@@ -1,16 +1,3 @@
-/// FNV-1a 64-bit: a stable hash for deterministic names (Swift's `Hasher` is seeded per process).
-enum StableHash {
-    static func hex(of text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let s = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
-}
-
 /// Makes text safe for job names and folder names.
 enum PathSafe {
     /// Lower-case letters, digits and '-', at most 40 characters.

@@ -194,3 +194,44 @@ import Testing
         }
     }
 }
+
+@Suite struct TypedColumnTests {
+    /// Columns built from Swift arrays equal the ones built from values, and encode to the
+    /// same bytes.
+    @Test func typedColumnsMatchTheValueBuilder() throws {
+        let schema = ArrowSchema(fields: [
+            ArrowField(name: "s", type: .utf8, nullable: false),
+            ArrowField(name: "n", type: .int64, nullable: false),
+            ArrowField(name: "t", type: .timestamp(.microsecond, timezone: "UTC"), nullable: false),
+        ])
+        let strings = ["", "a", "é 雪", String(repeating: "x", count: 300)]
+        let numbers: [Int64] = [0, -1, .max, .min]
+        let typed = try RecordBatch(schema: schema, columns: [
+            .utf8(strings), .int64(numbers), .int64(numbers, type: .timestamp(.microsecond, timezone: "UTC")),
+        ])
+        let rows: [[ArrowValue]] = (0..<4).map {
+            [.string(strings[$0]), .int(numbers[$0]), .timestamp(numbers[$0], .microsecond, timezone: "UTC")]
+        }
+        let built = try RecordBatch(schema: schema, rows: rows)
+        #expect(try ArrowStreamWriter.encode(schema: schema, batches: [typed]) == ArrowStreamWriter.encode(schema: schema, batches: [built]))
+        let table = try ArrowIPC.read(try ArrowStreamWriter.encode(schema: schema, batches: [typed]))
+        #expect(table.batches.first?.value(row: 2, column: 0) == .string("é 雪"))
+        #expect(throws: ArrowError.self) { try ArrowArray.int64([1], type: .int32) }
+    }
+
+    /// A copy of an encoder that has written the schema continues the same stream: what
+    /// file-watch does to encode its constant schema once.
+    @Test func aStartedEncoderCopyContinuesTheStream() throws {
+        let schema = ArrowSchema(fields: [ArrowField(name: "n", type: .int64)])
+        var started = ArrowStreamEncoder(schema: schema)
+        let schemaMessage = started.start()
+        let batch = try RecordBatch(schema: schema, columns: [.int64([1, 2, 3])])
+        for _ in 0..<2 {
+            var encoder = started
+            var bytes = schemaMessage
+            try encoder.encode(batch, into: &bytes)
+            bytes += encoder.finish()
+            #expect(bytes == (try ArrowStreamWriter.encode(schema: schema, batches: [batch])))
+        }
+    }
+}

@@ -25,6 +25,28 @@ import Yams
         #expect(Value.timestamp(951_782_400_000_000).text == "2000-02-29T00:00:00Z")
     }
 
+    /// JSON strings escape exactly `"`, `\\` and control characters, and parse back to the
+    /// same text (checked with Foundation's JSON parser), non-ASCII letters included.
+    @Test func jsonStringsRoundTrip() throws {
+        let texts = ["", "plain", "q\"uote", "back\\slash", "tab\tnew\nline\rret", "\u{1}\u{1f}\u{7f}", "é ü 雪 🍄", "mixed \"é\"\n\u{0}end"]
+        for text in texts {
+            let json = Value.string(text).json
+            let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed) as? String
+            #expect(parsed == text, "\(json)")
+        }
+        #expect(Value.string("a\u{1}\"b").json == #""a\u0001\"b""#)
+        #expect(Value.map(Record([("k", .list([.int(1), .null, .bool(true), .float(2)]))])).json == #"{"k":[1,null,true,2.0]}"#)
+    }
+
+    /// Hashing in pieces gives the hash of the joined text.
+    @Test func stableHashInPieces() {
+        var hash = StableHash()
+        hash.add("work".utf8)
+        hash.add("flow\u{0}é".utf8)
+        #expect(hash.hex == StableHash.hex(of: "workflow\u{0}é"))
+        #expect(StableHash.hex(of: "") == "cbf29ce484222325")
+    }
+
     /// A compiled template renders each scalar on its own: constants typed as YAML types them,
     /// a whole placeholder keeping the value's type, text with placeholders as text.
     @Test func compiledYAMLRendersLikeTheTree() throws {

@@ -66,6 +66,52 @@ import Testing
         #expect(a.spec["Name"] == .string(a.name))
     }
 
+    /// Job names must not change between Hypha versions (a restarted run finds its jobs by
+    /// name): the hash is FNV-1a of "WORKFLOW\0NODE\0" + the record's compact JSON, pinned
+    /// here to a value computed outside Swift (Python, from the same bytes).
+    @Test func namesArePinnedAcrossVersions() async throws {
+        let job = try await render(Record([("path", "/in/a.zip"), ("name", "a.zip"), ("size", 1)]))
+        #expect(job.name == "test-flow-extract-a-9ecc8c3d02a047ec")
+        let hostile = "Ünïcode \"q\"\t\u{1}.zip"
+        let record = Record([("path", .string("/in/" + hostile)), ("name", .string(hostile)), ("size", 2)])
+        let other = try await render(record)
+        let expectedHash = StableHash.hex(of: "test-flow\u{0}spec\u{0}" + Value.map(record).json)
+        #expect(other.name == "test-flow-extract-n-code-q-" + expectedHash)
+    }
+
+    /// The byte-wise slug for ASCII text agrees with the Unicode one (which non-ASCII text
+    /// still takes), so the fast path never changes a job name.
+    @Test func asciiSlugsMatchTheUnicodeRule() {
+        func unicodeSlug(_ text: String) -> String {
+            var out = ""
+            var lastDash = false
+            for c in text.lowercased() {
+                if c.isASCII && (c.isLetter || c.isNumber) {
+                    out.append(c)
+                    lastDash = false
+                } else if !lastDash && !out.isEmpty {
+                    out.append("-")
+                    lastDash = true
+                }
+                if out.count >= 40 { break }
+            }
+            while out.hasSuffix("-") { out.removeLast() }
+            return out
+        }
+        var samples = ["", "-", "Sales 2024.Q1", "--a--b--", "a\r\nb", "$(rm -rf ~); echo", String(repeating: "ab-", count: 30), "x{{ y }}: z"]
+        var state: UInt64 = 42
+        for _ in 0..<500 {  // random printable and control ASCII, fixed seed
+            var text = ""
+            for _ in 0..<Int(state % 50) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text.unicodeScalars.append(Unicode.Scalar(UInt8(state >> 57)))
+            }
+            samples.append(text)
+        }
+        for text in samples { #expect(PathSafe.slug(text) == unicodeSlug(text), "\(text.debugDescription)") }
+        #expect(PathSafe.slug("Ünïcode") == "n-code")
+    }
+
     @Test func aMissingVariableNamesTheTemplatePosition() async throws {
         await #expect {
             _ = try await render(Record([("path", "/in/a.zip")]), job: "broken")

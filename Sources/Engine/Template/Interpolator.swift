@@ -200,27 +200,28 @@ public struct Interpolator: Sendable {
 }
 
 /// Path helpers for the path filters; they work on the text, never on the file system.
-enum PathParts {
-    static func basename(_ path: String) -> String {
+/// The parts of a path the template filters `basename`, `dirname`, `stem` and `ext` return.
+public enum PathParts {
+    public static func basename(_ path: String) -> String {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         return trimmed.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? trimmed
     }
 
-    static func dirname(_ path: String) -> String {
+    public static func dirname(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir
     }
 
     /// The base name without its last extension (`a.tar.gz` → `a.tar`, `.hidden` stays).
-    static func stem(_ path: String) -> String {
+    public static func stem(_ path: String) -> String {
         let base = basename(path)
         guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return base }
         return String(base[..<dot])
     }
 
     /// The last extension with its dot (`.zip`), or "".
-    static func ext(_ path: String) -> String {
+    public static func ext(_ path: String) -> String {
         let base = basename(path)
         guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return "" }
         return String(base[dot...])

@@ -177,6 +177,15 @@ public struct ProcessPlugin: ProcessorPlugin {
 /// Job names are free text; log folders need a safe name.
 enum PathSafeName {
     static func folder(_ name: String) -> String {
+        let plain = name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): return true
+            default: return false
+            }
+        }
+        // Generated job names (the usual case) are already safe: no per-character Unicode lookups.
+        if plain, name.utf8.count <= 120, !name.isEmpty, name != ".", name != ".." { return name }
         let safe = name.unicodeScalars.map { s -> Character in
             (s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "-" || s == "_" || s == ".") && s != "/"
                 ? Character(s) : "_"

@@ -19,10 +19,21 @@ public struct TemplatePlugin: ProcessorPlugin {
 
     let template: JobTemplate
     let node: NodeConfig
+    /// The start of every generated job name: the workflow's and the job's slugs.
+    let namePrefix: String
+    /// The hash of what every input's identity is prefixed with (workflow and node).
+    let identitySeed: StableHash
+    /// `workflow.name`, as templates see it.
+    let workflowScope: Value
 
     public init(node: NodeConfig, context: RunContext) throws {
         self.node = node
         template = try Self.loadTemplate(node)
+        namePrefix = [PathSafe.slug(node.workflow.name), PathSafe.slug(template.name)].filter { !$0.isEmpty }.joined(separator: "-")
+        var seed = StableHash()
+        seed.add("\(node.workflow.name)\u{0}\(node.id)\u{0}".utf8)
+        identitySeed = seed
+        workflowScope = .map(Record([("name", .string(node.workflow.name))]))
     }
 
     static func loadTemplate(_ node: NodeConfig) throws(Diagnostic) -> JobTemplate {
@@ -73,23 +84,25 @@ public struct TemplatePlugin: ProcessorPlugin {
         let input: Record
         // What identifies the input across runs: a record's own fields; for a job result, the
         // name of the job that produced it (its record also holds run-specific fields such as
-        // log paths and durations).
-        let identity: String
+        // log paths and durations). Hashed as it is written, without building the text.
+        var identity = identitySeed
         let label: String?
         switch message.payload {
         case .record(let record):
             input = record
-            identity = Value.map(record).json
+            var json: [UInt8] = []
+            Value.map(record).writeJSON(into: &json)
+            identity.add(json)
             label = record["name"]?.stringValue
         case .result(let result):
             input = result.record
-            identity = "after:" + result.job.name
+            identity.add("after:\(result.job.name)".utf8)
             label = result.job.input["name"]?.stringValue
         default: throw Diagnostic("node '\(node.id)' (template) got a \(message.payload.portType) message", at: node.location)
         }
         var scope = input
         scope["vars"] = .map(node.workflow.vars)
-        scope["workflow"] = .map(Record([("name", .string(node.workflow.name))]))
+        scope["workflow"] = workflowScope
         var spec: Record
         do {
             spec = try template.render(scope: scope)
@@ -100,7 +113,7 @@ public struct TemplatePlugin: ProcessorPlugin {
         if let given = spec["Name"]?.stringValue, !given.isEmpty {
             name = given
         } else {
-            name = Self.jobName(workflow: node.workflow.name, node: node.id, job: template.name, identity: identity, label: label)
+            name = Self.jobName(prefix: namePrefix, label: label, identity: identity)
             spec = Self.withName(name, spec)
         }
         try await output.emit(.job(Job(name: name, spec: spec, renderedBy: node.id, input: input)))
@@ -108,17 +121,19 @@ public struct TemplatePlugin: ProcessorPlugin {
 
     /// A deterministic, readable job name: the same workflow, node and input give the same
     /// name in every run, so a resubmission after a crash finds the job already there.
-    static func jobName(workflow: String, node: String, job: String, identity: String, label: String?) -> String {
-        let hash = StableHash.hex(of: "\(workflow)\u{0}\(node)\u{0}\(identity)")
-        let readable = label.map { PathSafe.slug(PathParts.stemOf($0)) } ?? ""
-        return [PathSafe.slug(workflow), PathSafe.slug(job), readable, hash].filter { !$0.isEmpty }.joined(separator: "-")
+    /// `prefix` is the workflow's and job's slugs; `label` (the input's file name) adds its stem.
+    static func jobName(prefix: String, label: String?, identity: StableHash) -> String {
+        var name = prefix
+        for part in [label.map { PathSafe.slug(PathParts.stem($0)) } ?? "", identity.hex] where !part.isEmpty {
+            if !name.isEmpty { name += "-" }
+            name += part
+        }
+        return name
     }
 
     /// Puts `Name` first, as Bacalhau's own examples do.
     static func withName(_ name: String, _ spec: Record) -> Record {
-        var out = Record([("Name", .string(name))])
-        for (k, v) in spec.fields where k != "Name" { out[k] = v }
-        return out
+        Record([("Name", .string(name))] + spec.fields.filter { $0.0 != "Name" })
     }
 }
 

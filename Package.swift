@@ -31,6 +31,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
+                "HyphaArrow",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,7 +75,7 @@ let package = Package(
             path: "Sources/BacalhauEmulator/Main"
         ),
         .testTarget(name: "ArrowTests", dependencies: ["HyphaArrow"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "HyphaArrow", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
         .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine", "BacalhauEmulatorKit"]),

@@ -12,7 +12,8 @@ import Testing
     func records(_ payloads: [Payload]) throws -> [Record] {
         var out: [Record] = []
         for case .arrow(let data) in payloads {
-            let table = try ArrowIPC.read([UInt8](data.bytes))
+            // Through the wire format, as a node in another process would see it.
+            let table = try ArrowIPC.read([UInt8](data.ipcBytes()))
             for batch in table.batches {
                 for row in 0..<batch.rowCount {
                     out.append(Record(table.schema.fields.enumerated().map { ($1.name, ArrowValueConversion.value(batch.value(row: row, column: $0))) }))
@@ -98,7 +99,7 @@ import Testing
         let out = Emitted()
         try await plugin.run(out.sourceOutput(once: true))
         #expect(out.all.count == 1)
-        if case .arrow(let data)? = out.all.first { #expect(data.bytes == bytes) } else { Issue.record("no arrow payload") }
+        if case .arrow(let data)? = out.all.first { #expect(try data.ipcBytes() == bytes) } else { Issue.record("no arrow payload") }
         let bad = FileWatchPlugin.validate(h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "emit": "both"]))
         #expect(bad.first?.message.contains("'metadata' or 'contents'") == true)
     }
@@ -141,6 +142,18 @@ import Testing
         #expect(rows.count == 4)
         #expect(rows[0] == Record([("s", "x"), ("i", 1), ("f", 1.5), ("b", true)]))
         #expect(rows[1] == Record([("s", .null), ("i", -2), ("f", .null), ("b", false)]))
+    }
+
+    @Test func decodesABatchBuiltInProcessAsItIs() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8), ArrowField(name: "size", type: .int64)])
+        let batch = try RecordBatch(schema: schema, rows: [[.string("a: b.zip"), .int(7)]])
+        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        let out = Emitted()
+        try await plugin.process(message(.arrow(ArrowData(table: ArrowTable(schema: schema, batches: [batch])))), out.output)
+        let rows = out.all.compactMap { p -> Record? in if case .record(let r) = p { return r } else { return nil } }
+        #expect(rows == [Record([("path", "a: b.zip"), ("size", 7)])])
     }
 
     @Test func malformedDataFailsTheMessageNotTheProcess() async throws {

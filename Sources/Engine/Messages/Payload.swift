@@ -1,11 +1,5 @@
 import Foundation
 
-/// Arrow IPC stream bytes, as they travel between nodes and machines.
-public struct ArrowData: Sendable, Equatable {
-    public var bytes: Data
-    public init(bytes: Data) { self.bytes = bytes }
-}
-
 /// The body of a message: exactly one value of one of the port types.
 public enum Payload: Sendable {
     case arrow(ArrowData)
@@ -25,7 +19,7 @@ public enum Payload: Sendable {
     /// The payload as a single value, for templates and for the capture sink.
     public var value: Value {
         switch self {
-        case .arrow(let data): .map(Record([("arrow_bytes", .int(Int64(data.bytes.count)))]))
+        case .arrow(let data): .map(Record([("arrow_rows", data.rowCount.map { .int(Int64($0)) } ?? .null)]))
         case .record(let record): .map(record)
         case .job(let job): job.value
         case .result(let result): .map(result.record)

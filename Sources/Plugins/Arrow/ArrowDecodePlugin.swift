@@ -26,9 +26,10 @@ public struct ArrowDecodePlugin: ProcessorPlugin {
         }
         let table: ArrowTable
         do {
-            table = try ArrowIPC.read([UInt8](data.bytes))
+            table = try data.table()
         } catch {
-            throw Malformed(description: "malformed Arrow data (\(data.bytes.count) bytes): \(error)")
+            let size = (try? data.ipcBytes().count).map { " (\($0) bytes)" } ?? ""
+            throw Malformed(description: "malformed Arrow data\(size): \(error)")
         }
         let names = table.schema.fields.map(\.name)
         for batch in table.batches {

@@ -77,7 +77,11 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
         request.httpMethod = "POST"
         request.setValue(ArrowHTTPSourcePlugin.contentType, forHTTPHeaderField: "Content-Type")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        request.httpBody = data.bytes
+        do {
+            request.httpBody = try data.ipcBytes()
+        } catch {
+            throw Undelivered(description: "arrow-http-sink cannot encode the message as an Arrow IPC stream: \(error)")
+        }
         var attempt = 0
         while true {
             try Task.checkCancellation()

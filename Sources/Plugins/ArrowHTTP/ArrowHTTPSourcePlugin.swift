@@ -104,9 +104,9 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             return Self.answer(.contentTooLarge, "body is over the limit of \(maxBytes) bytes")
         }
         let bytes = [UInt8](body.readableBytesView)
-        let rows: Int
+        let table: ArrowTable
         do {
-            rows = try ArrowIPC.read(bytes).rowCount
+            table = try ArrowIPC.read(bytes)
         } catch {
             return Self.answer(.badRequest, "malformed Arrow IPC stream: \(error)")
         }
@@ -119,11 +119,12 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             try? await Task.sleep(for: .milliseconds(5))
         }
         do {
-            try await output.emit(.arrow(ArrowData(bytes: Data(bytes))))
+            // The table goes along with the bytes, so arrow-decode doesn't parse them again.
+            try await output.emit(.arrow(ArrowData(bytes: Data(bytes), table: table)))
         } catch {
             return Self.answer(.serviceUnavailable, "the workflow is stopping", extra: [.retryAfter: "1"])
         }
-        return Self.answer(.ok, nil, rows: rows)
+        return Self.answer(.ok, nil, rows: table.rowCount)
     }
 
     static func answer(_ status: HTTPResponse.Status, _ message: String?, rows: Int? = nil, extra: HTTPFields = [:]) -> Response {

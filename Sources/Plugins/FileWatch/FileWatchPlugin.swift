@@ -37,14 +37,6 @@ public struct FileWatchPlugin: SourcePlugin {
         ArrowField(name: "modified", type: .timestamp(.microsecond, timezone: "UTC"), nullable: false),
     ])
 
-    /// An encoder that has written the (constant) schema message, and that message: each
-    /// batch's stream starts from a copy, so the schema is encoded once per run, not per batch.
-    static let startedEncoder: (encoder: ArrowStreamEncoder, schemaMessage: [UInt8]) = {
-        var encoder = ArrowStreamEncoder(schema: schema)
-        let message = encoder.start()
-        return (encoder, message)
-    }()
-
     let root: String
     let pattern: String
     let recursive: Bool
@@ -173,12 +165,10 @@ public struct FileWatchPlugin: SourcePlugin {
                 .utf8(chunk.map(\.path)), .utf8(chunk.map(\.name)), .int64(chunk.map(\.size)),
                 .int64(chunk.map(\.modifiedMicros), type: Self.schema.fields[3].type),
             ])
-            var encoder = Self.startedEncoder.encoder
-            var bytes = Self.startedEncoder.schemaMessage
-            try encoder.encode(batch, into: &bytes)
-            bytes += encoder.finish()
             let label = chunk.count == 1 ? chunk[chunk.startIndex].path : "\(chunk.count) files"
-            try await output.emit(.arrow(ArrowData(bytes: Data(bytes))), onComplete: logFailure(label))
+            // In-process the batch travels as it is; its IPC bytes are made only if a node needs them.
+            let table = ArrowTable(schema: Self.schema, batches: [batch])
+            try await output.emit(.arrow(ArrowData(table: table)), onComplete: logFailure(label))
         }
     }
 

@@ -41,6 +41,9 @@ enum ProcessLauncher {
         dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: FileActionClosefrom.self) }
     }()
 
+    /// `/dev/null`, opened once: every job's stdin (a `dup2` in the child instead of a path lookup).
+    static let devNull: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
+
     /// This process's environment, read once.
     static let baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
     /// The same as C strings, made once for the jobs that add nothing to it.
@@ -59,7 +62,11 @@ enum ProcessLauncher {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if devNull > 2 {  // (a process started without stdin may get 0, 1 or 2 for it)
+            posix_spawn_file_actions_adddup2(&actions, devNull, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
         if let closefrom = addClosefrom { _ = closefrom(&actions, 3) }

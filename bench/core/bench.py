@@ -4,7 +4,8 @@
     python3 bench/core/bench.py [--hypha PATH] [latency] [throughput] [overhead] [--files N] [--big N]
 
   latency     rename of a zip into the watched folder -> its job process starting, p50/p99 over
-              200 files, Hypha vs `inotifywait -m | while read` starting the same command.
+              200 files, Hypha vs `inotifywait -m | while read` starting the same command; in
+              --rounds rounds (default 5) that alternate the two, reported as medians over rounds.
   throughput  5,000 zips moved in at once, a trivial job each: jobs/s and files lost, Hypha vs the
               inotifywait loop vs Python watchdog starting a subprocess per event; then Hypha alone
               at 20,000 files (past the kernel's default queue of 16,384 events).
@@ -293,6 +294,7 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="a python with watchdog installed")
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--big", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=5, help="latency: rounds of Hypha then the loop (medians reported)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="hypha-bench-")
@@ -300,9 +302,26 @@ def main():
     results = {}
     try:
         if "latency" in args.which:
-            results["latency"] = [latency(k, tmp, args, stamp) for k in ("hypha", "inotifywait")]
+            # Rounds alternate Hypha and the loop, so drift in the machine's speed (other VMs on
+            # the host, CPU idle states) falls on both alike; the figures are medians over rounds.
+            rounds = []
+            for i in range(args.rounds):
+                pair = [latency(k, tmp, args, stamp) for k in ("hypha", "inotifywait")]
+                rounds.append(pair)
+                if args.rounds > 1:
+                    print("latency     round %d: " % (i + 1) + "; ".join(
+                        f"{r['runner']} p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f}" for r in pair), flush=True)
+            results["latency"] = []
+            for j in range(2):
+                runs = [pair[j] for pair in rounds]
+                results["latency"].append({
+                    "runner": runs[0]["runner"], "n": runs[0]["n"], "rounds": len(runs),
+                    "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                    "lost": sum(r["lost"] for r in runs), "per_round": runs})
             for r in results["latency"]:
-                print(f"latency     {r['runner']:18} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  lost {r['lost']}/{r['n']}", flush=True)
+                print(f"latency     {r['runner']:18} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  lost {r['lost']}/{r['n'] * r['rounds']}"
+                      + (f"  (medians of {r['rounds']} rounds)" if r["rounds"] > 1 else ""), flush=True)
         if "throughput" in args.which:
             results["throughput"] = [throughput(k, tmp, args, stamp, args.files) for k in ("hypha", "inotifywait", "watchdog")]
             results["throughput"].append(throughput("hypha", tmp, args, stamp, args.big))

@@ -51,6 +51,20 @@ import Testing
         #expect(acks.filter { $0.value == .delivered }.count == 9)
     }
 
+    @Test func aConcurrentNodeRunsUpToItsLimitAtOnceAndNoMore() async throws {
+        for limit in [1, 3] {
+            Gauge.shared.reset()
+            let summary = try await run("""
+                nodes:
+                  src: { plugin: numbers, count: 30 }
+                  slow: { plugin: gauge, from: src, parallel: \(limit), delay_ms: 5 }
+                """, capacity: 8)
+            #expect(summary.succeeded)
+            #expect(Gauge.shared.handled == 30)
+            #expect(Gauge.shared.most == limit, "\(Gauge.shared.most) messages at once with parallel: \(limit)")
+        }
+    }
+
     @Test func aSlowSinkKeepsChannelsBounded() async throws {
         // 40 messages through a capacity-2 channel into a sink that takes 2 ms each: the
         // source never runs more than the channel (plus the one in hand) ahead; all arrive.
@@ -90,6 +104,34 @@ import Testing
         try? await Task.sleep(for: .milliseconds(10))
         channel.finish()
         #expect(await receiver.value == nil)
+    }
+
+    @Test func severalConsumersShareTheElementsEachOnceAndAllSeeTheEnd() async throws {
+        let channel = BoundedChannel<Int>(capacity: 3)
+        let consumers = (0..<4).map { _ in
+            Task {
+                var got: [Int] = []
+                while let x = await channel.receive() { got.append(x) }
+                return got
+            }
+        }
+        for x in 0..<200 { try await channel.send(x) }
+        channel.finish()
+        var all: [Int] = []
+        for consumer in consumers { all += await consumer.value }
+        #expect(all.sorted() == Array(0..<200))  // every element once, none lost or doubled
+    }
+
+    @Test func waitingConsumersAreServedInTurn() async throws {
+        let channel = BoundedChannel<Int>(capacity: 1)
+        let first = Task { await channel.receive() }
+        try await Task.sleep(for: .milliseconds(20))
+        let second = Task { await channel.receive() }
+        try await Task.sleep(for: .milliseconds(20))
+        try await channel.send(1)
+        try await channel.send(2)
+        #expect(await first.value == 1)
+        #expect(await second.value == 2)
     }
 
     @Test func cancelWakesWaitingSenders() async throws {

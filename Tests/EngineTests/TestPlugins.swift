@@ -52,6 +52,34 @@ struct CollectSink: ProcessorPlugin {
     }
 }
 
+/// A sink that takes `delay_ms` per message, `parallel` at once, and records how many it had at once.
+struct GaugeSink: ProcessorPlugin {
+    static let spec = PluginSpec(name: "gauge", summary: "measures concurrency", input: .any, output: nil,
+                                 options: [OptionSpec("parallel", .int, default: 1, help: "concurrency"),
+                                           OptionSpec("delay_ms", .int, default: 1, help: "time per message")])
+    let concurrency: Int
+    let delay: Int
+    init(node: NodeConfig, context: RunContext) throws {
+        concurrency = node.int("parallel") ?? 1
+        delay = node.int("delay_ms") ?? 1
+    }
+    func process(_ message: Message, _ output: Output) async throws {
+        Gauge.shared.enter()
+        try await Task.sleep(for: .milliseconds(delay))
+        Gauge.shared.leave()
+    }
+}
+
+final class Gauge: Sendable {
+    static let shared = Gauge()
+    private let state = Mutex<(now: Int, most: Int, handled: Int)>((0, 0, 0))
+    func enter() { state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) } }
+    func leave() { state.withLock { $0.now -= 1; $0.handled += 1 } }
+    func reset() { state.withLock { $0 = (0, 0, 0) } }
+    var most: Int { state.withLock { $0.most } }
+    var handled: Int { state.withLock { $0.handled } }
+}
+
 /// A job-typed sink, to test port type mismatches.
 struct JobSink: ProcessorPlugin {
     static let spec = PluginSpec(name: "job-sink", summary: "takes jobs", input: .oneOf([.job]), output: .result, options: [])
@@ -88,4 +116,4 @@ final class AckLog: Sendable {
     }
 }
 
-let testRegistry = PluginRegistry([NumbersSource.self, DoubleTransform.self, CollectSink.self, JobSink.self])
+let testRegistry = PluginRegistry([NumbersSource.self, DoubleTransform.self, CollectSink.self, GaugeSink.self, JobSink.self])

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// A bounded multi-producer, single-consumer async channel. A full channel suspends its
-/// senders, so a slow consumer slows its producers and memory stays bounded.
+/// A bounded multi-producer, multi-consumer async channel. A full channel suspends its
+/// senders, so a slow consumer slows its producers and memory stays bounded. Each element goes
+/// to one consumer: the one that has waited longest, when several wait (a node's workers).
 ///
 /// Hand-written because the standard library has no bounded async channel and
 /// swift-async-algorithms' `AsyncChannel` is unbuffered (and would add a heavy dependency).
@@ -10,7 +11,7 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
         var buffer: [Element] = []
         var head = 0
         var waitingSenders: [(Element, CheckedContinuation<Void, any Error>)] = []
-        var waitingReceiver: CheckedContinuation<Element?, Never>?
+        var waitingReceivers: [CheckedContinuation<Element?, Never>] = []
         var openProducers: Int
         var cancelled = false
 
@@ -53,9 +54,8 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     public func send(_ element: Element) async throws {
         let action: SendAction = state.withLock { s in
             if s.cancelled { return .cancelled }
-            if let receiver = s.waitingReceiver {
-                s.waitingReceiver = nil
-                return .resume(receiver)
+            if !s.waitingReceivers.isEmpty {
+                return .resume(s.waitingReceivers.removeFirst())
             }
             if s.count < capacity {
                 s.buffer.append(element)
@@ -109,7 +109,7 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
                 let immediate: Element?? = state.withLock { s in
                     if let element = s.popFirst() { return .some(element) }
                     if s.openProducers <= 0 || s.cancelled { return .some(nil) }
-                    s.waitingReceiver = continuation
+                    s.waitingReceivers.append(continuation)
                     return nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
@@ -117,31 +117,31 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
         }
     }
 
-    /// One producer is done; after the last one the consumer sees the end.
+    /// One producer is done; after the last one the consumers see the end.
     public func finish() {
-        let receiver: CheckedContinuation<Element?, Never>? = state.withLock { s in
+        let receivers: [CheckedContinuation<Element?, Never>] = state.withLock { s in
             s.openProducers -= 1
-            guard s.openProducers <= 0, s.count == 0, s.waitingSenders.isEmpty else { return nil }
-            defer { s.waitingReceiver = nil }
-            return s.waitingReceiver
+            guard s.openProducers <= 0, s.count == 0, s.waitingSenders.isEmpty else { return [] }
+            defer { s.waitingReceivers.removeAll() }
+            return s.waitingReceivers
         }
-        receiver?.resume(returning: nil)
+        for receiver in receivers { receiver.resume(returning: nil) }
     }
 
-    /// Ends the channel at once: waiting senders throw `CancellationError`, the consumer sees the end.
+    /// Ends the channel at once: waiting senders throw `CancellationError`, the consumers see the end.
     public func cancel() {
-        let (senders, receiver) = state.withLock { s in
+        let (senders, receivers) = state.withLock { s in
             s.cancelled = true
             s.buffer.removeAll()
             s.head = 0
             defer {
                 s.waitingSenders.removeAll()
-                s.waitingReceiver = nil
+                s.waitingReceivers.removeAll()
             }
-            return (s.waitingSenders.map(\.1), s.waitingReceiver)
+            return (s.waitingSenders.map(\.1), s.waitingReceivers)
         }
         for sender in senders { sender.resume(throwing: CancellationError()) }
-        receiver?.resume(returning: nil)
+        for receiver in receivers { receiver.resume(returning: nil) }
     }
 }
 

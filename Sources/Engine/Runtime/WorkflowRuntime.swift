@@ -134,17 +134,10 @@ public final class WorkflowRuntime: Sendable {
 
     func runProcessor(_ processor: any ProcessorPlugin, index: Int, input: BoundedChannel<Message>,
                       outputs: [BoundedChannel<Message>]) async {
-        let stats = self.stats[index]
         let limit = max(1, processor.concurrency)
         if limit == 1 {
-            // One message at a time: handled in this task, with no child task per message.
-            for await message in input {
-                stats.update {
-                    $0.received += 1
-                    $0.active += 1
-                }
-                await handle(message, with: processor, index: index, outputs: outputs)
-            }
+            // One message at a time: handled in this task.
+            await work(on: input, with: processor, index: index, outputs: outputs)
         } else {
             await handleConcurrently(limit, processor: processor, index: index, input: input, outputs: outputs)
         }
@@ -156,25 +149,42 @@ public final class WorkflowRuntime: Sendable {
         for channel in outputs { channel.finish() }
     }
 
-    /// Up to `limit` messages at once, each in a child task.
+    /// Takes each message from the node's input in turn and handles it, until the input ends.
+    func work(on input: BoundedChannel<Message>, with processor: any ProcessorPlugin, index: Int,
+              outputs: [BoundedChannel<Message>]) async {
+        while let message = await input.receive() {
+            await handle(message, with: processor, index: index, outputs: outputs)
+        }
+    }
+
+    /// Up to `limit` messages at once, each handled by a worker task that takes it straight from
+    /// the input channel (no task per message: one hand-off less on the way to a job). Workers
+    /// are started as they are needed: one more whenever every worker is busy, up to `limit`;
+    /// the spare starts while the others work, off the path of the message at hand.
     func handleConcurrently(_ limit: Int, processor: any ProcessorPlugin, index: Int, input: BoundedChannel<Message>,
                             outputs: [BoundedChannel<Message>]) async {
-        let stats = self.stats[index]
+        let idle = Mutex(0)
+        let (spareNeeded, requestSpare) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let worker: @Sendable () async -> Void = {
+            while true {
+                idle.withLock { $0 += 1 }
+                guard let message = await input.receive() else { break }
+                let allBusy = idle.withLock { count in
+                    count -= 1
+                    return count == 0
+                }
+                if allBusy { requestSpare.yield() }
+                await self.handle(message, with: processor, index: index, outputs: outputs)
+            }
+            requestSpare.finish()  // the input has ended, or the run is cancelled
+        }
         await withTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for await message in input {
-                if inFlight >= limit {
-                    await group.next()
-                    inFlight -= 1
-                }
-                inFlight += 1
-                stats.update {
-                    $0.received += 1
-                    $0.active += 1
-                }
-                group.addTask {
-                    await self.handle(message, with: processor, index: index, outputs: outputs)
-                }
+            group.addTask(operation: worker)
+            var workers = 1
+            for await _ in spareNeeded {
+                workers += 1
+                group.addTask(operation: worker)
+                if workers == limit { break }
             }
         }
     }
@@ -182,6 +192,10 @@ public final class WorkflowRuntime: Sendable {
     func handle(_ message: Message, with processor: any ProcessorPlugin, index: Int,
                 outputs: [BoundedChannel<Message>]) async {
         let stats = self.stats[index]
+        stats.update {
+            $0.received += 1
+            $0.active += 1
+        }
         let output = Output { payload in
             message.ack.retain()
             stats.update { $0.emitted += 1 }

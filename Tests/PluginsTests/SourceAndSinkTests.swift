@@ -84,6 +84,59 @@ import Testing
         #expect(names == ["moved.zip", "slow.zip"])
     }
 
+    @Test func aFileStillOpenForWritingAtStartIsNotTakenHalfWritten() async throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let inbox = h.directory + "/in"
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        try touch(inbox + "/done.zip")
+        // A copy in progress when hypha starts: this process holds it open for writing.
+        let copying = inbox + "/copying.zip"
+        let fd = open(copying, O_CREAT | O_WRONLY, 0o644)
+        #expect(fd >= 0)
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        try handle.write(contentsOf: Data("first half".utf8))
+        let node = h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"])
+
+        // --once: only the complete file.
+        let once = Emitted()
+        try await FileWatchPlugin(node: node, context: h.context()).run(once.sourceOutput(once: true))
+        #expect(try records(once.all).compactMap { $0["name"]?.stringValue } == ["done.zip"])
+
+        // Watching: the complete file at start; the other one once it is closed, whole, once.
+        let plugin = try FileWatchPlugin(node: node, context: h.context(once: false))
+        let out = Emitted()
+        let watching = Task { try await plugin.run(out.sourceOutput(once: false)) }
+        try await waitFor { (try? records(out.all).count) == 1 }
+        try handle.write(contentsOf: Data(", second half".utf8))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try records(out.all).count == 1)
+        close(fd)
+        try await waitFor { (try? records(out.all).count) == 2 }
+        try await Task.sleep(for: .milliseconds(100))
+        watching.cancel()
+        _ = try? await watching.value
+        let rows = try records(out.all)
+        #expect(rows.compactMap { $0["name"]?.stringValue } == ["done.zip", "copying.zip"])
+        #expect(rows.last?["size"] == .int(Int64("first half, second half".utf8.count)))
+    }
+
+    @Test func openWritersAreFoundThroughProc() throws {
+        let h = try PluginHarness()
+        defer { h.cleanUp() }
+        let writing = h.directory + "/w.bin", reading = h.directory + "/r.bin", idle = h.directory + "/i.bin"
+        for path in [writing, reading, idle] { try touch(path) }
+        let w = open(writing, O_WRONLY | O_APPEND)
+        let r = open(reading, O_RDONLY)
+        defer { close(w); close(r) }
+        // Through a symlinked folder too: /proc shows resolved paths.
+        let alias = h.directory + "/alias"
+        try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: h.directory)
+        let found = OpenWriters.among([writing, reading, idle, alias + "/w.bin"])
+        #expect(Set(found.keys) == [writing, alias + "/w.bin"])
+        #expect(found[writing] == getpid())
+    }
+
     @Test func emitContentsSendsEachArrowFileAsItIs() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }

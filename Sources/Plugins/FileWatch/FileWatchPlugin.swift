@@ -81,7 +81,7 @@ public struct FileWatchPlugin: SourcePlugin {
         }
         var tracker = FileTracker()
         if output.once {
-            try await emit(scan(root, tracker: &tracker), output)
+            try await emit(scan(root, tracker: &tracker, watching: false), output)
             return
         }
         // Watch first, then scan, so a file arriving in between is not missed (the tracker
@@ -114,9 +114,10 @@ public struct FileWatchPlugin: SourcePlugin {
         fnmatch(pattern, FileInfo.name(of: path), FNM_PERIOD) == 0
     }
 
-    /// Regular files under `folder` that match and are new or changed, sorted by path.
-    func scan(_ folder: String, tracker: inout FileTracker) -> [FileInfo] {
-        var found: [FileInfo] = []
+    /// Regular files under `folder` that match, are new or changed, and that no process has
+    /// open for writing (those come with their close event, or in a later run), sorted by path.
+    func scan(_ folder: String, tracker: inout FileTracker, watching: Bool = true) -> [FileInfo] {
+        var candidates: [(path: String, stat: stat)] = []
         var stack = [folder]
         while let dir = stack.popLast() {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
@@ -126,10 +127,20 @@ public struct FileWatchPlugin: SourcePlugin {
                 guard lstat(path, &st) == 0 else { continue }
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     if recursive && !name.hasPrefix(".") { stack.append(path) }
-                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), let info = tracker.admit(path, known: st) {
-                    found.append(info)
+                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), tracker.isNew(path, st) {
+                    candidates.append((path, st))
                 }
             }
+        }
+        let beingWritten = OpenWriters.among(candidates.map(\.path))
+        var found: [FileInfo] = []
+        for (path, st) in candidates {
+            if let pid = beingWritten[path] {
+                let then = watching ? "it is taken when it is closed" : "not taken: run again once it is complete"
+                logger.warning("\(path) is still open for writing (process \(pid)); \(then)")
+                continue
+            }
+            if let info = tracker.admit(path, known: st) { found.append(info) }
         }
         return found
     }
@@ -200,10 +211,18 @@ struct FileTracker {
 
     /// The file's info if it is a regular file not yet emitted in this version. `known` is a
     /// `stat` the caller already made (a scan), so the file isn't looked up twice.
+    /// Whether this version of the file (as `st` describes it) has not been emitted yet.
+    func isNew(_ path: String, _ st: stat) -> Bool {
+        guard let previous = seen[path] else { return true }
+        return previous.size != Int64(st.st_size) || previous.modified != Self.micros(st.st_mtim)
+    }
+
+    static func micros(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec) / 1000 }
+
     mutating func admit(_ path: String, known: stat? = nil) -> FileInfo? {
         var st = known ?? stat()
         guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let modified = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000
+        let modified = Self.micros(st.st_mtim)
         let size = Int64(st.st_size)
         if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }
         seen[path] = (size, modified)

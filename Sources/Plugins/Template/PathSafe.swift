@@ -2,7 +2,11 @@
 enum PathSafe {
     /// Lower-case letters, digits and '-', at most 40 characters.
     static func slug(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiSlug(text.utf8) }
+        text.utf8.allSatisfy({ $0 < 0x80 }) ? asciiSlug(text.utf8) : unicodeSlug(text)
+    }
+
+    /// The rule itself, character by character (the path non-ASCII text takes).
+    static func unicodeSlug(_ text: String) -> String {
         var out = ""
         var lastDash = false
         for c in text.lowercased() {

@@ -125,9 +125,9 @@ import Testing
     @Test func waitingConsumersAreServedInTurn() async throws {
         let channel = BoundedChannel<Int>(capacity: 1)
         let first = Task { await channel.receive() }
-        try await Task.sleep(for: .milliseconds(20))
+        while channel.waitingConsumers < 1 { try await Task.sleep(for: .milliseconds(1)) }
         let second = Task { await channel.receive() }
-        try await Task.sleep(for: .milliseconds(20))
+        while channel.waitingConsumers < 2 { try await Task.sleep(for: .milliseconds(1)) }
         try await channel.send(1)
         try await channel.send(2)
         #expect(await first.value == 1)

@@ -46,6 +46,9 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     /// Elements waiting to be received.
     public var count: Int { state.withLock { $0.count } }
 
+    /// Consumers waiting for an element.
+    public var waitingConsumers: Int { state.withLock { $0.waitingReceivers.count } }
+
     /// Whether a `send` now would not wait.
     public var hasRoom: Bool { state.withLock { $0.count < capacity && $0.waitingSenders.isEmpty } }
 

@@ -8,7 +8,8 @@ import Logging
 /// describing complete files (`path` utf8, `name` utf8, `size` int64, `modified`
 /// timestamp[us, UTC]), several files per batch when they arrive together.
 ///
-/// Files already there at start are picked up first. After that a file is emitted only
+/// Files already there at start are picked up first, except those a process still has open
+/// for writing (`OpenWriters`): they follow when closed. After that a file is emitted only
 /// once it is complete: closed after writing, or moved in; never while it is still being
 /// written. A kernel queue overflow triggers a rescan, so no file is missed. With
 /// `emit: contents`, matching Arrow IPC files are emitted as their own contents instead.

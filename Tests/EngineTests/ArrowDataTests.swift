@@ -22,7 +22,7 @@ import Testing
         #expect(decoded.schema.fields.map(\.name) == ["path", "size"])
         #expect(decoded.batches[0].value(row: 1, column: 0) == .string("ü.zip"))
         #expect(decoded.batches[0].value(row: 0, column: 1) == .int(3))
-        // Asked again, the same bytes (encoded once).
+        // Asked again, the same bytes.
         #expect(try data.ipcBytes() == bytes)
     }
 

@@ -12,20 +12,20 @@ import Synchronization
 /// for the table, and a node that has already parsed it (the HTTP source, to answer 400 for
 /// bad Arrow) passes the table along so nobody parses it again.
 ///
-/// Why: encoding a batch only for the next node to parse it again cost about 90 µs of the
-/// ~0.45 ms between a new file and its job's spawn (docs/BENCHMARKS.md, stage trace).
+/// Why: encoding a batch only for the next node to parse it again cost about 0.06 ms of the
+/// 0.47 ms between a new file and its job's spawn (docs/BENCHMARKS.md, stage trace).
 public struct ArrowData: Sendable, Equatable {
     private let storage: Storage
 
     /// Data that arrived as IPC bytes (stream or file format); `table`, when the caller has
     /// already parsed and validated exactly these bytes.
     public init(bytes: Data, table: ArrowTable? = nil) {
-        storage = Storage(bytes: bytes, table: table)
+        storage = Storage(table.map { .both(bytes, $0) } ?? .bytes(bytes))
     }
 
     /// Data built in this process; its IPC bytes are encoded when first asked for.
     public init(table: ArrowTable) {
-        storage = Storage(bytes: nil, table: table)
+        storage = Storage(.table(table))
     }
 
     /// The data as an IPC stream (or the file-format bytes it arrived as).
@@ -45,28 +45,38 @@ public struct ArrowData: Sendable, Equatable {
         lhs.storage === rhs.storage || (try? lhs.ipcBytes() == rhs.ipcBytes()) == true
     }
 
-    /// Both forms, each made at most once; shared by every copy of the message (fan-out).
+    /// The forms at hand, each made at most once; shared by every copy of the message (fan-out).
     private final class Storage: Sendable {
-        private let forms: Mutex<(bytes: Data?, table: ArrowTable?)>
+        enum Forms {
+            case bytes(Data)
+            case table(ArrowTable)
+            case both(Data, ArrowTable)
+        }
+        private let forms: Mutex<Forms>
 
-        init(bytes: Data?, table: ArrowTable?) {
-            forms = Mutex((bytes, table))
+        init(_ forms: Forms) {
+            self.forms = Mutex(forms)
         }
 
         func bytes() throws(ArrowError) -> Data {
-            let (bytes, table) = forms.withLock { $0 }
-            if let bytes { return bytes }
-            guard let table else { return Data() }
+            let table: ArrowTable
+            switch forms.withLock({ $0 }) {
+            case .bytes(let bytes), .both(let bytes, _): return bytes
+            case .table(let t): table = t
+            }
             let encoded = Data(try ArrowStreamWriter.encode(schema: table.schema, batches: table.batches))
-            forms.withLock { $0.bytes = encoded }
+            forms.withLock { $0 = .both(encoded, table) }
             return encoded
         }
 
         func table() throws(ArrowError) -> ArrowTable {
-            let (bytes, table) = forms.withLock { $0 }
-            if let table { return table }
-            let decoded = try ArrowIPC.read([UInt8](bytes ?? Data()))
-            forms.withLock { $0.table = decoded }
+            let bytes: Data
+            switch forms.withLock({ $0 }) {
+            case .table(let table), .both(_, let table): return table
+            case .bytes(let b): bytes = b
+            }
+            let decoded = try ArrowIPC.read([UInt8](bytes))
+            forms.withLock { $0 = .both(bytes, decoded) }
             return decoded
         }
     }

@@ -82,7 +82,7 @@ public struct FileWatchPlugin: SourcePlugin {
         }
         var tracker = FileTracker()
         if output.once {
-            try await emit(scan(root, tracker: &tracker, watching: false), output)
+            try await emit(scan(root, tracker: &tracker), output)
             return
         }
         // Watch first, then scan, so a file arriving in between is not missed (the tracker
@@ -117,7 +117,7 @@ public struct FileWatchPlugin: SourcePlugin {
 
     /// Regular files under `folder` that match, are new or changed, and that no process has
     /// open for writing (those come with their close event, or in a later run), sorted by path.
-    func scan(_ folder: String, tracker: inout FileTracker, watching: Bool = true) -> [FileInfo] {
+    func scan(_ folder: String, tracker: inout FileTracker) -> [FileInfo] {
         var candidates: [(path: String, stat: stat)] = []
         var stack = [folder]
         while let dir = stack.popLast() {
@@ -137,8 +137,7 @@ public struct FileWatchPlugin: SourcePlugin {
         var found: [FileInfo] = []
         for (path, st) in candidates {
             if let pid = beingWritten[path] {
-                let then = watching ? "it is taken when it is closed" : "not taken: run again once it is complete"
-                logger.warning("\(path) is still open for writing (process \(pid)); \(then)")
+                logger.warning("\(path) is still open for writing (process \(pid)); it is taken once closed (watching) or by a later run (--once)")
                 continue
             }
             if let info = tracker.admit(path, known: st) { found.append(info) }
@@ -210,8 +209,6 @@ struct FileInfo: Sendable, Equatable {
 struct FileTracker {
     private var seen: [String: (size: Int64, modified: Int64)] = [:]
 
-    /// The file's info if it is a regular file not yet emitted in this version. `known` is a
-    /// `stat` the caller already made (a scan), so the file isn't looked up twice.
     /// Whether this version of the file (as `st` describes it) has not been emitted yet.
     func isNew(_ path: String, _ st: stat) -> Bool {
         guard let previous = seen[path] else { return true }
@@ -220,12 +217,13 @@ struct FileTracker {
 
     static func micros(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec) / 1000 }
 
+    /// The file's info if it is a regular file not yet emitted in this version. `known` is a
+    /// `stat` the caller already made (a scan), so the file isn't looked up twice.
     mutating func admit(_ path: String, known: stat? = nil) -> FileInfo? {
         var st = known ?? stat()
-        guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isNew(path, st) else { return nil }
         let modified = Self.micros(st.st_mtim)
         let size = Int64(st.st_size)
-        if let previous = seen[path], previous.size == size, previous.modified == modified { return nil }
         seen[path] = (size, modified)
         return FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified)
     }

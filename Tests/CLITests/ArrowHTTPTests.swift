@@ -71,7 +71,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let port = Self.freePort()
         let url = "http://127.0.0.1:\(port)/arrow"
-        let jobNodeArgs = [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)",
+        let jobNodeArgs = [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(inbox)",
                            "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b"]
         var jobNode = try Self.start(jobNodeArgs, log: dir + "/b.log")
         let downloadNode = try Self.start([CLI.shipped("workflows/download-node.yml"), "--var", "inbox=\(inbox)",

@@ -35,15 +35,17 @@ enum CLI {
     /// Runs hypha with `arguments`, waiting at most `timeout` seconds.
     @discardableResult
     static func run(_ arguments: [String], cwd: String? = nil, timeout: Double = 120,
-                    onStart: ((Process) -> Void)? = nil) throws -> Result {
-        try spawn(binary, arguments, cwd: cwd, timeout: timeout, onStart: onStart)
+                    environment: [String: String]? = nil, onStart: ((Process) -> Void)? = nil) throws -> Result {
+        try spawn(binary, arguments, cwd: cwd, timeout: timeout, environment: environment, onStart: onStart)
     }
 
+    /// Runs `program`; `environment` replaces the test's own when given.
     static func spawn(_ program: String, _ arguments: [String], cwd: String? = nil, timeout: Double = 120,
-                      onStart: ((Process) -> Void)? = nil) throws -> Result {
+                      environment: [String: String]? = nil, onStart: ((Process) -> Void)? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -37,3 +37,37 @@ import Testing
         #expect(try Interpolator.render("a {{ name }}", in: tricky) == .string("a {{ vars.work }}\": x\n- y"))
     }
 }
+
+@Suite struct PathFilterSafetyTests {
+    /// `stem` and `basename` give one file-name component: a value that would make it empty,
+    /// `.`, `..` or a path fails the message rather than point a job outside its folder.
+    @Test(arguments: [
+        ("{{ name | stem }}", "...zip"),      // stem ".."
+        ("{{ name | stem }}", "..zip"),       // stem "."
+        ("{{ name | basename }}", ".."),
+        ("{{ name | basename }}", "/"),
+        ("{{ name | basename }}", ""),
+        ("{{ name | stem }}", "/in/../"),
+    ])
+    func unsafeNamesAreRefused(template: String, name: String) {
+        #expect(throws: Interpolator.Failure.self) {
+            try Interpolator.render(template, in: Record([("name", .string(name))]))
+        }
+    }
+
+    @Test func theErrorNamesTheFilterAndTheValue() {
+        do {
+            _ = try Interpolator.render("{{ name | stem }}", in: Record([("name", "...zip")]))
+            Issue.record("expected a failure")
+        } catch {
+            #expect(error.description.contains("filter 'stem' of \"...zip\" gives \"..\""))
+        }
+    }
+
+    @Test func ordinaryNamesPass() throws {
+        #expect(try Interpolator.render("{{ name | stem }}", in: Record([("name", ".hidden")])) == ".hidden")
+        #expect(try Interpolator.render("{{ name | stem }}", in: Record([("name", "a..b.zip")])) == "a..b")
+        #expect(try Interpolator.render("{{ name | basename }}", in: Record([("name", "/x/y.zip/")])) == "y.zip")
+        #expect(PathParts.isSafeComponent("...") && !PathParts.isSafeComponent("a/b") && !PathParts.isSafeComponent(".."))
+    }
+}

@@ -38,7 +38,8 @@ struct DoubleTransform: ProcessorPlugin {
 /// Collects what it receives.
 struct CollectSink: ProcessorPlugin {
     static let spec = PluginSpec(name: "collect", summary: "collects", input: .any, output: nil,
-                                 options: [OptionSpec("delay_ms", .int, default: 0, help: "slow down")])
+                                 options: [OptionSpec("delay_ms", .int, default: 0, help: "slow down"),
+                                           OptionSpec("label", .string, help: "free text, kept as written")])
     let delay: Int
     let id: String
     init(node: NodeConfig, context: RunContext) throws {

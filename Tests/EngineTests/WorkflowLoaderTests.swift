@@ -180,4 +180,27 @@ import Testing
         #expect(plan.node("src")?.config.int("count") == 9)
         #expect(plan.notes.count == 2)
     }
+
+    /// `api_key: 0123456789` is an identifier, not a number: a string option keeps the text as
+    /// written, however YAML would read it; so do `--set` values and variables.
+    @Test func stringOptionsKeepTheirTextAsWritten() throws {
+        let plan = try loader.load(text: """
+            vars: { key: 0123456789 }
+            nodes:
+              src: { plugin: numbers, count: 1 }
+              a: { plugin: collect, from: src, label: 0123456789 }
+              b: { plugin: collect, from: src, label: 1.10 }
+              c: { plugin: collect, from: src, label: "{{ vars.key }}" }
+              d: { plugin: collect, from: src, label: 98765432109876543210 }
+            """, path: "w.yml")
+        #expect(plan.node("a")?.config.string("label") == "0123456789")
+        #expect(plan.node("b")?.config.string("label") == "1.10")
+        #expect(plan.node("c")?.config.string("label") == "0123456789")
+        #expect(plan.node("d")?.config.string("label") == "98765432109876543210")
+        let set = try loader.load(text: "nodes:\n  src: { plugin: numbers, count: 1 }\n  a: { plugin: collect, from: src }\n",
+                                  path: "w.yml", overrides: RunOverrides(sets: [(node: "a", option: "label", value: "007")]))
+        #expect(set.node("a")?.config.string("label") == "007")
+        // Numbers are still numbers where a number is asked for.
+        #expect(plan.node("src")?.config.int("count") == 1)
+    }
 }

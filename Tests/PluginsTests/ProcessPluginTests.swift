@@ -124,10 +124,15 @@ import Testing
         await #expect { _ = try await run(job("no-such-program-xyz", [])) } throws: { "\($0)".contains("not found") }
     }
 
-    @Test func locatorResolvesProgramsToTheirRealPath() {
-        let locator = ProgramLocator()
-        let sh = locator.locate("sh", workingDirectory: nil)
-        #expect(sh != nil)
-        #expect(sh.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == $0 } == true)
+    /// The path found on PATH is kept, not resolved through symlinks (a venv's `python3` is a
+    /// symlink and must run as the venv's).
+    @Test func locatorKeepsThePathFoundOnPath() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("locator-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/mysh", withDestinationPath: "/bin/sh")
+        let locator = ProgramLocator(path: dir + ":/usr/bin:/bin")
+        #expect(locator.locate("mysh", workingDirectory: nil) == dir + "/mysh")
+        #expect(locator.locate("no-such-program-xyz", workingDirectory: nil) == nil)
     }
 }

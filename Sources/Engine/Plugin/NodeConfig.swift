@@ -4,10 +4,14 @@ import Foundation
 public struct OptionValue: Sendable {
     public var value: Value
     public var location: SourceLocation?
+    /// The text as written, for a plain scalar (`0123`, `1e3`, `true`): an option whose type
+    /// is a string takes this text rather than the number or flag YAML read in it.
+    public var text: String?
 
-    public init(_ value: Value, at location: SourceLocation?) {
+    public init(_ value: Value, at location: SourceLocation?, text: String? = nil) {
         self.value = value
         self.location = location
+        self.text = text
     }
 }
 

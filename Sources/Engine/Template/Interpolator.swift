@@ -174,6 +174,17 @@ public struct Interpolator: Sendable {
     }
 
     static func apply(_ filter: Filter, to value: Value) throws(Failure) -> Value {
+        /// `basename` and `stem` make one file-name component that templates put into paths
+        /// (`{{ vars.work }}/{{ name | stem }}`): a value that would make it empty, `.`, `..`
+        /// or anything with a separator could point a job outside its folder, so it fails
+        /// the message instead.
+        func fileName(_ result: String) throws(Failure) -> String {
+            guard PathParts.isSafeComponent(result) else {
+                throw .filter("filter '\(filter.name)' of \(value.json) gives \(Value.string(result).json), which is not a safe file "
+                              + "name (empty, '.', '..', or with '/' or a NUL byte); the message is refused so no job writes outside its folder")
+            }
+            return result
+        }
         func pathText() throws(Failure) -> String {
             guard case .string(let s) = value else {
                 throw .filter("filter '\(filter.name)' needs a string, got \(value.typeName) \(value.json)")
@@ -181,9 +192,9 @@ public struct Interpolator: Sendable {
             return s
         }
         switch filter.name {
-        case "basename": return .string(PathParts.basename(try pathText()))
+        case "basename": return .string(try fileName(PathParts.basename(try pathText())))
         case "dirname": return .string(PathParts.dirname(try pathText()))
-        case "stem": return .string(PathParts.stem(try pathText()))
+        case "stem": return .string(try fileName(PathParts.stem(try pathText())))
         case "ext": return .string(PathParts.ext(try pathText()))
         case "lower": return .string(try pathText().lowercased())
         case "upper": return .string(try pathText().uppercased())
@@ -199,9 +210,15 @@ public struct Interpolator: Sendable {
     }
 }
 
-/// Path helpers for the path filters; they work on the text, never on the file system.
-/// The parts of a path the template filters `basename`, `dirname`, `stem` and `ext` return.
+/// The parts of a path the template filters `basename`, `dirname`, `stem` and `ext` return;
+/// they work on the text, never on the file system.
 public enum PathParts {
+    /// Whether `name` can stand as one component of a path without leaving its folder:
+    /// not empty, not `.` or `..`, no `/` and no NUL.
+    public static func isSafeComponent(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(UInt8(ascii: "/")) && !name.utf8.contains(0)
+    }
+
     public static func basename(_ path: String) -> String {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         return trimmed.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? trimmed

@@ -47,8 +47,14 @@ public enum YAMLValue {
         case "false", "False", "FALSE": return .bool(false)
         default: break
         }
-        if let i = Int64(s) { return .int(i) }
-        if s.first.map({ $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." }) == true, let d = Double(s) {
+        // Digits with a leading zero (`0123456789`) or too many for an integer are identifiers
+        // (keys, account numbers, zip codes), not numbers: as in YAML 1.1, they stay text.
+        let unsigned = s.first == "-" || s.first == "+" ? s.dropFirst() : s[...]
+        if !unsigned.isEmpty, unsigned.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            if unsigned.count > 1 && unsigned.first == "0" { return .string(s) }
+            return Int64(s).map(Value.int) ?? .string(s)
+        }
+        if s.first.map({ $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." }) == true, let d = Double(s), d.isFinite {
             return .float(d)
         }
         return .string(s)

@@ -71,7 +71,7 @@ public struct WorkflowLoader: Sendable {
                     at: nil))
                 continue
             }
-            let value = OptionValue(YAMLValue.parseArgument(set.value), at: nil)
+            let value = OptionValue(YAMLValue.parseArgument(set.value), at: nil, text: set.value)
             if set.option == "plugin" {
                 override(&workflow.nodes[index], plugin: value, options: [:], swapped: &workflow.swapped)
             } else {
@@ -247,12 +247,17 @@ public struct WorkflowLoader: Sendable {
         var options: [String: OptionValue] = [:]
         let known = spec.options.map(\.name)
         for key in node.optionOrder {
-            guard let raw = node.options[key] else { continue }
+            guard var raw = node.options[key] else { continue }
             guard let option = spec.options.first(where: { $0.name == key }) else {
                 let list = known.isEmpty ? "it takes no options" : "its options: " + known.joined(separator: ", ")
                 diagnostics.append(Diagnostic("unknown option '\(key)' for plugin '\(spec.name)'\(didYouMean(key, known)); \(list)",
                                               at: raw.location ?? node.location))
                 continue
+            }
+            // A string option keeps the text as written (`api_key: 0123456789`, `tag: 1.10`),
+            // not the number YAML read in it.
+            if [OptionType.string, .path].contains(option.type), let text = raw.text, raw.value.stringValue == nil {
+                raw.value = .string(text)
             }
             var value = expandEnvironment(raw, what: "option '\(key)'", diagnostics: &diagnostics)
             do {

@@ -142,7 +142,8 @@ struct WorkflowParser {
             default:
                 if declaration.options[key] != nil { error("duplicate option '\(key)' in node '\(id)'", keyNode) }
                 do {
-                    declaration.options[key] = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode))
+                    declaration.options[key] = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode),
+                                                           text: valueNode.scalar?.string)
                     declaration.optionOrder.append(key)
                 } catch { diagnostics.append(Diagnostic(error.message, at: error.location)) }
             }
@@ -174,7 +175,8 @@ struct WorkflowParser {
                 for (keyNode, valueNode) in entries {
                     guard let key = keyNode.string else { continue }
                     do {
-                        let v = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode))
+                        let v = OptionValue(try YAMLValue.value(of: valueNode, file: file), at: location(valueNode),
+                                            text: valueNode.scalar?.string)
                         if key == "plugin" { plugin = v } else { options[key] = v }
                     } catch { diagnostics.append(Diagnostic(error.message, at: error.location)) }
                 }

@@ -4,15 +4,22 @@ import HTTPTypes
 import Hummingbird
 import HyphaArrow
 import Logging
+import NIOCore
+import Synchronization
 
 /// `arrow-http` source (→ arrow): receives Arrow IPC streams over HTTP, so Hypha nodes on
 /// several machines (or other tools) can feed this one.
 ///
 /// `POST PATH` with `Content-Type: application/vnd.apache.arrow.stream`. The answer comes
 /// only once the data is accepted into the DAG: 200 with the row count; 400 for malformed
-/// Arrow (with the reason); 413 past `max_bytes`; 415 for another content type; 401 without
-/// the configured bearer token; 503 (with `Retry-After`) while the DAG is saturated, so
-/// backpressure reaches the sender.
+/// Arrow (with the reason); 403 for a row whose `path` is outside `allowed_paths`; 408 when the
+/// body takes longer than `read_timeout`; 413 past `max_bytes`; 415 for another content type;
+/// 401 without the configured bearer token; 503 (with `Retry-After`) while `max_in_flight`
+/// bodies are already being received or the DAG is saturated, so backpressure reaches the
+/// sender. A connection idle for `idle_timeout` (no complete request head, no request) is
+/// closed, so slow or stalled clients cannot hold descriptors. Memory for bodies is bounded by
+/// `max_in_flight` × `max_bytes`; a body is copied once, out of the server's buffer, and the
+/// decoded table is a view into that copy.
 public struct ArrowHTTPSourcePlugin: SourcePlugin {
     public static let contentType = "application/vnd.apache.arrow.stream"
 
@@ -26,7 +33,12 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             OptionSpec("path", .string, default: "/arrow", help: "the URL path that takes POSTs"),
             OptionSpec("token", .string, help: "a bearer token every request must carry (default: none needed)"),
             OptionSpec("max_bytes", .int, default: 67_108_864, help: "the largest body accepted (413 past it)"),
+            OptionSpec("max_in_flight", .int, default: 4, help: "bodies received at once; more requests get 503 at once"),
             OptionSpec("accept_timeout", .duration, default: 2, help: "how long a request waits for room in the DAG before 503"),
+            OptionSpec("idle_timeout", .duration, default: 30, help: "a connection with no request for this long is closed"),
+            OptionSpec("read_timeout", .duration, default: 60, help: "a body must arrive whole within this time (408 past it)"),
+            OptionSpec("allowed_paths", .stringList,
+                       help: "folders that rows' 'path' values must be inside (403 otherwise); default: any path"),
         ])
 
     let host: String
@@ -35,6 +47,10 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let token: String?
     let maxBytes: Int
     let acceptTimeout: Duration
+    let idleTimeout: Duration
+    let readTimeout: Duration
+    let allowedPaths: AllowedPaths?
+    let inFlight: InFlightLimit
     let logger: Logger
 
     public init(node: NodeConfig, context: RunContext) throws {
@@ -43,18 +59,31 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         path = node.string("path") ?? "/arrow"
         token = node.string("token").flatMap { $0.isEmpty ? nil : $0 }
         maxBytes = max(1, node.int("max_bytes") ?? 64 * 1024 * 1024)
-        acceptTimeout = .milliseconds(Int64((node.duration("accept_timeout") ?? 2) * 1000))
+        acceptTimeout = .seconds(node.duration("accept_timeout") ?? 2)
+        idleTimeout = .seconds(node.duration("idle_timeout") ?? 30)
+        readTimeout = .seconds(node.duration("read_timeout") ?? 60)
+        allowedPaths = node.strings("allowed_paths").map { AllowedPaths($0.map(node.workflow.resolve)) }
+        inFlight = InFlightLimit(max(1, node.int("max_in_flight") ?? 4))
         logger = context.logger
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
         if let port = node.int("port"), !(0...65535).contains(port) {
-            return [Diagnostic("option 'port' of node '\(node.id)' must be 0...65535, got \(port)", at: node.location(of: "port"))]
+            problems.append(Diagnostic("option 'port' of node '\(node.id)' must be 0...65535, got \(port)", at: node.location(of: "port")))
         }
         if let path = node.string("path"), !path.hasPrefix("/") {
-            return [Diagnostic("option 'path' of node '\(node.id)' must start with '/'", at: node.location(of: "path"))]
+            problems.append(Diagnostic("option 'path' of node '\(node.id)' must start with '/'", at: node.location(of: "path")))
         }
-        return []
+        if let n = node.int("max_in_flight"), n < 1 {
+            problems.append(Diagnostic("option 'max_in_flight' of node '\(node.id)' must be at least 1, got \(n)",
+                                       at: node.location(of: "max_in_flight")))
+        }
+        if let paths = node.strings("allowed_paths"), paths.isEmpty || paths.contains(where: \.isEmpty) {
+            problems.append(Diagnostic("option 'allowed_paths' of node '\(node.id)' must list folders; leave it out to allow any path",
+                                       at: node.location(of: "allowed_paths")))
+        }
+        return problems
     }
 
     public func run(_ output: SourceOutput) async throws {
@@ -71,6 +100,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         let logger = self.logger
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
             configuration: .init(address: .hostname(host, port: port), serverName: "hypha"),
             onServerRunning: { channel in
                 logger.notice("arrow-http listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\(self.path)")
@@ -96,19 +126,25 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
             return Self.answer(.contentTooLarge, "body of \(length) bytes is over the limit of \(maxBytes)")
         }
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: maxBytes)
-        } catch {
-            return Self.answer(.contentTooLarge, "body is over the limit of \(maxBytes) bytes")
+        guard inFlight.enter() else {
+            return Self.answer(.serviceUnavailable, "\(inFlight.limit) bodies are already being received; retry later",
+                               extra: [.retryAfter: "1"])
         }
-        let bytes = [UInt8](body.readableBytesView)
+        defer { inFlight.leave() }
+        let bytes: [UInt8]
+        switch await collectBody(request) {
+        case .success(let body): bytes = body
+        case .failure(let refused): return refused.answer
+        }
         let table: ArrowTable
         do {
             table = try ArrowIPC.read(bytes)
         } catch {
             return Self.answer(.badRequest, "malformed Arrow IPC stream: \(error)")
+        }
+        if let allowedPaths, let problem = allowedPaths.check(table) {
+            logger.warning("arrow-http refused a message: \(problem)")
+            return Self.answer(.forbidden, problem)
         }
         // Wait a little for room downstream; past that, tell the sender to back off.
         let deadline = ContinuousClock.now + acceptTimeout
@@ -119,12 +155,46 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             try? await Task.sleep(for: .milliseconds(5))
         }
         do {
-            // The table goes along with the bytes, so arrow-decode doesn't parse them again.
-            try await output.emit(.arrow(ArrowData(bytes: Data(bytes), table: table)))
+            // The table (a view into `bytes`) travels alone: arrow-decode doesn't parse again,
+            // and the IPC bytes are encoded anew only if a node downstream needs them.
+            try await output.emit(.arrow(ArrowData(table: table)))
         } catch {
             return Self.answer(.serviceUnavailable, "the workflow is stopping", extra: [.retryAfter: "1"])
         }
         return Self.answer(.ok, nil, rows: table.rowCount)
+    }
+
+    /// The body, copied once out of the server's buffers, or the answer for a body that is
+    /// too large or arrives too slowly.
+    func collectBody(_ request: Request) async -> Result<[UInt8], BodyRefused> {
+        let maxBytes = self.maxBytes, readTimeout = self.readTimeout
+        return await withTaskGroup(of: Result<[UInt8], BodyRefused>?.self) { group in
+            group.addTask {
+                var request = request
+                do {
+                    let body = try await request.collectBody(upTo: maxBytes)
+                    return .success([UInt8](body.readableBytesView))
+                } catch {
+                    return Task.isCancelled ? nil : .failure(BodyRefused(Self.answer(.contentTooLarge, "body is over the limit of \(maxBytes) bytes")))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: readTimeout)
+                return Task.isCancelled ? nil : .failure(BodyRefused(Self.answer(
+                    .requestTimeout, "the body did not arrive within \(readTimeout); send it faster or raise read_timeout",
+                    extra: [.connection: "close"])))
+            }
+            defer { group.cancelAll() }
+            while let result = await group.next() {
+                if let result { return result }
+            }
+            return .failure(BodyRefused(Self.answer(.serviceUnavailable, "the workflow is stopping", extra: [.retryAfter: "1"])))
+        }
+    }
+
+    struct BodyRefused: Error {
+        let answer: Response
+        init(_ answer: Response) { self.answer = answer }
     }
 
     static func answer(_ status: HTTPResponse.Status, _ message: String?, rows: Int? = nil, extra: HTTPFields = [:]) -> Response {
@@ -140,5 +210,78 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// A count of bodies being received, with a limit: a request past it is answered 503 at once
+/// instead of adding its body to memory.
+final class InFlightLimit: Sendable {
+    let limit: Int
+    private let count = Mutex(0)
+
+    init(_ limit: Int) { self.limit = limit }
+
+    /// Takes a place if one is free.
+    func enter() -> Bool {
+        count.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func leave() { count.withLock { $0 -= 1 } }
+}
+
+/// The folders that rows' `path` values must lie in (`allowed_paths`). A path is judged after
+/// `.` and `..` are removed and symbolic links resolved, so neither can lead out of a folder.
+struct AllowedPaths: Sendable {
+    let roots: [String]
+
+    init(_ roots: [String]) {
+        self.roots = roots.map { Self.resolved($0) }
+    }
+
+    /// Why the table is refused, naming the row and the value; nil when every row's `path` is
+    /// inside a root (or the table has no `path` column).
+    func check(_ table: ArrowTable) -> String? {
+        guard let column = table.schema.fields.firstIndex(where: { $0.name == "path" }) else { return nil }
+        var rowNumber = 0
+        for batch in table.batches {
+            for row in 0..<batch.rowCount {
+                defer { rowNumber += 1 }
+                let value = batch.value(row: row, column: column)
+                if case .null = value { continue }
+                guard case .string(let path) = value, path.hasPrefix("/") else {
+                    return "row \(rowNumber): 'path' must be an absolute path, got \(value)"
+                }
+                let real = Self.resolved(path)
+                guard roots.contains(where: { real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+                    return "row \(rowNumber): path '\(path)' is outside the allowed paths (\(roots.joined(separator: ", "))); "
+                        + "send files from those folders, or add the folder to 'allowed_paths'"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// `path` without `.` and `..` and with symbolic links resolved as far as it exists.
+    static func resolved(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        let lexical = "/" + parts.joined(separator: "/")
+        // Resolve links in the longest prefix that exists; the rest cannot be a link yet.
+        var existing = parts
+        var rest: [Substring] = []
+        while let last = existing.last, access("/" + existing.joined(separator: "/"), F_OK) != 0 {
+            rest.insert(last, at: 0)
+            existing.removeLast()
+        }
+        guard let real = realpath("/" + existing.joined(separator: "/"), nil) else { return lexical }
+        defer { free(real) }
+        let base = String(cString: real)
+        return rest.isEmpty ? base : (base == "/" ? "" : base) + "/" + rest.joined(separator: "/")
     }
 }

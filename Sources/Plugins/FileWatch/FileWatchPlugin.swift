@@ -11,7 +11,8 @@ import Logging
 /// Files already there at start are picked up first, except those a process still has open
 /// for writing (`OpenWriters`): they follow when closed. After that a file is emitted only
 /// once it is complete: closed after writing, or moved in; never while it is still being
-/// written. A kernel queue overflow triggers a rescan, so no file is missed. With
+/// written. A kernel queue overflow triggers a rescan, so no file is missed. A file whose name
+/// is not valid UTF-8 is skipped with a warning that names it (`FileName`). With
 /// `emit: contents`, matching Arrow IPC files are emitted as their own contents instead.
 public struct FileWatchPlugin: SourcePlugin {
     public static let fields = ["path", "name", "size", "modified"]
@@ -103,6 +104,8 @@ public struct FileWatchPlugin: SourcePlugin {
                 logger.warning("inotify queue overflowed; rescanning \(root)")
                 _ = watcher.takePending()
                 try await emit(scan(root, tracker: &tracker), output)
+            case .skippedName(let path):
+                warnSkipped(path)
             case .folder(let folder):
                 try? watcher.addWatch(folder)
                 try? watchSubfolders(of: folder, watcher)
@@ -121,7 +124,14 @@ public struct FileWatchPlugin: SourcePlugin {
         var candidates: [(path: String, stat: stat)] = []
         var stack = [folder]
         while let dir = stack.popLast() {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            guard let entries = FileName.entries(of: dir) else { continue }
+            var names: [String] = []
+            for entry in entries {
+                switch entry {
+                case .utf8(let name): names.append(name)
+                case .notUTF8(let escaped): warnSkipped(dir + "/" + escaped)
+                }
+            }
             for name in names.sorted() {
                 let path = dir + "/" + name
                 var st = stat()
@@ -143,6 +153,10 @@ public struct FileWatchPlugin: SourcePlugin {
             if let info = tracker.admit(path, known: st) { found.append(info) }
         }
         return found
+    }
+
+    func warnSkipped(_ escapedPath: String) {
+        logger.warning("skipping \(escapedPath): its name is not valid UTF-8 (bytes shown as \\xNN); rename it to UTF-8 to have it processed")
     }
 
     func watchSubfolders(of folder: String, _ watcher: InotifyWatcher) throws {

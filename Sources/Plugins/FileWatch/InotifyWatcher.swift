@@ -15,6 +15,9 @@ final class InotifyWatcher: Sendable {
         case overflow
         /// A new folder appeared (recursive watches): scan it.
         case folder(String)
+        /// A file whose name is not UTF-8 was completed; it is skipped (the path is escaped
+        /// for the log, see `FileName`).
+        case skippedName(String)
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -102,7 +105,16 @@ final class InotifyWatcher: Sendable {
                     continue
                 }
                 let nameBytes = UnsafeRawBufferPointer(start: buffer + nameStart, count: length)
-                let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                let name: String
+                switch FileName(nameBytes.prefix { $0 != 0 }) {
+                case .utf8(let text): name = text
+                case .notUTF8(let escaped):
+                    if mask & (UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)) != 0, mask & UInt32(IN_ISDIR) == 0,
+                       let folder = state.withLock({ $0.folders[wd] }) {
+                        continuation.yield(.skippedName(folder + "/" + escaped))
+                    }
+                    continue
+                }
                 guard !name.isEmpty, let folder = state.withLock({ $0.folders[wd] }) else { continue }
                 let path = folder + "/" + name
                 let isDirectory = mask & UInt32(IN_ISDIR) != 0

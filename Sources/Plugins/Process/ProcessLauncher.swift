@@ -5,11 +5,9 @@ import Synchronization
 /// Starts a program with `posix_spawn` in a session of its own, its stdout and stderr going to
 /// the given descriptors, and waits for it without blocking Swift's cooperative threads.
 ///
-/// Hand-written rather than swift-subprocess, by measurement (docs/BENCHMARKS.md): with
-/// Subprocess, Hypha's own CPU per job was 0.97 ms (user 0.61 ms) on this project's 2-core
-/// machines, where `posix_spawn` + `waitpid` alone costs about 0.15 ms of parent CPU; with this
-/// launcher user CPU per job halved and throughput rose from 412 to 621 jobs/s at equal load.
-/// The executor's target is 1,000 jobs/s on 2 cores.
+/// Hand-written rather than swift-subprocess: Subprocess cost several times more of Hypha's own
+/// CPU per job than `posix_spawn` + `waitpid`, and the executor must keep up with a file per
+/// millisecond on 2 cores (docs/BENCHMARKS.md has the measurements).
 enum ProcessLauncher {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -44,20 +42,8 @@ enum ProcessLauncher {
     /// `/dev/null`, opened once: every job's stdin (a `dup2` in the child instead of a path lookup).
     static let devNull: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
-    /// This process's environment, read once.
-    static let baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
-    /// The same as C strings, made once for the jobs that add nothing to it.
-    static let baseEnvironmentBlock = CStringBlock(baseEnvironment.map { "\($0.key)=\($0.value)" })
-
-    /// A NULL-terminated array of C strings that lives as long as the program.
-    final class CStringBlock: @unchecked Sendable {  // immutable after init
-        private let pointers: [UnsafeMutablePointer<CChar>?]
-        init(_ strings: [String]) { pointers = strings.map { strdup($0) } + [nil] }
-        func withPointers<R>(_ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R { body(pointers) }
-    }
-
     /// Spawns `program` (an absolute path) with `arguments`; returns its pid.
-    static func spawn(program: String, arguments: [String], environment overrides: [String: String],
+    static func spawn(program: String, arguments: [String], environment: JobEnvironment, adding overrides: [String: String],
                       workingDirectory: String?, stdout: Int32, stderr: Int32) throws(Failure) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -89,16 +75,7 @@ enum ProcessLauncher {
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        let result: Int32
-        if overrides.isEmpty {
-            result = baseEnvironmentBlock.withPointers { posix_spawn(&pid, program, &actions, &attributes, argv, $0) }
-        } else {
-            var environment = baseEnvironment
-            for (name, value) in overrides { environment[name] = value }
-            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            defer { for p in envp { free(p) } }
-            result = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
-        }
+        let result = environment.withEnvp(adding: overrides) { posix_spawn(&pid, program, &actions, &attributes, argv, $0) }
         guard result == 0 else {
             throw Failure(description: "cannot start \(program): \(String(cString: strerror(result)))")
         }

@@ -6,8 +6,9 @@ import Glibc
 /// `process` (job → result): the local raw-process executor.
 ///
 /// Runs a job's single task whose `Engine.Type` is `process`: `Params.Name` is the program
-/// (looked up on PATH, resolved to its real path), `Params.Arguments` its argument list,
-/// `Task.Env` extra environment, `Params.WorkingDirectory` an optional working folder. Never
+/// (looked up on PATH), `Params.Arguments` its argument list, `Params.WorkingDirectory` an
+/// optional working folder. The job's environment is `JobEnvironment`'s short allowlist, the
+/// names in `env_passthrough` and `Task.Env`: never the rest of Hypha's. Never
 /// through a shell. `Timeouts.ExecutionTimeout` ends the process group (SIGTERM, then SIGKILL
 /// after `grace_period`). Output goes to `RUN/jobs/NAME.stdout.log` and `NAME.stderr.log`, each
 /// made when the job first writes to it.
@@ -29,6 +30,8 @@ public struct ProcessPlugin: ProcessorPlugin {
             OptionSpec("grace_period", .duration, default: .float(5), help: "time between SIGTERM and SIGKILL when a job is stopped"),
             OptionSpec("tail_bytes", .int, default: .int(4096), help: "how much of the end of stdout and stderr the result carries"),
             OptionSpec("working_directory", .path, help: "default working folder for jobs that don't set Params.WorkingDirectory"),
+            OptionSpec("env_passthrough", .stringList, default: .list([]),
+                       help: "names of Hypha's environment variables jobs also get (besides PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ, TMPDIR)"),
         ],
         outputFields: resultFields)
 
@@ -38,6 +41,7 @@ public struct ProcessPlugin: ProcessorPlugin {
     let defaultWorkingDirectory: String?
     let jobsDirectory: String
     let locator = ProgramLocator()
+    let environment: JobEnvironment
     let node: NodeConfig
     let logger: Logger
 
@@ -47,6 +51,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         grace = .milliseconds(Int64((node.duration("grace_period") ?? 5) * 1000))
         tailBytes = max(0, node.int("tail_bytes") ?? 4096)
         defaultWorkingDirectory = node.path("working_directory")
+        environment = JobEnvironment(passthrough: node.strings("env_passthrough") ?? [])
         jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
         try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
         logger = context.logger
@@ -93,7 +98,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         let started = ContinuousClock.now
         let pid: pid_t
         do {
-            pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: task.environment,
+            pid = try ProcessLauncher.spawn(program: program, arguments: task.arguments, environment: environment, adding: task.environment,
                                             workingDirectory: workingDirectory, stdout: stdout.childEnd,
                                             stderr: stderr.childEnd)
         } catch {

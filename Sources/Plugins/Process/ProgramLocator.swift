@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Finds programs on PATH and resolves them to their real path, once per name (and working
-/// folder, for a relative path) for the run.
+/// Finds programs on PATH, once per name (and working folder, for a relative path) for the run.
+/// The path is kept as found, never resolved through symlinks: a venv's `bin/python3` is a
+/// symlink to the system's interpreter, and only started by its venv path does it run in the venv.
 final class ProgramLocator: Sendable {
     private let cache = Mutex<[String: String]>([:])
     private let searchPath: [String]
@@ -11,8 +12,8 @@ final class ProgramLocator: Sendable {
         searchPath = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
     }
 
-    /// The real path of `program`: a path with a slash is taken as it is, a bare name is
-    /// looked up on PATH. Nil when there is no such executable.
+    /// The path of `program`: a path with a slash is taken as it is, a bare name is looked up
+    /// on PATH. Nil when there is no such executable.
     func locate(_ program: String, workingDirectory: String?) -> String? {
         let key = program.hasPrefix("/") || !program.contains("/") ? program : (workingDirectory ?? "") + "\u{0}" + program
         if let cached = cache.withLock({ $0[key] }) { return cached }
@@ -24,9 +25,8 @@ final class ProgramLocator: Sendable {
             candidates = searchPath.map { URL(fileURLWithPath: $0).appendingPathComponent(program).path }
         }
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let real = URL(fileURLWithPath: candidate).resolvingSymlinksInPath().path
-            cache.withLock { $0[key] = real }
-            return real
+            cache.withLock { $0[key] = candidate }
+            return candidate
         }
         return nil
     }

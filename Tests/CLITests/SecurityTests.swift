@@ -1,0 +1,276 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HyphaArrow
+import Testing
+
+/// What an untrusted sender, an untrusted file name or an untrusted zip can make Hypha do
+/// (docs/SECURITY.md): jobs stay inside WORK, see none of Hypha's secrets, and the HTTP
+/// source's resources stay bounded.
+@Suite(.serialized) struct SecurityTests {
+    /// An Arrow stream of file records, as a download node would send.
+    static func fileRecords(_ rows: [(path: String, name: String)]) throws -> Data {
+        let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8), ArrowField(name: "name", type: .utf8)])
+        let batch = try RecordBatch(schema: schema, rows: rows.map { [.string($0.path), .string($0.name)] })
+        return Data(try ArrowStreamWriter.encode(schema: schema, batches: [batch]))
+    }
+
+    /// POSTs an Arrow body; the status and the answer's text (-1 when nothing answered).
+    static func post(_ body: Data, port: Int, token: String? = nil) async -> (Int, String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/arrow")!)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/vnd.apache.arrow.stream", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (-1, "") }
+        return ((response as? HTTPURLResponse)?.statusCode ?? -1, String(decoding: data, as: UTF8.self))
+    }
+
+    static func waitForListening(port: Int) async throws {
+        for _ in 0..<200 {
+            if await post(Data(), port: port).0 != -1 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("nothing listened on port \(port)")
+    }
+
+    static func log(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// The review's attack: `{"path": a readable zip, "name": "...zip"}` made `stem` yield `..`
+    /// and the jobs write beside WORK. Now that message fails with the filter's error and no job
+    /// runs for it; a path outside the allowed folder is refused with 403; a good one still runs.
+    @Test func aDotDotNameSentToTheJobNodeRunsNoJobOutsideWork() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in", work = dir + "/base/work", outside = dir + "/outside"
+        try CLI.makeZips(in: inbox, count: 1, tricky: false)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let zip = try #require(try FileManager.default.contentsOfDirectory(atPath: inbox).first { $0.hasSuffix(".zip") })
+        try FileManager.default.copyItem(atPath: "\(inbox)/\(zip)", toPath: "\(outside)/other.zip")
+        // A folder WORK/../files with a file in it: the attack used to replace it.
+        try FileManager.default.createDirectory(atPath: dir + "/base/files", withIntermediateDirectories: true)
+        try "keep me".write(toFile: dir + "/base/files/precious.txt", atomically: true, encoding: .utf8)
+
+        let port = ArrowHTTPTests.freePort()
+        let node = try ArrowHTTPTests.start([CLI.shipped("workflows/job-node.yml"), "--var", "port=\(port)",
+                                             "--var", "inbox=\(inbox)", "--var", "work=\(work)", "--var", "token=tok",
+                                             "--run-dir", dir + "/run"], log: dir + "/node.log")
+        defer { ArrowHTTPTests.stop(node) }
+        try await Self.waitForListening(port: port)
+
+        let (attack, _) = await Self.post(try Self.fileRecords([("\(inbox)/\(zip)", "...zip")]), port: port, token: "tok")
+        #expect(attack == 200, "the message itself is well-formed Arrow; it fails at the template")
+        let (elsewhere, why) = await Self.post(try Self.fileRecords([("\(outside)/other.zip", "other.zip")]), port: port, token: "tok")
+        #expect(elsewhere == 403, "\(why)")
+        #expect(why.contains("outside the allowed paths"), "\(why)")
+        let (good, _) = await Self.post(try Self.fileRecords([("\(inbox)/\(zip)", zip)]), port: port, token: "tok")
+        #expect(good == 200)
+
+        let stem = String(zip.dropLast(4))
+        #expect(ArrowHTTPTests.waitUntil(60) { FileManager.default.fileExists(atPath: "\(work)/\(stem)/report.json") },
+                "the good record's jobs ran: \(Self.log(dir + "/node.log"))")
+        #expect(ArrowHTTPTests.waitUntil(10) { Self.log(dir + "/node.log").contains("filter 'stem' of \"...zip\" gives \"..\"") },
+                "\(Self.log(dir + "/node.log"))")
+        #expect(try String(contentsOfFile: dir + "/base/files/precious.txt", encoding: .utf8) == "keep me")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/base/files") == ["precious.txt"])
+        for stray in ["report.json", "report.csv"] {
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/base/\(stray)"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work) == [stem])
+    }
+
+    /// A workflow that runs one job per file in `inbox` with `program` and `arguments`.
+    static func oneJobWorkflow(_ dir: String, program: String, arguments: [String], processOptions: String = "",
+                               taskEnv: String = "{}") throws -> String {
+        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/in/one.txt", contents: Data("1".utf8))
+        let args = arguments.map { "\"\($0)\"" }.joined(separator: ", ")
+        try """
+            Type: batch
+            Count: 1
+            Tasks:
+              - Name: t
+                Engine: {Type: process, Params: {Name: \(program), Arguments: [\(args)]}}
+                Env: \(taskEnv)
+            """.write(toFile: dir + "/jobstore/job.yml", atomically: true, encoding: .utf8)
+        try """
+            jobstore: jobstore
+            nodes:
+              files: { plugin: file-watch, path: in }
+              decode: { plugin: arrow-decode, from: files }
+              spec: { plugin: template, from: decode, job: job }
+              run: { plugin: process, from: spec\(processOptions) }
+            """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        return dir + "/wf.yml"
+    }
+
+    /// The one job's stdout log.
+    static func jobStdout(_ runDir: String) throws -> String {
+        let jobs = runDir + "/jobs"
+        let log = try #require(try FileManager.default.contentsOfDirectory(atPath: jobs).first { $0.hasSuffix(".stdout.log") })
+        return try String(contentsOfFile: "\(jobs)/\(log)", encoding: .utf8)
+    }
+
+    @Test func jobsSeeOnlyTheAllowlistPassthroughAndTaskEnv() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workflow = try Self.oneJobWorkflow(dir, program: "env", arguments: [],
+                                               processOptions: ", env_passthrough: [SHARED_SETTING]",
+                                               taskEnv: "{FROM_SPEC: \"yes\"}")
+        var environment = ProcessInfo.processInfo.environment
+        environment["BACALHAU_API_KEY"] = "secret-1"
+        environment["HYPHA_TOKEN"] = "secret-2"
+        environment["AWS_SECRET_ACCESS_KEY"] = "secret-3"
+        environment["SHARED_SETTING"] = "shared"
+        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--no-progress"], environment: environment)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let lines = try Self.jobStdout(dir + "/run").split(separator: "\n")
+        let names = Set(lines.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        let allowed: Set = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHARED_SETTING", "FROM_SPEC"]
+        #expect(names.isSubset(of: allowed), "unexpected: \(names.subtracting(allowed))")
+        #expect(lines.contains("SHARED_SETTING=shared") && lines.contains("FROM_SPEC=yes"))
+        #expect(!lines.contains { $0.contains("secret-") })
+    }
+
+    /// A venv's `python3` is a symlink to the system's; started by its venv path, it runs in
+    /// the venv. Program lookup keeps the path it found on PATH.
+    @Test func aVenvPythonOnPathRunsInTheVenv() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try CLI.spawn("/usr/bin/env", ["python3", "-m", "venv", "--without-pip", dir + "/venv"])
+        try #require(made.status == 0, "python3 -m venv: \(made.stderr)")
+        let workflow = try Self.oneJobWorkflow(dir, program: "python3", arguments: ["-c", "import sys; print(sys.prefix)"])
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = dir + "/venv/bin:" + (environment["PATH"] ?? "/usr/bin:/bin")
+        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--no-progress"], environment: environment)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let prefix = try Self.jobStdout(dir + "/run").trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = URL(fileURLWithPath: dir + "/venv").resolvingSymlinksInPath().path
+        #expect(URL(fileURLWithPath: prefix).resolvingSymlinksInPath().path == expected)
+    }
+
+    /// A file whose name is not UTF-8 is skipped with a warning that names it; the others go on.
+    @Test func aNonUTF8FileNameIsSkippedWithAWarning() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/in/good.txt", contents: Data("1".utf8))
+        let bad = Array((dir + "/in/bad").utf8) + [0xFF, 0xFE] + Array(".txt".utf8) + [0]
+        let fd = bad.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+        try #require(fd >= 0)
+        close(fd)
+        try """
+            nodes:
+              files: { plugin: file-watch, path: in }
+              decode: { plugin: arrow-decode, from: files }
+              out: { plugin: capture, from: decode, path: seen.jsonl }
+            """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", dir + "/wf.yml", "--once", "--run-dir", dir + "/run", "--no-progress"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("bad\\xff\\xfe.txt") && r.stderr.contains("not valid UTF-8"), "\(r.stderr)")
+        let seen = try String(contentsOfFile: dir + "/seen.jsonl", encoding: .utf8)
+        #expect(seen.contains("good.txt"))
+        #expect(!seen.contains("bad"))
+    }
+}
+
+/// The arrow-http source's limits: idle connections are closed, slow bodies time out, and
+/// bodies in flight are capped.
+@Suite(.serialized) struct ArrowHTTPLimitTests {
+    /// A workflow with an arrow-http source (given options) feeding a capture sink.
+    static func start(_ dir: String, options: String) throws -> (Process, Int) {
+        let port = ArrowHTTPTests.freePort()
+        try """
+            nodes:
+              incoming: { plugin: arrow-http, port: \(port)\(options) }
+              out: { plugin: capture, from: incoming, path: got.jsonl }
+            """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        let node = try ArrowHTTPTests.start([dir + "/wf.yml", "--run-dir", dir + "/run"], log: dir + "/node.log")
+        return (node, port)
+    }
+
+    static func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` that has sent `text` and then stalls.
+    static func connect(_ port: Int, sending text: String) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok != 0 { close(fd); return -1 }
+        _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        return fd
+    }
+
+    /// Whether the server has closed `fd` (a read returns 0 or an error, not "would block").
+    static func closedByServer(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    /// Whether something has arrived on `fd` (without taking it).
+    static func hasAnswer(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK)) >= 0
+    }
+
+    @Test func twoHundredStalledConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try Self.start(dir, options: ", idle_timeout: 1s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let baseline = Self.openDescriptors(node.processIdentifier)
+        // Half send part of a request head, half nothing at all: neither ever completes.
+        let sockets = (0..<200).map { i in Self.connect(port, sending: i % 2 == 0 ? "POST /arrow HTTP/1.1\r\nHost: x\r\n" : "") }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        #expect(sockets.allSatisfy { $0 >= 0 })
+        #expect(ArrowHTTPTests.waitUntil(5) { Self.openDescriptors(node.processIdentifier) >= baseline + 150 },
+                "the server accepted the connections: \(Self.openDescriptors(node.processIdentifier)) vs \(baseline)")
+        #expect(ArrowHTTPTests.waitUntil(15) { sockets.allSatisfy(Self.closedByServer) })
+        #expect(ArrowHTTPTests.waitUntil(5) { Self.openDescriptors(node.processIdentifier) <= baseline + 5 },
+                "descriptors after the timeout: \(Self.openDescriptors(node.processIdentifier)), before: \(baseline)")
+        // And the node still serves.
+        #expect(await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port).0 == 200)
+    }
+
+    @Test func aBodyThatTrickles408sAndBodiesInFlightAreCapped() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try Self.start(dir, options: ", read_timeout: 1s, max_in_flight: 1, idle_timeout: 30s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        // The head and 10 of 1,000 body bytes: the handler holds the only place in flight.
+        let head = "POST /arrow HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
+        var slow = Self.connect(port, sending: head + String(repeating: "x", count: 10))
+        defer { close(slow) }
+        var capped = false
+        for _ in 0..<50 where !capped {
+            let (status, text) = await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port)
+            capped = status == 503 && text.contains("already being received")
+            // If the slow request came second and was itself refused, it starts again.
+            if !capped && Self.hasAnswer(slow) {
+                close(slow)
+                slow = Self.connect(port, sending: head + String(repeating: "x", count: 10))
+            }
+        }
+        // The slow one is answered 408 once read_timeout has passed.
+        var answer = [UInt8](repeating: 0, count: 4096)
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let n = recv(slow, &answer, answer.count, 0)
+        let text = n > 0 ? String(decoding: answer.prefix(n), as: UTF8.self) : ""
+        #expect(text.hasPrefix("HTTP/1.1 408"), "\(text)")
+        // Its place is free again.
+        #expect(await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port).0 == 200)
+    }
+}

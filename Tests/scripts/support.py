@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 import zipfile
 from pathlib import Path
@@ -24,8 +25,28 @@ def run(args, **kwargs):
     )
 
 
-def run_script(name, *args):
-    return run([sys.executable, SCRIPTS / name, *args])
+def run_script(name, *args, **kwargs):
+    return run([sys.executable, SCRIPTS / name, *args], **kwargs)
+
+
+# Runs its arguments as a command and prints, as JSON, how it ended and its peak RSS.
+# A fresh parent per measurement: RUSAGE_CHILDREN keeps the largest child ever waited
+# for, so measuring in the test process itself would mix in earlier tests' children.
+_MEASURE = """
+import json, resource, subprocess, sys
+result = subprocess.run(sys.argv[1:], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
+                  "peak_kib": peak // 1024 if sys.platform == "darwin" else peak}))
+"""
+
+
+def run_script_measured(name, *args):
+    """Run scripts/NAME like run_script; the result also has peak_kib, the script's peak RSS in KiB."""
+    wrapper = run([sys.executable, "-c", _MEASURE, sys.executable, SCRIPTS / name, *args])
+    if wrapper.returncode != 0:
+        raise AssertionError(f"the measuring wrapper failed: {wrapper.stderr}")
+    return types.SimpleNamespace(**json.loads(wrapper.stdout))
 
 
 def load_script(name):
@@ -62,3 +83,12 @@ class TempDirTestCase(unittest.TestCase):
     def leftovers(self, folder=None):
         """Hidden temporary entries left in folder (default: self.tmp)."""
         return sorted(n for n in os.listdir(folder or self.tmp) if n.startswith("."))
+
+    def assert_one_line_error(self, result, *fragments):
+        """The script failed with exit status 1 and exactly one line on stderr, no traceback."""
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        for fragment in fragments:
+            self.assertIn(fragment, result.stderr)
+        self.assertEqual(result.stdout, "")

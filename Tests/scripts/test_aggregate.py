@@ -69,6 +69,11 @@ class AggregateTests(TempDirTestCase):
         self.assertEqual(report["files"], 1)
         self.assertEqual(report["rows"], 7)
         self.assertEqual(report["malformed_rows"], 5)
+        self.assertEqual(
+            [(e["path"], e["line"]) for e in report["malformed_examples"]],
+            [("messy.csv", 3), ("messy.csv", 4), ("messy.csv", 5), ("messy.csv", 6), ("messy.csv", 7)],
+        )
+        self.assertEqual(report["malformed_examples"][1]["reason"], "amount is not a number: 'abc'")
         self.assertEqual(report["groups"], {
             "north": {"count": 1, "sum": 1, "min": 1, "max": 1, "mean": 1.0},
             "south": {"count": 1, "sum": 4, "min": 4, "max": 4, "mean": 4.0},
@@ -111,7 +116,10 @@ class AggregateTests(TempDirTestCase):
         result = self.aggregate(data, self.tmp / "a" / "b")
         self.assertEqual(result.returncode, 0, result.stderr)
         report = read_json(self.tmp / "a" / "b" / "report.json")
-        self.assertEqual(report, {"files": 0, "rows": 0, "malformed_rows": 0, "skipped_files": [], "groups": {}})
+        self.assertEqual(
+            report,
+            {"files": 0, "rows": 0, "malformed_rows": 0, "malformed_examples": [], "skipped_files": [], "groups": {}},
+        )
 
     def test_bad_usage_exits_2(self):
         data = self.tmp / "files"

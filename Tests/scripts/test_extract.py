@@ -84,8 +84,9 @@ class ExtractTests(TempDirTestCase):
         outdir = self.tmp / "out"
         result = self.extract(archive, outdir, "--max-bytes", "1000000")
         self.assert_rejected(result, outdir, "limit of 1000000", "--max-bytes")
-        # The same archive is fine under a higher limit.
-        ok = self.extract(archive, outdir, "--max-bytes", "2000000")
+        # The same archive is fine under higher limits (its ratio is about 1000, over the
+        # default --max-ratio of 100).
+        ok = self.extract(archive, outdir, "--max-bytes", "2000000", "--max-ratio", "10000")
         self.assertEqual(ok.returncode, 0, ok.stderr)
 
     def test_archive_whose_header_understates_its_size_is_rejected(self):
@@ -108,11 +109,12 @@ class ExtractTests(TempDirTestCase):
         archive = make_zip(self.tmp / "two.zip", {"a.bin": bytes(3000), "b.bin": bytes(3000)})
         staging = self.tmp / "staging"
         staging.mkdir()
+        size = archive.stat().st_size
         with zipfile.ZipFile(archive) as zf:
-            planned = extract.plan(zf, max_bytes=10_000, max_entries=10)
+            planned = extract.plan(zf, extract.Limits(max_bytes=10_000, max_entries=10, max_ratio=1000, zip_size=size))
             # Pretend the headers passed the check, then limit what may be written.
             with self.assertRaisesRegex(extract.Rejected, "more than the limit of 5000"):
-                extract.unpack(zf, planned, str(staging), max_bytes=5000)
+                extract.unpack(zf, planned, str(staging), extract.Limits(5000, 10, 1000, size))
 
     def test_too_many_entries_is_rejected(self):
         archive = make_zip(self.tmp / "many.zip", {f"f{i}.txt": "x" for i in range(5)})

@@ -36,24 +36,50 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Built-in plugins, one folder each.
+        // The plugins that need only the Engine and the Arrow codec: file-watch, arrow-decode,
+        // template, process, capture. Their tests build without NIO.
         .target(
-            name: "Plugins",
+            name: "CorePlugins",
+            dependencies: [
+                "Engine", "HyphaArrow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Plugins/Core"
+        ),
+        // The bacalhau executor and its HTTP client (AsyncHTTPClient; NIO and NIOSSL named to
+        // read its errors).
+        .target(
+            name: "Bacalhau",
+            dependencies: [
+                "Engine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Sources/Plugins/Bacalhau"
+        ),
+        // Arrow over HTTP: the arrow-http source (Hummingbird) and arrow-http-sink
+        // (AsyncHTTPClient, the client the bacalhau plugin uses).
+        .target(
+            name: "ArrowHTTP",
             dependencies: [
                 "Engine", "HyphaArrow",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            path: "Sources/Plugins/ArrowHTTP"
         ),
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "Plugins", "HyphaArrow",
+                "Engine", "HyphaArrow", "CorePlugins", "Bacalhau", "ArrowHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,8 +102,8 @@ let package = Package(
         ),
         .testTarget(name: "ArrowTests", dependencies: ["HyphaArrow"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HyphaArrow", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Engine", "HyphaArrow"]),
+        .testTarget(name: "CorePluginsTests", dependencies: ["CorePlugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
-        .testTarget(name: "BacalhauTests", dependencies: ["Plugins", "Engine", "BacalhauEmulatorKit"]),
+        .testTarget(name: "BacalhauTests", dependencies: ["Bacalhau", "CorePlugins", "Engine", "BacalhauEmulatorKit"]),
     ]
 )

@@ -1,8 +1,12 @@
+import ArrowHTTP
+import Bacalhau
+import CorePlugins
 import Engine
 
-/// The plugins that ship with Hypha. The CLI builds its registry from this list.
-public enum BuiltinPlugins {
-    public static let all: [any Plugin.Type] = [
+/// The plugins that ship with Hypha: the one place their modules meet. The CLI builds its
+/// registry from this list; adding a plugin is one line here.
+enum BuiltinPlugins {
+    static let all: [any Plugin.Type] = [
         FileWatchPlugin.self,
         ArrowDecodePlugin.self,
         TemplatePlugin.self,
@@ -13,5 +17,5 @@ public enum BuiltinPlugins {
         BacalhauPlugin.self,
     ]
 
-    public static var registry: PluginRegistry { PluginRegistry(all) }
+    static var registry: PluginRegistry { PluginRegistry(all) }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Engine
 import Foundation
-import Plugins
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -12,7 +12,7 @@ final class ProgressDisplay: Sendable {
     init(stats: [NodeStats], plan: WorkflowPlan) {
         self.stats = stats
         rows = plan.nodes.map {
-            ($0.config.id, $0.config.plugin, $0.spec.isSource, $0.spec.input.accepts(.job) && $0.spec.output == .result)
+            ($0.config.id, $0.config.plugin, $0.plugin.isSource, $0.plugin.isExecutor)
         }
     }
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Engine
 import Foundation
-import Plugins
 
 /// The arguments every command that reads a workflow shares.
 struct WorkflowArguments: ParsableArguments {

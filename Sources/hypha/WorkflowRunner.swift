@@ -98,19 +98,19 @@ struct WorkflowRunner {
 
     func printSummary(_ summary: WorkflowRuntime.Summary, plan: WorkflowPlan, elapsed: Duration, interrupted: Bool,
                       runDirectory: String) {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         var completed = 0
         var failed = 0
         Console.out("\(plan.info.name): \(interrupted ? "interrupted" : "done") in \(String(format: "%.2f", seconds)) s")
         for (id, plugin, stats) in summary.nodes {
-            let spec = plan.node(id)?.spec
-            if spec?.input.accepts(.job) == true && spec?.output == .result {
+            let node = plan.node(id)
+            if node?.plugin.isExecutor == true {
                 completed += stats.emitted
                 failed += stats.failed
             }
             var parts: [String] = []
-            if spec?.isSource == false { parts.append("in \(stats.received)") }
-            if spec?.output != nil { parts.append("out \(stats.emitted)") }
+            if node?.plugin.isSource == false { parts.append("in \(stats.received)") }
+            if node?.spec.output != nil { parts.append("out \(stats.emitted)") }
             parts.append("failed \(stats.failed)")
             Console.out("  \(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) \(parts.joined(separator: "  "))")
         }

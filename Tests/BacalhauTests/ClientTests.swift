@@ -1,7 +1,7 @@
 import BacalhauEmulatorKit
 import Engine
 import Foundation
-import Plugins
+import Bacalhau
 import Testing
 
 /// BacalhauClient against the emulator: idempotent submission, retries, auth, errors.

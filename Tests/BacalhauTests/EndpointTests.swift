@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Plugins
+import Bacalhau
 import Testing
 
 @Suite struct EndpointTests {

@@ -1,7 +1,7 @@
 import BacalhauEmulatorKit
 import Engine
 import Foundation
-import Plugins
+import Bacalhau
 import Synchronization
 import Testing
 

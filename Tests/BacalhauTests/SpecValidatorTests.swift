@@ -1,5 +1,5 @@
 import Engine
-import Plugins
+import Bacalhau
 import Testing
 
 /// The client-side check of API.md §5 (what the plugin refuses before sending anything).

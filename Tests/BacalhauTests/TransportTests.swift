@@ -1,7 +1,7 @@
 import BacalhauEmulatorKit
 import Engine
 import Foundation
-import Plugins
+import Bacalhau
 import Testing
 
 /// The HTTP transport under BacalhauClient: timeouts and TLS failures.

@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-@testable import Plugins
+@testable import CorePlugins
 import Testing
 
 @Suite struct ProcessPluginTests {

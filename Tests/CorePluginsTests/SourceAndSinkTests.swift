@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 import HyphaArrow
-@testable import Plugins
+@testable import CorePlugins
 import Testing
 
 @Suite struct FileWatchTests {

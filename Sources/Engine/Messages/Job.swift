@@ -22,11 +22,10 @@ public struct Job: Sendable {
     }
 }
 
-/// How a job ended.
+/// How a job ended, in a result. Only completed jobs make results: a job that fails or is
+/// stopped fails its message instead.
 public enum JobState: String, Sendable {
     case completed = "Completed"
-    case failed = "Failed"
-    case stopped = "Stopped"
 }
 
 /// The outcome of a job, with the record that produced it so the next template can use it.

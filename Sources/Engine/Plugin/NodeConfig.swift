@@ -15,8 +15,9 @@ public struct OptionValue: Sendable {
     }
 }
 
-/// A node's checked configuration, as its plugin sees it. Options have been type-checked and
-/// defaults filled in by the loader; the getters return nil only for absent optional options.
+/// A node's checked configuration, as its plugin sees it. Options have been checked against
+/// their declarations and defaults filled in by the loader; a plugin reads them typed with
+/// `node[option]` (see `Option`).
 public struct NodeConfig: Sendable {
     public var id: String
     public var plugin: String
@@ -47,28 +48,8 @@ public struct NodeConfig: Sendable {
         return v
     }
 
+    /// An option's value as text (for messages); plugins read options typed, with `node[option]`.
     public func string(_ name: String) -> String? { value(name).map(\.text) }
-    public func int(_ name: String) -> Int? { value(name)?.intValue.map { Int($0) } }
-    public func double(_ name: String) -> Double? { value(name)?.doubleValue }
-    public func bool(_ name: String) -> Bool? { value(name)?.boolValue }
-
-    public func strings(_ name: String) -> [String]? {
-        switch value(name) {
-        case .list(let items)?: items.map(\.text)
-        case let v?: [v.text]
-        case nil: nil
-        }
-    }
-
-    /// A duration option in seconds ("500ms", "10s", "5m", "1h", or a number).
-    public func duration(_ name: String) -> Double? {
-        value(name).flatMap(OptionParsing.seconds)
-    }
-
-    /// A path option, resolved against the workflow file's folder.
-    public func path(_ name: String) -> String? {
-        string(name).map { workflow.resolve($0) }
-    }
 }
 
 /// What every node may know about its workflow.
@@ -112,5 +93,14 @@ enum OptionParsing {
             if let n = Double(s.dropLast(suffix.count)), n >= 0 { return n * factor }
         }
         return Double(s).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// A list of strings, or one string as a list of one.
+    static func strings(_ value: Value) -> [String]? {
+        switch value {
+        case .list(let items): items.map(\.text)
+        case .null: nil
+        default: [value.text]
+        }
     }
 }

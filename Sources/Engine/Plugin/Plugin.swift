@@ -6,8 +6,12 @@ import Logging
 public protocol Plugin: Sendable {
     static var spec: PluginSpec { get }
 
-    /// Checks that go beyond option types (for example that a template's job exists).
-    /// Runs at load time, before anything starts; the default finds nothing.
+    /// The port types the plugin takes: none for a source, what its `Input` arrives as for a
+    /// processor.
+    static var input: InputPorts { get }
+
+    /// Checks that go beyond what the options declare (for example that a template's job
+    /// exists). Runs at load time, before anything starts; the default finds nothing.
     static func validate(_ node: NodeConfig) -> [Diagnostic]
 
     /// Builds the node. Throw a `Diagnostic` for a configuration that can't work.
@@ -16,6 +20,9 @@ public protocol Plugin: Sendable {
 
 extension Plugin {
     public static func validate(_ node: NodeConfig) -> [Diagnostic] { [] }
+    public static var isSource: Bool { input == .none }
+    /// Whether the plugin runs jobs: it takes jobs and emits their results.
+    public static var isExecutor: Bool { input.accepts(.job) && spec.output == .result }
 }
 
 /// A node with no input that emits messages, such as a folder watcher.
@@ -24,20 +31,30 @@ public protocol SourcePlugin: Plugin {
     func run(_ output: SourceOutput) async throws
 }
 
+extension SourcePlugin {
+    public static var input: InputPorts { .none }
+}
+
 /// A node that handles one message at a time: a transform (it emits) or a sink (it doesn't).
+/// It takes the value its `Input` says (a `Record`, a `Job`, ...): the loader has checked
+/// every edge, so no message of another type reaches it.
 public protocol ProcessorPlugin: Plugin {
+    associatedtype Input: PortValue
+
     /// How many messages this node handles at once.
     var concurrency: Int { get }
 
     /// Handles one message. Everything emitted through `output` is derived from it.
-    /// Throwing fails this message (counted, logged, reported to its source); the run goes on.
-    func process(_ message: Message, _ output: Output) async throws
+    /// Throwing (a `MessageFailure`, say) fails this message: counted, logged with the node's
+    /// id, reported to its source; the run goes on.
+    func process(_ input: Input, _ output: Output) async throws
 
     /// Runs once after the last message, before the node's output closes (flush files, say).
     func finish() async throws
 }
 
 extension ProcessorPlugin {
+    public static var input: InputPorts { Input.accepted }
     public var concurrency: Int { 1 }
     public func finish() async throws {}
 }

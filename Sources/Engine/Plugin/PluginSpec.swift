@@ -9,29 +9,63 @@ public enum OptionType: String, Sendable {
     case duration
 }
 
-/// One option a plugin takes.
+/// The bounds of a number or duration option (durations in seconds), either end open.
+public struct OptionRange: Sendable, Equatable, CustomStringConvertible {
+    public var minimum: Double?
+    public var maximum: Double?
+
+    /// Nil when neither end is given.
+    public init?(_ minimum: Double?, _ maximum: Double?) {
+        guard minimum != nil || maximum != nil else { return nil }
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+
+    public func contains(_ x: Double) -> Bool {
+        (minimum.map { x >= $0 } ?? true) && (maximum.map { x <= $0 } ?? true)
+    }
+
+    public var description: String {
+        func text(_ d: Double) -> String { d == d.rounded() ? String(Int64(d)) : String(d) }
+        switch (minimum, maximum) {
+        case let (lo?, hi?): return "\(text(lo))...\(text(hi))"
+        case let (lo?, nil): return "at least \(text(lo))"
+        case let (nil, hi?): return "at most \(text(hi))"
+        case (nil, nil): return "any"
+        }
+    }
+}
+
+/// One option a plugin takes: what the loader checks and `hypha plugins` prints. Plugins
+/// declare options with `Option` / `OptionalOption`, which make one of these.
 public struct OptionSpec: Sendable {
     public var name: String
     public var type: OptionType
     public var required: Bool
     public var defaultValue: Value?
+    /// Bounds for a number or a duration.
+    public var range: OptionRange?
+    /// The words a string option may be.
+    public var choices: [String]?
     public var help: String
 
     public init(_ name: String, _ type: OptionType, required: Bool = false, default defaultValue: Value? = nil,
-                help: String) {
+                range: OptionRange? = nil, choices: [String]? = nil, help: String) {
         self.name = name
         self.type = type
         self.required = required
         self.defaultValue = defaultValue
+        self.range = range
+        self.choices = choices
         self.help = help
     }
 }
 
-/// What a plugin is: its name, its ports and its options. `hypha plugins` prints these.
+/// What a plugin is: its name, what it emits and its options. `hypha plugins` prints these;
+/// what it takes is the plugin type's `input` (a processor's from the value it takes).
 public struct PluginSpec: Sendable {
     public var name: String
     public var summary: String
-    public var input: InputPorts
     /// Nil for a sink.
     public var output: PortType?
     public var options: [OptionSpec]
@@ -42,16 +76,13 @@ public struct PluginSpec: Sendable {
     /// of what a source encoded), so static field checks can see through it.
     public var forwardsFields: Bool
 
-    public init(name: String, summary: String, input: InputPorts, output: PortType?, options: [OptionSpec],
+    public init(name: String, summary: String, output: PortType?, options: [any OptionDeclaration],
                 outputFields: [String]? = nil, forwardsFields: Bool = false) {
-        self.forwardsFields = forwardsFields
         self.name = name
         self.summary = summary
-        self.input = input
         self.output = output
-        self.options = options
+        self.options = options.map(\.spec)
         self.outputFields = outputFields
+        self.forwardsFields = forwardsFields
     }
-
-    public var isSource: Bool { input == .none }
 }

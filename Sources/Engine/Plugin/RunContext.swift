@@ -1,22 +1,17 @@
 import Logging
 
-/// What the runtime gives every node: where to write, how to log, how to report progress.
+/// What the runtime gives every node: where to write and how to log.
 public struct RunContext: Sendable {
     /// A unique id for this run (also in job labels).
     public var runID: String
-    /// This run's folder (job logs go under it).
+    /// This run's folder (job logs go under it, see `JobLogs`).
     public var runDirectory: String
-    /// Whether the run processes what is present and then exits.
-    public var once: Bool
+    /// Logs with the node's id attached.
     public var logger: Logger
-    /// Counters this node reports into; the progress display reads them.
-    public var stats: NodeStats
 
-    public init(runID: String, runDirectory: String, once: Bool, logger: Logger, stats: NodeStats) {
+    public init(runID: String, runDirectory: String, logger: Logger) {
         self.runID = runID
         self.runDirectory = runDirectory
-        self.once = once
         self.logger = logger
-        self.stats = stats
     }
 }

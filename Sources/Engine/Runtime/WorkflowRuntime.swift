@@ -55,8 +55,7 @@ public final class WorkflowRuntime: Sendable {
         for (index, node) in nodes.enumerated() {
             var nodeLogger = logger
             nodeLogger[metadataKey: "node"] = "\(node.config.id)"
-            let context = RunContext(runID: runID, runDirectory: runDirectory, once: once, logger: nodeLogger,
-                                     stats: stats[index])
+            let context = RunContext(runID: runID, runDirectory: runDirectory, logger: nodeLogger)
             let instance = try node.plugin.init(node: node.config, context: context)
             if let source = instance as? any SourcePlugin {
                 sources.append((index, source))
@@ -203,7 +202,7 @@ public final class WorkflowRuntime: Sendable {
         }
         var failure: String?
         do {
-            try await processor.process(message, output)
+            try await Self.process(message.payload, with: processor, output)
         } catch {
             failure = "\(error)"
             recordFailure(node: index, failure ?? "")
@@ -214,6 +213,15 @@ public final class WorkflowRuntime: Sendable {
             if failure != nil { $0.failed += 1 }
         }
         message.ack.release(failure: failure.map { "\(plan.nodes[index].config.id): \($0)" })
+    }
+
+    /// Gives `processor` the value it takes out of `payload`.
+    static func process<P: ProcessorPlugin>(_ payload: Payload, with processor: P, _ output: Output) async throws {
+        guard let input = P.Input(payload) else {
+            // The loader checks every edge, so this is a plugin whose `input` and `Input` disagree.
+            throw MessageFailure("plugin '\(P.spec.name)' takes \(P.input) but got a \(payload.portType) message")
+        }
+        try await processor.process(input, output)
     }
 
     /// Hands one hold of `ack` to each consumer (fan-out), or releases it at a leaf.

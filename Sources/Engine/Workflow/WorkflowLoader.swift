@@ -131,6 +131,8 @@ public struct WorkflowLoader: Sendable {
         let scope = Record([("vars", .map(info.vars)), ("workflow", .map(Record([("name", .string(info.name)), ("dir", .string(info.directory))])))])
 
         var configs: [String: (NodeConfig, any Plugin.Type)] = [:]
+        /// Nodes whose options are all as declared: their plugin's own checks can run.
+        var optionsOK = Set<String>()
         for node in workflow.nodes {
             guard let pluginName = node.plugin else {
                 diagnostics.append(Diagnostic("node '\(node.id)' has no 'plugin'; plugins: "
@@ -143,26 +145,33 @@ public struct WorkflowLoader: Sendable {
                     at: node.pluginLocation ?? node.location))
                 continue
             }
+            let before = diagnostics.count
             let options = checkOptions(node, plugin.spec, scope: scope, diagnostics: &diagnostics)
+            if diagnostics.count == before { optionsOK.insert(node.id) }
             configs[node.id] = (NodeConfig(id: node.id, plugin: pluginName, options: options, location: node.location,
                                            workflow: info, upstream: node.from.map(\.id)), plugin)
         }
 
         let ids = workflow.nodes.map(\.id)
         var edgesOK = true
+        /// Nodes whose every input is a known node emitting a type they take.
+        var inputsKnown = Set<String>()
         for node in workflow.nodes {
             guard let (_, plugin) = configs[node.id] else { continue }
             let spec = plugin.spec
-            if spec.isSource && !node.from.isEmpty {
+            var known = true
+            if plugin.isSource && !node.from.isEmpty {
                 diagnostics.append(Diagnostic("node '\(node.id)' uses source plugin '\(spec.name)', which takes no input; remove 'from'",
                                               at: node.fromLocation ?? node.location))
                 edgesOK = false
-            } else if !spec.isSource && node.from.isEmpty {
+                known = false
+            } else if !plugin.isSource && node.from.isEmpty {
                 diagnostics.append(Diagnostic("node '\(node.id)' (\(spec.name)) needs an input; add 'from: NODE'", at: node.location))
                 edgesOK = false
+                known = false
             }
             var seen = Set<String>()
-            for edge in node.from where !spec.isSource {
+            for edge in node.from where !plugin.isSource {
                 if !seen.insert(edge.id).inserted {
                     diagnostics.append(Diagnostic("node '\(node.id)' lists '\(edge.id)' twice in 'from'", at: edge.location))
                     continue
@@ -171,20 +180,27 @@ public struct WorkflowLoader: Sendable {
                     diagnostics.append(Diagnostic("node '\(node.id)' reads from unknown node '\(edge.id)'"
                                                   + didYouMean(edge.id, ids), at: edge.location))
                     edgesOK = false
+                    known = false
                     continue
                 }
-                guard let (_, upstream) = configs[edge.id] else { continue }
+                guard let (_, upstream) = configs[edge.id] else {
+                    known = false
+                    continue
+                }
                 guard let produced = upstream.spec.output else {
                     diagnostics.append(Diagnostic("node '\(node.id)' reads from '\(edge.id)', but '\(edge.id)' (\(upstream.spec.name)) is a sink with no output",
                                                   at: edge.location))
+                    known = false
                     continue
                 }
-                if !spec.input.accepts(produced) {
+                if !plugin.input.accepts(produced) {
                     diagnostics.append(Diagnostic(
-                        "port type mismatch: '\(edge.id)' (\(upstream.spec.name)) emits \(produced), but '\(node.id)' (\(spec.name)) takes \(spec.input)",
+                        "port type mismatch: '\(edge.id)' (\(upstream.spec.name)) emits \(produced), but '\(node.id)' (\(spec.name)) takes \(plugin.input)",
                         at: edge.location))
+                    known = false
                 }
             }
+            if known { inputsKnown.insert(node.id) }
         }
 
         if edgesOK, let cycle = findCycle(workflow) {
@@ -192,16 +208,19 @@ public struct WorkflowLoader: Sendable {
             diagnostics.append(Diagnostic("cycle in the DAG: \(path); a workflow must not loop back on itself",
                                           at: cycle.first?.fromLocation ?? cycle.first?.location))
         }
-        guard diagnostics.isEmpty else { return nil }
 
-        // Plugin-specific checks, in data-flow order, with the upstream specs (their output
-        // fields seen through field-forwarding decoders) for static field checks.
+        // Plugin-specific checks, in data-flow order, for every node whose plugin and options are
+        // known, even when other nodes are broken: all problems show in one run. Where a node's
+        // inputs are all known, it sees its upstream specs (their output fields seen through
+        // field-forwarding decoders) for static field checks; otherwise those checks are skipped.
         let order = topologicalOrder(workflow)
         var effectiveSpecs: [String: PluginSpec] = [:]
         for id in order {
             guard let node = workflow.nodes.first(where: { $0.id == id }), let (initial, plugin) = configs[id] else { continue }
             var config = initial
-            config.upstreamSpecs = node.from.compactMap { effectiveSpecs[$0.id] }
+            let upstreamSpecs = node.from.compactMap { effectiveSpecs[$0.id] }
+            let upstreamKnown = inputsKnown.contains(id) && upstreamSpecs.count == node.from.count
+            config.upstreamSpecs = upstreamKnown ? upstreamSpecs : []
             var effective = plugin.spec
             if effective.forwardsFields, effective.outputFields == nil {
                 let upstream = config.upstreamSpecs.map(\.outputFields)
@@ -209,9 +228,9 @@ public struct WorkflowLoader: Sendable {
                     effective.outputFields = upstream.compactMap { $0 }.reduce([], +)
                 }
             }
-            effectiveSpecs[id] = effective
+            if upstreamKnown || plugin.isSource { effectiveSpecs[id] = effective }
             configs[id] = (config, plugin)
-            diagnostics += plugin.validate(config)
+            if optionsOK.contains(id) { diagnostics += plugin.validate(config) }
         }
         guard diagnostics.isEmpty else { return nil }
 
@@ -221,6 +240,26 @@ public struct WorkflowLoader: Sendable {
             return WorkflowPlan.Node(config: config, plugin: plugin, downstream: downstream)
         }
         return WorkflowPlan(info: info, nodes: nodes, notes: notes)
+    }
+
+    /// A node's configuration with its options checked and defaults filled in exactly as the
+    /// loader does for a workflow: the way to build a plugin outside a workflow (tests).
+    /// Throws every problem with the options; the plugin's own `validate` is not run.
+    public func nodeConfig(_ plugin: any Plugin.Type, id: String = "node", options: [String: Value],
+                           workflow: WorkflowInfo, upstream: [String] = []) throws(Diagnostics) -> NodeConfig {
+        let location = SourceLocation(file: workflow.file, line: 1, column: 1)
+        let names = options.keys.sorted()
+        let declaration = NodeDeclaration(
+            id: id, location: location, plugin: plugin.spec.name, pluginLocation: nil, from: upstream.map { ($0, location) },
+            fromLocation: nil, options: Dictionary(uniqueKeysWithValues: names.map { ($0, OptionValue(options[$0] ?? .null, at: location)) }),
+            optionOrder: names)
+        let scope = Record([("vars", .map(workflow.vars)),
+                            ("workflow", .map(Record([("name", .string(workflow.name)), ("dir", .string(workflow.directory))])))])
+        var diagnostics: [Diagnostic] = []
+        let checked = checkOptions(declaration, plugin.spec, scope: scope, diagnostics: &diagnostics)
+        guard diagnostics.isEmpty else { throw Diagnostics(diagnostics) }
+        return NodeConfig(id: id, plugin: plugin.spec.name, options: checked, location: location, workflow: workflow,
+                          upstream: upstream)
     }
 
     func resolveInfo(_ workflow: Workflow, diagnostics: inout [Diagnostic]) -> WorkflowInfo {
@@ -276,6 +315,10 @@ public struct WorkflowLoader: Sendable {
                                               at: raw.location ?? node.location))
                 continue
             }
+            if let problem = boundsProblem(value, option) {
+                diagnostics.append(Diagnostic("option '\(key)' of node '\(node.id)' \(problem)", at: raw.location ?? node.location))
+                continue
+            }
             options[key] = OptionValue(value, at: raw.location)
         }
         for option in spec.options where options[option.name] == nil && node.options[option.name] == nil {
@@ -302,6 +345,21 @@ public struct WorkflowLoader: Sendable {
             return .map(out)
         default: return value
         }
+    }
+
+    /// A number outside the option's range, or a word not among its choices.
+    func boundsProblem(_ value: Value, _ option: OptionSpec) -> String? {
+        if let range = option.range {
+            let number = option.type == .duration ? OptionParsing.seconds(value) : value.doubleValue
+            if let number, !range.contains(number) {
+                return "must be \(range)\(option.type == .duration ? " seconds" : ""), got \(value.text)"
+            }
+        }
+        if let choices = option.choices, !choices.contains(value.text) {
+            return "must be one of \(choices.map { "'\($0)'" }.joined(separator: ", ")), got '\(value.text)'"
+                + didYouMean(value.text, choices)
+        }
+        return nil
     }
 
     func typeProblem(_ value: Value, _ type: OptionType) -> String? {

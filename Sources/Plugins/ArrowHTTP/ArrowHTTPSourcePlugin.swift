@@ -23,23 +23,28 @@ import Synchronization
 public struct ArrowHTTPSourcePlugin: SourcePlugin {
     public static let contentType = "application/vnd.apache.arrow.stream"
 
+    static let host = NodeOption.string("host", default: "127.0.0.1", help: "the address to listen on (loopback by default)")
+    static let port = NodeOption.int("port", default: 8787, atLeast: 0, atMost: 65535,
+                                 help: "the port to listen on (0 picks a free one, logged at start)")
+    static let path = NodeOption.string("path", default: "/arrow", help: "the URL path that takes POSTs")
+    static let token = OptionalNodeOption.string("token", help: "a bearer token every request must carry (default: none needed)")
+    static let maxBytes = NodeOption.int("max_bytes", default: 67_108_864, atLeast: 1, help: "the largest body accepted (413 past it)")
+    static let maxInFlight = NodeOption.int("max_in_flight", default: 4, atLeast: 1,
+                                        help: "bodies received at once; more requests get 503 at once")
+    static let acceptTimeout = NodeOption.duration("accept_timeout", default: .seconds(2),
+                                               help: "how long a request waits for room in the DAG before 503")
+    static let idleTimeout = NodeOption.duration("idle_timeout", default: .seconds(30), atLeast: .milliseconds(1),
+                                             help: "a connection with no request for this long is closed")
+    static let readTimeout = NodeOption.duration("read_timeout", default: .seconds(60), atLeast: .milliseconds(1),
+                                             help: "a body must arrive whole within this time (408 past it)")
+    static let allowedPaths = OptionalNodeOption.paths("allowed_paths",
+                                                   help: "folders that rows' 'path' values must be inside (403 otherwise); default: any path")
+
     public static let spec = PluginSpec(
         name: "arrow-http",
         summary: "Receives Arrow IPC streams by HTTP POST and emits each one (a source for Hypha-to-Hypha links).",
-        input: .none, output: .arrow,
-        options: [
-            OptionSpec("host", .string, default: "127.0.0.1", help: "the address to listen on (loopback by default)"),
-            OptionSpec("port", .int, default: 8787, help: "the port to listen on (0 picks a free one, logged at start)"),
-            OptionSpec("path", .string, default: "/arrow", help: "the URL path that takes POSTs"),
-            OptionSpec("token", .string, help: "a bearer token every request must carry (default: none needed)"),
-            OptionSpec("max_bytes", .int, default: 67_108_864, help: "the largest body accepted (413 past it)"),
-            OptionSpec("max_in_flight", .int, default: 4, help: "bodies received at once; more requests get 503 at once"),
-            OptionSpec("accept_timeout", .duration, default: 2, help: "how long a request waits for room in the DAG before 503"),
-            OptionSpec("idle_timeout", .duration, default: 30, help: "a connection with no request for this long is closed"),
-            OptionSpec("read_timeout", .duration, default: 60, help: "a body must arrive whole within this time (408 past it)"),
-            OptionSpec("allowed_paths", .stringList,
-                       help: "folders that rows' 'path' values must be inside (403 otherwise); default: any path"),
-        ])
+        output: .arrow,
+        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, allowedPaths])
 
     let host: String
     let port: Int
@@ -54,34 +59,27 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let logger: Logger
 
     public init(node: NodeConfig, context: RunContext) throws {
-        host = node.string("host") ?? "127.0.0.1"
-        port = node.int("port") ?? 8787
-        path = node.string("path") ?? "/arrow"
-        token = node.string("token").flatMap { $0.isEmpty ? nil : $0 }
-        maxBytes = max(1, node.int("max_bytes") ?? 64 * 1024 * 1024)
-        acceptTimeout = .seconds(node.duration("accept_timeout") ?? 2)
-        idleTimeout = .seconds(node.duration("idle_timeout") ?? 30)
-        readTimeout = .seconds(node.duration("read_timeout") ?? 60)
-        allowedPaths = node.strings("allowed_paths").map { AllowedPaths($0.map(node.workflow.resolve)) }
-        inFlight = InFlightLimit(max(1, node.int("max_in_flight") ?? 4))
+        host = node[Self.host]
+        port = node[Self.port]
+        path = node[Self.path]
+        token = node[Self.token].flatMap { $0.isEmpty ? nil : $0 }
+        maxBytes = node[Self.maxBytes]
+        acceptTimeout = node[Self.acceptTimeout]
+        idleTimeout = node[Self.idleTimeout]
+        readTimeout = node[Self.readTimeout]
+        allowedPaths = node[Self.allowedPaths].map(AllowedPaths.init)
+        inFlight = InFlightLimit(node[Self.maxInFlight])
         logger = context.logger
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems: [Diagnostic] = []
-        if let port = node.int("port"), !(0...65535).contains(port) {
-            problems.append(Diagnostic("option 'port' of node '\(node.id)' must be 0...65535, got \(port)", at: node.location(of: "port")))
+        if !node[path].hasPrefix("/") {
+            problems.append(Diagnostic("option 'path' of node '\(node.id)' must start with '/'", at: node.location(of: path)))
         }
-        if let path = node.string("path"), !path.hasPrefix("/") {
-            problems.append(Diagnostic("option 'path' of node '\(node.id)' must start with '/'", at: node.location(of: "path")))
-        }
-        if let n = node.int("max_in_flight"), n < 1 {
-            problems.append(Diagnostic("option 'max_in_flight' of node '\(node.id)' must be at least 1, got \(n)",
-                                       at: node.location(of: "max_in_flight")))
-        }
-        if let paths = node.strings("allowed_paths"), paths.isEmpty || paths.contains(where: \.isEmpty) {
+        if let paths = node[allowedPaths], paths.isEmpty {
             problems.append(Diagnostic("option 'allowed_paths' of node '\(node.id)' must list folders; leave it out to allow any path",
-                                       at: node.location(of: "allowed_paths")))
+                                       at: node.location(of: allowedPaths)))
         }
         return problems
     }

@@ -46,7 +46,7 @@ extension BacalhauPlugin {
                                             logger: logger)
                     throw BacalhauError.jobTimedOut(job: name, id: jobID, seconds: seconds)
                 }
-                wait = min(wait, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+                wait = min(wait, left.inSeconds)
             }
             try await Task.sleep(for: .milliseconds(Int64(max(wait, 0.001) * 1000)))
             delay = min(delay * 2, pollInterval)
@@ -68,7 +68,7 @@ extension BacalhauPlugin {
         // Stock Bacalhau completes a job whose program exited non-zero; the exit code is only
         // in RunOutput. Like the local executor, a non-zero exit fails the message.
         if let bad = executions.first(where: { $0.computeState == BacalhauExecution.completed && ($0.exitCode ?? 0) != 0 }) {
-            let reason = "its program exited with code \(bad.exitCode ?? -1)" + Self.excerpt(bad.stderr)
+            let reason = "its program exited with code \(bad.exitCode ?? -1)" + ExecutorResult.excerpt(bad.stderr)
             throw BacalhauError.jobFailed(job: job.name, id: info.id, state: "Completed", reason: reason)
         }
         let primary = executions.first { $0.computeState == BacalhauExecution.completed } ?? executions.last
@@ -80,27 +80,30 @@ extension BacalhauPlugin {
             let params = result["Params"]
             return (params?["PreSignedURL"] ?? params?["URL"]).flatMap { $0.stringValue.map(Value.string) }
         }
-        var seconds = Self.seconds(started.duration(to: .now))
+        var duration = started.duration(to: .now)
         if info.createTime > 0, info.modifyTime > info.createTime {
-            seconds = Double(info.modifyTime - info.createTime) / 1e9
+            duration = .nanoseconds(info.modifyTime - info.createTime)
         }
         // A 200 to a plain PUT created the job or, for a name already there with another spec,
         // updated it (Bacalhau's upsert): the version tells.
         let kind = submission.kind == .created && info.version > 1 ? .updated : submission.kind
         let stdout = primary?.stdout ?? ""
         let stderr = primary?.stderr ?? ""
-        let (stdoutPath, stderrPath) = writeLogs(job: job.name, stdout: stdout, stderr: stderr, logger: logger)
-        let details = Record([
-            ("id", .string(info.id)), ("executor", .string("bacalhau")),
-            ("exit_code", primary?.exitCode.map(Value.int) ?? .null), ("duration", .float(seconds)),
-            ("stdout", .string(stdout)), ("stderr", .string(stderr)),
-            ("stdout_path", stdoutPath.map(Value.string) ?? .null), ("stderr_path", stderrPath.map(Value.string) ?? .null),
+        var written: (stdout: String?, stderr: String?) = (nil, nil)
+        do {
+            written = try logs.write(job: job.name, stdout: stdout, stderr: stderr)
+        } catch {
+            logger.warning("cannot write the job's logs", metadata: ["folder": "\(logs.directory)", "error": "\(error)"])
+        }
+        let result = ExecutorResult(id: info.id, executor: Self.spec.name, exitCode: primary?.exitCode, duration: duration,
+                                    stdout: stdout, stderr: stderr, stdoutPath: written.stdout, stderrPath: written.stderr)
+        let details = result.details(extra: [
             ("job_version", .int(info.version)), ("namespace", .string(info.namespace)),
             ("endpoint", .string(client.endpoint.base)), ("submission", .string(kind.rawValue)),
             ("executions", .list(executions.map { .map($0.record) })), ("results", .list(published)),
             ("outputs", .list(outputs)),
         ])
-        logger.info("job completed", metadata: ["duration_s": "\(String(format: "%.3f", seconds))"])
+        logger.info("job completed", metadata: ["duration_s": "\(String(format: "%.3f", duration.inSeconds))"])
         return JobResult(job: job, state: .completed, details: details)
     }
 
@@ -152,41 +155,8 @@ extension BacalhauPlugin {
         if let failed = executions.last(where: { ($0.exitCode ?? 0) != 0 }), let code = failed.exitCode,
            !reason.contains("code \(code)")
         {
-            reason += " (exit code \(code))" + excerpt(failed.stderr)
+            reason += " (exit code \(code))" + ExecutorResult.excerpt(failed.stderr)
         }
         return reason
-    }
-
-    static func excerpt(_ stderr: String) -> String {
-        let lines = stderr.split(separator: "\n", omittingEmptySubsequences: true).suffix(3)
-        return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    /// Writes the job's stdout and stderr (as Bacalhau returned them) under RUN/jobs/NAME,
-    /// where the local executor writes its logs.
-    func writeLogs(job: String, stdout: String, stderr: String, logger: Logger) -> (String?, String?) {
-        let folder = URL(fileURLWithPath: jobsDirectory).appendingPathComponent(Self.folderName(job)).path
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let out = folder + "/stdout.log", err = folder + "/stderr.log"
-            try Data(stdout.utf8).write(to: URL(fileURLWithPath: out))
-            try Data(stderr.utf8).write(to: URL(fileURLWithPath: err))
-            return (out, err)
-        } catch {
-            logger.warning("cannot write the job's logs", metadata: ["folder": "\(folder)", "error": "\(error)"])
-            return (nil, nil)
-        }
-    }
-
-    static func folderName(_ name: String) -> String {
-        let safe = String(name.unicodeScalars.map { s -> Character in
-            s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "-" || s == "_" || s == ".")
-                ? Character(s) : "_"
-        })
-        return safe.isEmpty || safe == "." || safe == ".." ? "job" : String(safe.prefix(120))
     }
 }

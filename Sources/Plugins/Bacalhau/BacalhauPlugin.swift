@@ -23,38 +23,38 @@ import Synchronization
 /// reason from its history. On cancellation (shutdown), jobs still running are stopped when
 /// `stop_on_exit` is set.
 public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomReflectable {
-    public static let resultFields = [
-        "name", "state", "id", "executor", "exit_code", "duration", "stdout", "stderr", "stdout_path", "stderr_path",
-        "job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs", "record",
-    ]
+    /// The fields a result carries beyond every executor's (`ExecutorResult`).
+    public static let extraResultFields = ["job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs"]
 
     /// The labels every submitted job carries.
     public static let workflowLabel = "hypha-workflow"
     public static let nodeLabel = "hypha-node"
     public static let runLabel = "hypha-run"
 
+    static let endpoint = OptionalNodeOption.string(
+        "endpoint", help: "the orchestrator's URL, http or https (default: BACALHAU_API_HOST and BACALHAU_API_PORT "
+            + "as Bacalhau's CLI reads them, else http://127.0.0.1:1234)")
+    static let namespace = OptionalNodeOption.string("namespace", help: "the namespace for jobs whose spec names none (default: the server's)")
+    static let apiKey = OptionalNodeOption.string(
+        "api_key", help: "API key sent as a Bearer token; 'env:NAME' reads it from a variable (default: "
+            + "BACALHAU_API_KEY, else Basic auth from BACALHAU_API_USERNAME/BACALHAU_API_PASSWORD)")
+    static let pollInterval = NodeOption.duration(
+        "poll_interval", default: .seconds(1), atLeast: .milliseconds(10),
+        help: "the longest wait between two looks at a running job (polls start faster and back off to this)")
+    static let jobTimeout = OptionalNodeOption.duration(
+        "job_timeout", help: "stop a job and fail its message when it runs longer than this (default, or 0: no limit)")
+    static let maxInFlight = NodeOption.int("max_in_flight", default: 16, atLeast: 1, help: "how many jobs are submitted and followed at once")
+    static let stopOnExit = NodeOption.bool("stop_on_exit", default: true,
+                                        help: "on shutdown, stop the jobs this run submitted that are still running")
+    static let requestTimeout = NodeOption.duration("request_timeout", default: .seconds(30), atLeast: .milliseconds(1),
+                                                help: "how long one HTTP request may take")
+
     public static let spec = PluginSpec(
         name: "bacalhau",
         summary: "Submits jobs to a Bacalhau orchestrator and follows them to the end.",
-        input: .oneOf([.job]), output: .result,
-        options: [
-            OptionSpec("endpoint", .string,
-                       help: "the orchestrator's URL, http or https (default: BACALHAU_API_HOST and BACALHAU_API_PORT "
-                           + "as Bacalhau's CLI reads them, else http://127.0.0.1:1234)"),
-            OptionSpec("namespace", .string, help: "the namespace for jobs whose spec names none (default: the server's)"),
-            OptionSpec("api_key", .string,
-                       help: "API key sent as a Bearer token; 'env:NAME' reads it from a variable (default: "
-                           + "BACALHAU_API_KEY, else Basic auth from BACALHAU_API_USERNAME/BACALHAU_API_PASSWORD)"),
-            OptionSpec("poll_interval", .duration, default: .float(1),
-                       help: "the longest wait between two looks at a running job (polls start faster and back off to this)"),
-            OptionSpec("job_timeout", .duration,
-                       help: "stop a job and fail its message when it runs longer than this (default: no limit)"),
-            OptionSpec("max_in_flight", .int, default: .int(16), help: "how many jobs are submitted and followed at once"),
-            OptionSpec("stop_on_exit", .bool, default: .bool(true),
-                       help: "on shutdown, stop the jobs this run submitted that are still running"),
-            OptionSpec("request_timeout", .duration, default: .float(30), help: "how long one HTTP request may take"),
-        ],
-        outputFields: resultFields)
+        output: .result,
+        options: [endpoint, namespace, apiKey, pollInterval, jobTimeout, maxInFlight, stopOnExit, requestTimeout],
+        outputFields: ExecutorResult.fields(extra: extraResultFields))
 
     public let concurrency: Int
     public let client: BacalhauClient
@@ -65,7 +65,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     let nodeID: String
     let workflowName: String
     let runID: String
-    let jobsDirectory: String
+    let logs: JobLogs
     let logger: Logger
     let inFlight = InFlightJobs()
     /// Whether jobs of this workflow and node may already exist (asked once, at the first job).
@@ -85,24 +85,24 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         let endpoint: BacalhauEndpoint
         let credentials: BacalhauCredentials
         do {
-            let (resolved, fromURL) = try BacalhauEndpoint.resolve(option: node.string("endpoint"), environment: environment)
+            let (resolved, fromURL) = try BacalhauEndpoint.resolve(option: node[Self.endpoint], environment: environment)
             endpoint = resolved
-            credentials = try BacalhauCredentials.resolve(apiKey: node.string("api_key"), environment: environment,
+            credentials = try BacalhauCredentials.resolve(apiKey: node[Self.apiKey], environment: environment,
                                                           fromEndpoint: fromURL)
         } catch {
-            throw Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: "endpoint"))
+            throw Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: Self.endpoint))
         }
-        concurrency = max(1, node.int("max_in_flight") ?? 16)
-        pollInterval = max(0.01, node.duration("poll_interval") ?? 1)
-        jobTimeout = node.duration("job_timeout").flatMap { $0 > 0 ? $0 : nil }
-        stopOnExit = node.bool("stop_on_exit") ?? true
+        concurrency = node[Self.maxInFlight]
+        pollInterval = node[Self.pollInterval].inSeconds
+        jobTimeout = node[Self.jobTimeout].map(\.inSeconds).flatMap { $0 > 0 ? $0 : nil }
+        stopOnExit = node[Self.stopOnExit]
         runID = context.runID
-        jobsDirectory = URL(fileURLWithPath: context.runDirectory).appendingPathComponent("jobs").path
+        logs = try JobLogs(runDirectory: context.runDirectory)
         var logger = context.logger
         logger[metadataKey: "endpoint"] = "\(endpoint)"
         self.logger = logger
-        client = BacalhauClient(endpoint: endpoint, credentials: credentials, namespace: node.string("namespace"),
-                                retry: retry, requestTimeout: node.duration("request_timeout") ?? 30,
+        client = BacalhauClient(endpoint: endpoint, credentials: credentials, namespace: node[Self.namespace],
+                                retry: retry, requestTimeout: node[Self.requestTimeout].inSeconds,
                                 maxConnections: concurrency + 2, logger: logger)
     }
 
@@ -114,31 +114,22 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems: [Diagnostic] = []
-        func problem(_ option: String, _ message: String) {
-            problems.append(Diagnostic("option '\(option)' of node '\(node.id)' \(message)", at: node.location(of: option)))
-        }
-        if let endpoint = node.string("endpoint"), !endpoint.isEmpty {
+        if let text = node[endpoint], !text.isEmpty {
             do {
-                _ = try BacalhauEndpoint.parse(endpoint)
+                _ = try BacalhauEndpoint.parse(text)
             } catch {
-                problems.append(Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: "endpoint")))
+                problems.append(Diagnostic("node '\(node.id)': \(error.description)", at: node.location(of: endpoint)))
             }
         }
-        if let n = node.int("max_in_flight"), n < 1 { problem("max_in_flight", "must be at least 1, got \(n)") }
-        if let p = node.duration("poll_interval"), p <= 0 { problem("poll_interval", "must be more than 0") }
-        if let t = node.duration("request_timeout"), t <= 0 { problem("request_timeout", "must be more than 0") }
-        if let ns = node.value("namespace"), ns.text.trimmingCharacters(in: .whitespaces).isEmpty {
-            problem("namespace", "must not be empty")
+        if let ns = node[namespace], ns.trimmingCharacters(in: .whitespaces).isEmpty {
+            problems.append(Diagnostic("option 'namespace' of node '\(node.id)' must not be empty", at: node.location(of: namespace)))
         }
         return problems
     }
 
     // MARK: - Processing
 
-    public func process(_ message: Message, _ output: Output) async throws {
-        guard case .job(let job) = message.payload else {
-            throw BacalhauError.configuration("node '\(nodeID)' got a \(message.payload.portType) message; it takes jobs")
-        }
+    public func process(_ job: Job, _ output: Output) async throws {
         let spec = try prepare(job)
         let name = job.name.isEmpty ? (spec["Name"]?.stringValue ?? "") : job.name
         let namespace = spec["Namespace"]?.stringValue ?? client.namespace
@@ -152,8 +143,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         var ended = false  // the job reached a terminal state: nothing to stop
         do {
             let lookUpFirst = await earlierJobs.mayExist {
-                try await client.list(labels: ["\(Self.workflowLabel)=\(Self.labelValue(workflowName))",
-                                               "\(Self.nodeLabel)=\(Self.labelValue(nodeID))"],
+                try await client.list(labels: ["\(Self.workflowLabel)=\(SafeName.label(workflowName))",
+                                               "\(Self.nodeLabel)=\(SafeName.label(nodeID))"],
                                       namespace: namespace, limit: 1)
                     .isEmpty == false
             }
@@ -218,8 +209,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         case let other?:
             throw BacalhauError.invalidSpec(job: name, problems: ["Labels must be a mapping of strings, got \(other.typeName)"])
         }
-        labels[Self.workflowLabel] = .string(Self.labelValue(workflowName))
-        labels[Self.nodeLabel] = .string(Self.labelValue(nodeID))
+        labels[Self.workflowLabel] = .string(SafeName.label(workflowName))
+        labels[Self.nodeLabel] = .string(SafeName.label(nodeID))
         spec["Labels"] = .map(labels)
         var (checked, problems) = BacalhauSpecValidator.check(spec)
         guard problems.isEmpty else { throw BacalhauError.invalidSpec(job: name, problems: problems) }
@@ -234,20 +225,9 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         checked["Meta"] = meta.isEmpty ? nil : .map(meta)
         meta[BacalhauClient.fingerprintKey] = .string(SpecFingerprint.of(.map(checked)))
         checked["Meta"] = .map(meta)
-        labels[Self.runLabel] = .string(Self.labelValue(runID))
+        labels[Self.runLabel] = .string(SafeName.label(runID))
         checked["Labels"] = .map(labels)
         return checked
-    }
-
-    /// A label value Kubernetes-style selectors accept: letters, digits, `-`, `_`, `.`, at
-    /// most 63 characters, starting and ending with a letter or digit.
-    static func labelValue(_ text: String) -> String {
-        let mapped = String(text.unicodeScalars.map { s -> Character in
-            s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "-" || s == "_" || s == ".")
-                ? Character(s) : "-"
-        })
-        let trimmed = mapped.prefix(63).trimmingCharacters(in: CharacterSet(charactersIn: "-_."))
-        return trimmed.isEmpty ? "x" : trimmed
     }
 
     /// Stops a job from a context that may be cancelled: the request runs in a detached

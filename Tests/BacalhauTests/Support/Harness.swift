@@ -2,7 +2,7 @@ import BacalhauEmulatorKit
 import Engine
 import Foundation
 import Logging
-import Plugins
+import Bacalhau
 import Synchronization
 import Testing
 #if canImport(FoundationNetworking)

@@ -8,28 +8,17 @@ public struct ArrowDecodePlugin: ProcessorPlugin {
     public static let spec = PluginSpec(
         name: "arrow-decode",
         summary: "Decodes Arrow IPC data (stream or file format) into one record per row.",
-        input: .oneOf([.arrow]), output: .record, options: [], forwardsFields: true)
+        output: .record, options: [], forwardsFields: true)
 
-    let node: NodeConfig
+    public init(node: NodeConfig, context: RunContext) throws {}
 
-    public init(node: NodeConfig, context: RunContext) throws {
-        self.node = node
-    }
-
-    struct Malformed: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    public func process(_ message: Message, _ output: Output) async throws {
-        guard case .arrow(let data) = message.payload else {
-            throw Malformed(description: "node '\(node.id)' (arrow-decode) got a \(message.payload.portType) message")
-        }
+    public func process(_ data: ArrowData, _ output: Output) async throws {
         let table: ArrowTable
         do {
             table = try data.table()
         } catch {
             let size = (try? data.ipcBytes().count).map { " (\($0) bytes)" } ?? ""
-            throw Malformed(description: "malformed Arrow data\(size): \(error)")
+            throw MessageFailure("malformed Arrow data\(size): \(error)")
         }
         let names = table.schema.fields.map(\.name)
         for batch in table.batches {

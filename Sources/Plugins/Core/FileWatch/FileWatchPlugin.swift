@@ -17,19 +17,18 @@ import Logging
 public struct FileWatchPlugin: SourcePlugin {
     public static let fields = ["path", "name", "size", "modified"]
 
+    static let path = NodeOption.requiredPath("path", help: "the folder to watch")
+    static let pattern = NodeOption.string("pattern", default: "*", help: "glob the file name must match, like \"*.zip\"")
+    static let recursive = NodeOption.bool("recursive", default: false, help: "also watch subfolders (and folders created later)")
+    static let emit = NodeOption.choice("emit", ["metadata", "contents"], default: "metadata",
+                                    help: "'metadata' (a row per file) or 'contents' (each matching Arrow IPC file's own data)")
+    static let batchSize = NodeOption.int("batch_size", default: 1024, atLeast: 1, help: "at most this many files per emitted batch")
+    static let create = NodeOption.bool("create", default: true, help: "create the folder if it does not exist")
+
     public static let spec = PluginSpec(
         name: "file-watch",
         summary: "Watches a folder (inotify) and emits an Arrow batch describing each complete new file.",
-        input: .none, output: .arrow,
-        options: [
-            OptionSpec("path", .path, required: true, help: "the folder to watch"),
-            OptionSpec("pattern", .string, default: "*", help: "glob the file name must match, like \"*.zip\""),
-            OptionSpec("recursive", .bool, default: false, help: "also watch subfolders (and folders created later)"),
-            OptionSpec("emit", .string, default: "metadata",
-                       help: "'metadata' (a row per file) or 'contents' (each matching Arrow IPC file's own data)"),
-            OptionSpec("batch_size", .int, default: 1024, help: "at most this many files per emitted batch"),
-            OptionSpec("create", .bool, default: true, help: "create the folder if it does not exist"),
-        ],
+        output: .arrow, options: [path, pattern, recursive, emit, batchSize, create],
         outputFields: fields)
 
     static let schema = ArrowSchema(fields: [
@@ -48,25 +47,13 @@ public struct FileWatchPlugin: SourcePlugin {
     let logger: Logger
 
     public init(node: NodeConfig, context: RunContext) throws {
-        root = node.path("path") ?? "."
-        pattern = node.string("pattern") ?? "*"
-        recursive = node.bool("recursive") ?? false
-        emitContents = node.string("emit") == "contents"
-        batchSize = max(1, node.int("batch_size") ?? 1024)
-        create = node.bool("create") ?? true
+        root = node[Self.path]
+        pattern = node[Self.pattern]
+        recursive = node[Self.recursive]
+        emitContents = node[Self.emit] == "contents"
+        batchSize = node[Self.batchSize]
+        create = node[Self.create]
         logger = context.logger
-    }
-
-    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
-        var problems: [Diagnostic] = []
-        if let emit = node.string("emit"), !["metadata", "contents"].contains(emit) {
-            problems.append(Diagnostic("option 'emit' of node '\(node.id)' must be 'metadata' or 'contents', got '\(emit)'",
-                                       at: node.location(of: "emit")))
-        }
-        if let n = node.int("batch_size"), n < 1 {
-            problems.append(Diagnostic("option 'batch_size' of node '\(node.id)' must be at least 1", at: node.location(of: "batch_size")))
-        }
-        return problems
     }
 
     struct Failure: Error, CustomStringConvertible {

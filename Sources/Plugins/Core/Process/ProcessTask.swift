@@ -11,29 +11,25 @@ struct ProcessTask: Sendable, Equatable {
     /// Seconds; nil or 0 means no limit.
     var executionTimeout: Double?
 
-    struct Invalid: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    init(job: Job) throws(Invalid) {
+    init(job: Job) throws(MessageFailure) {
         let spec = job.spec
         guard case .list(let tasks)? = spec["Tasks"], !tasks.isEmpty else {
-            throw Invalid(description: "job '\(job.name)' has no Tasks; a job needs exactly one task")
+            throw MessageFailure("job '\(job.name)' has no Tasks; a job needs exactly one task")
         }
         guard tasks.count == 1, case .map(let task) = tasks[0] else {
-            throw Invalid(description: "job '\(job.name)' has \(tasks.count) tasks; the process executor runs jobs with exactly one task")
+            throw MessageFailure("job '\(job.name)' has \(tasks.count) tasks; the process executor runs jobs with exactly one task")
         }
         guard case .map(let engine)? = task["Engine"] else {
-            throw Invalid(description: "job '\(job.name)': Tasks[0] has no Engine; add Engine: {Type: process, Params: {Name: PROGRAM}}")
+            throw MessageFailure("job '\(job.name)': Tasks[0] has no Engine; add Engine: {Type: process, Params: {Name: PROGRAM}}")
         }
         let type = engine["Type"]?.text ?? ""
         guard type == "process" else {
-            throw Invalid(description: "job '\(job.name)' has Engine.Type '\(type)'; the process executor runs only "
+            throw MessageFailure("job '\(job.name)' has Engine.Type '\(type)'; the process executor runs only "
                           + "'process' tasks (use the bacalhau plugin for \(type.isEmpty ? "other engines" : "'\(type)'"))")
         }
         let params = engine["Params"]?.recordValue ?? Record()
         guard let program = params["Name"]?.stringValue, !program.isEmpty else {
-            throw Invalid(description: "job '\(job.name)': Engine.Params.Name (the program to run) is missing")
+            throw MessageFailure("job '\(job.name)': Engine.Params.Name (the program to run) is missing")
         }
         self.program = program
         switch params["Arguments"] {
@@ -43,20 +39,20 @@ struct ProcessTask: Sendable, Equatable {
             for item in items {
                 switch item {
                 case .list, .map:
-                    throw Invalid(description: "job '\(job.name)': Engine.Params.Arguments must be a list of strings; got \(item.json)")
+                    throw MessageFailure("job '\(job.name)': Engine.Params.Arguments must be a list of strings; got \(item.json)")
                 default: arguments.append(item.text)
                 }
             }
         case let other?:
-            throw Invalid(description: "job '\(job.name)': Engine.Params.Arguments must be a list of strings; got \(other.typeName)")
+            throw MessageFailure("job '\(job.name)': Engine.Params.Arguments must be a list of strings; got \(other.typeName)")
         }
         workingDirectory = params["WorkingDirectory"]?.stringValue
         environment = [:]
         if case .map(let env)? = task["Env"] {
             for (name, value) in env.fields {
                 guard case .string = value else {
-                    if case .list = value { throw Invalid(description: "job '\(job.name)': Env.\(name) must be a string") }
-                    if case .map = value { throw Invalid(description: "job '\(job.name)': Env.\(name) must be a string") }
+                    if case .list = value { throw MessageFailure("job '\(job.name)': Env.\(name) must be a string") }
+                    if case .map = value { throw MessageFailure("job '\(job.name)': Env.\(name) must be a string") }
                     environment[name] = value.text
                     continue
                 }
@@ -66,7 +62,7 @@ struct ProcessTask: Sendable, Equatable {
         let timeouts = task["Timeouts"]?.recordValue ?? spec["Timeouts"]?.recordValue
         if let t = timeouts?["ExecutionTimeout"] {
             guard let seconds = t.doubleValue, seconds >= 0 else {
-                throw Invalid(description: "job '\(job.name)': Timeouts.ExecutionTimeout must be a number of seconds ≥ 0; got \(t.json)")
+                throw MessageFailure("job '\(job.name)': Timeouts.ExecutionTimeout must be a number of seconds ≥ 0; got \(t.json)")
             }
             executionTimeout = seconds > 0 ? seconds : nil
         }

@@ -8,40 +8,42 @@ import Foundation
 /// workflow's vars) and `workflow.name`. A missing variable fails that message with the
 /// template's file:line:col.
 public struct TemplatePlugin: ProcessorPlugin {
+    static let job = NodeOption.required("job", help: "the job template's name (a file NAME.yml in the jobstore)")
+    static let jobstore = OptionalNodeOption.path("jobstore", help: "the jobstore folder (default: the workflow's 'jobstore')")
+
     public static let spec = PluginSpec(
         name: "template",
         summary: "Renders a job spec from a jobstore template for each input record or job result.",
-        input: .oneOf([.record, .result]), output: .job,
-        options: [
-            OptionSpec("job", .string, required: true, help: "the job template's name (a file NAME.yml in the jobstore)"),
-            OptionSpec("jobstore", .path, help: "the jobstore folder (default: the workflow's 'jobstore')"),
-        ])
+        output: .job, options: [job, jobstore])
 
     let template: JobTemplate
-    let node: NodeConfig
     /// The start of every generated job name: the workflow's and the job's slugs.
     let namePrefix: String
     /// The hash of what every input's identity is prefixed with (workflow and node).
     let identitySeed: StableHash
-    /// `workflow.name`, as templates see it.
+    /// `vars.NAME` and `workflow.name`, as templates see them.
+    let varsScope: Value
     let workflowScope: Value
+    /// This node's id, recorded in each job.
+    let renderedBy: String
 
     public init(node: NodeConfig, context: RunContext) throws {
-        self.node = node
         template = try Self.loadTemplate(node)
-        namePrefix = [PathSafe.slug(node.workflow.name), PathSafe.slug(template.name)].filter { !$0.isEmpty }.joined(separator: "-")
+        namePrefix = [SafeName.slug(node.workflow.name), SafeName.slug(template.name)].filter { !$0.isEmpty }.joined(separator: "-")
         var seed = StableHash()
         seed.add("\(node.workflow.name)\u{0}\(node.id)\u{0}".utf8)
         identitySeed = seed
+        varsScope = .map(node.workflow.vars)
         workflowScope = .map(Record([("name", .string(node.workflow.name))]))
+        renderedBy = node.id
     }
 
     static func loadTemplate(_ node: NodeConfig) throws(Diagnostic) -> JobTemplate {
-        guard let jobstore = node.path("jobstore") ?? node.workflow.jobstore else {
+        guard let jobstore = node[Self.jobstore] ?? node.workflow.jobstore else {
             throw Diagnostic("node '\(node.id)' (template) needs a jobstore: set 'jobstore:' at the top of the workflow or on the node",
                              at: node.location)
         }
-        return try JobTemplate.load(job: node.string("job") ?? "", jobstore: jobstore, at: node.location(of: "job"))
+        return try JobTemplate.load(job: node[Self.job], jobstore: jobstore, at: node.location(of: Self.job))
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
@@ -80,34 +82,33 @@ public struct TemplatePlugin: ProcessorPlugin {
         return diagnostics
     }
 
-    public func process(_ message: Message, _ output: Output) async throws {
-        let input: Record
+    public func process(_ input: RecordOrResult, _ output: Output) async throws {
+        var scope: Record
         // What identifies the input across runs: a record's own fields; for a job result, the
         // name of the job that produced it (its record also holds run-specific fields such as
         // log paths and durations). Hashed as it is written, without building the text.
         var identity = identitySeed
         let label: String?
-        switch message.payload {
+        switch input {
         case .record(let record):
-            input = record
+            scope = record
             var json: [UInt8] = []
             Value.map(record).writeJSON(into: &json)
             identity.add(json)
             label = record["name"]?.stringValue
         case .result(let result):
-            input = result.record
+            scope = result.record
             identity.add("after:\(result.job.name)".utf8)
             label = result.job.input["name"]?.stringValue
-        default: throw Diagnostic("node '\(node.id)' (template) got a \(message.payload.portType) message", at: node.location)
         }
-        var scope = input
-        scope["vars"] = .map(node.workflow.vars)
+        let record = scope
+        scope["vars"] = varsScope
         scope["workflow"] = workflowScope
         var spec: Record
         do {
             spec = try template.render(scope: scope)
         } catch {
-            throw Diagnostic("node '\(node.id)': \(error.message)", at: error.location)
+            throw MessageFailure(error.message, at: error.location)
         }
         let name: String
         if let given = spec["Name"]?.stringValue, !given.isEmpty {
@@ -116,7 +117,7 @@ public struct TemplatePlugin: ProcessorPlugin {
             name = Self.jobName(prefix: namePrefix, label: label, identity: identity)
             spec = Self.withName(name, spec)
         }
-        try await output.emit(.job(Job(name: name, spec: spec, renderedBy: node.id, input: input)))
+        try await output.emit(.job(Job(name: name, spec: spec, renderedBy: renderedBy, input: record)))
     }
 
     /// A deterministic, readable job name: the same workflow, node and input give the same
@@ -124,7 +125,7 @@ public struct TemplatePlugin: ProcessorPlugin {
     /// `prefix` is the workflow's and job's slugs; `label` (the input's file name) adds its stem.
     static func jobName(prefix: String, label: String?, identity: StableHash) -> String {
         var name = prefix
-        for part in [label.map { PathSafe.slug(PathParts.stem($0)) } ?? "", identity.hex] where !part.isEmpty {
+        for part in [label.map { SafeName.slug(PathParts.stem($0)) } ?? "", identity.hex] where !part.isEmpty {
             if !name.isEmpty { name += "-" }
             name += part
         }

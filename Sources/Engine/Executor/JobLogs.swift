@@ -1,0 +1,37 @@
+import Foundation
+
+/// Where a job's output is kept, the same for every executor: `RUN/jobs/NAME.stdout.log` and
+/// `RUN/jobs/NAME.stderr.log`, NAME being `SafeName.file` of the job's name. A stream the job
+/// wrote nothing to gets no file (its path in the result is null).
+public struct JobLogs: Sendable {
+    /// `RUN/jobs`.
+    public let directory: String
+
+    /// The run's job-log folder, made if missing.
+    public init(runDirectory: String) throws {
+        directory = URL(fileURLWithPath: runDirectory).appendingPathComponent("jobs").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// The two log paths of `job`.
+    public func paths(for job: String) -> (stdout: String, stderr: String) {
+        let base = directory + "/" + SafeName.file(job)
+        return (base + ".stdout.log", base + ".stderr.log")
+    }
+
+    /// Writes output an executor received whole (a remote job's); empty streams get no file.
+    /// Returns the paths written.
+    public func write(job: String, stdout: String, stderr: String) throws -> (stdout: String?, stderr: String?) {
+        let paths = paths(for: job)
+        var written: (stdout: String?, stderr: String?) = (nil, nil)
+        if !stdout.isEmpty {
+            try Data(stdout.utf8).write(to: URL(fileURLWithPath: paths.stdout))
+            written.stdout = paths.stdout
+        }
+        if !stderr.isEmpty {
+            try Data(stderr.utf8).write(to: URL(fileURLWithPath: paths.stderr))
+            written.stderr = paths.stderr
+        }
+        return written
+    }
+}

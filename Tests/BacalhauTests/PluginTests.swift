@@ -36,7 +36,7 @@ import Testing
             #expect(record["record"]?["path"] == "/in/a.zip")  // the input, for the next template
             let stdoutPath = try #require(record["stdout_path"]?.stringValue)
             #expect((try? String(contentsOfFile: stdoutPath, encoding: .utf8)) == "out\n")
-            for field in BacalhauPlugin.resultFields { #expect(record[field] != nil, "missing \(field)") }
+            for field in BacalhauPlugin.spec.outputFields ?? [] { #expect(record[field] != nil, "missing \(field)") }
 
             let stored = try #require(await running.emulator.jobs().first)
             #expect(stored.labels["hypha-workflow"] == "wf-test")
@@ -94,7 +94,7 @@ import Testing
             let environment = ["BACALHAU_API_HOST": "127.0.0.1", "BACALHAU_API_PORT": String(running.port),
                                "TEAM_KEY": key]
             let options: [String: Value] = ["poll_interval": 0.02, "api_key": "env:TEAM_KEY", "namespace": "team"]
-            let plugin = try BacalhauPlugin(node: node(options), context: context(), environment: environment,
+            let plugin = try BacalhauPlugin(node: try node(options), context: context(), environment: environment,
                                             retry: fastRetry)
             let first = try await runJob(plugin, job(noopSpec(name: "ns-job")))
             #expect(first.first?.record["namespace"] == "team")
@@ -104,7 +104,7 @@ import Testing
             #expect(jobs.count == 1)
             #expect(jobs.first?.namespace == "team")
             #expect(throws: Diagnostic.self) {
-                try BacalhauPlugin(node: node(["api_key": "env:UNSET_KEY"]), context: context(), environment: environment)
+                try BacalhauPlugin(node: try node(["api_key": "env:UNSET_KEY"]), context: context(), environment: environment)
             }
         }
     }

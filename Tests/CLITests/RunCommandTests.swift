@@ -80,7 +80,8 @@ import Testing
             let spec = (object["value"] as? [String: Any])?["spec"] as? [String: Any]
             let task = (spec?["Tasks"] as? [[String: Any]])?.first
             let args = ((task?["Engine"] as? [String: Any])?["Params"] as? [String: Any])?["Arguments"] as? [String]
-            #expect(args?.count == 3)
+            #expect(args?.count == 5)
+            #expect(args?.suffix(2) == ["--within", work])
             if let path = args?[1] { seenPaths.append(path) }
         }
         #expect(seenPaths.sorted() == names.map { "\(inbox)/\($0)" })

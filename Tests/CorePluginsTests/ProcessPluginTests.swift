@@ -16,10 +16,10 @@ import Testing
     func run(_ job: Job, grace: Double = 0.2) async throws -> [Payload] {
         let h = try PluginHarness()
         defer { h.cleanUp() }
-        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: ["grace_period": .float(grace)]),
+        let plugin = try ProcessPlugin(node: try h.config("run", plugin: ProcessPlugin.self, options: ["grace_period": .float(grace)]),
                                        context: h.context())
         let out = Emitted()
-        try await plugin.process(message(.job(job)), out.output)
+        try await plugin.process(job, out.output)
         return out.all
     }
 
@@ -41,9 +41,9 @@ import Testing
     @Test func logsAreNamedWhileTheJobRunsAndARerunReplacesThem() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }
-        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
+        let plugin = try ProcessPlugin(node: try h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
         let stdoutPath = h.context().runDirectory + "/jobs/job-1.stdout.log"
-        async let first: Void = plugin.process(message(.job(job("sh", ["-c", "echo first; sleep 1"]))), Emitted().output)
+        async let first: Void = plugin.process(job("sh", ["-c", "echo first; sleep 1"]), Emitted().output)
         var seenWhileRunning = false
         for _ in 0..<80 where !seenWhileRunning {
             try await Task.sleep(for: .milliseconds(10))
@@ -52,7 +52,7 @@ import Testing
         try await first
         #expect(seenWhileRunning)
         let out = Emitted()
-        try await plugin.process(message(.job(job("sh", ["-c", "echo second; echo oops >&2"]))), out.output)
+        try await plugin.process(job("sh", ["-c", "echo second; echo oops >&2"]), out.output)
         #expect(try String(contentsOfFile: stdoutPath, encoding: .utf8) == "second\n")
         guard case .result(let result)? = out.all.first else { Issue.record("no result"); return }
         let stderrPath = try #require(result.details["stderr_path"]?.stringValue)
@@ -64,9 +64,9 @@ import Testing
     @Test func largeOutputIsCopiedWholeAndASilentStreamHasNoFile() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }
-        let plugin = try ProcessPlugin(node: h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
+        let plugin = try ProcessPlugin(node: try h.config("run", plugin: ProcessPlugin.self, options: [:]), context: h.context())
         let out = Emitted()
-        try await plugin.process(message(.job(job("sh", ["-c", "head -c 300000 /dev/zero | tr '\\0' a; echo END"]))), out.output)
+        try await plugin.process(job("sh", ["-c", "head -c 300000 /dev/zero | tr '\\0' a; echo END"]), out.output)
         guard case .result(let result)? = out.all.first else { Issue.record("no result"); return }
         let stdoutPath = try #require(result.details["stdout_path"]?.stringValue)
         let attributes = try FileManager.default.attributesOfItem(atPath: stdoutPath)

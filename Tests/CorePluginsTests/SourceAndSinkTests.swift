@@ -33,7 +33,7 @@ import Testing
         try touch(inbox + "/.hidden.zip")
         try touch(inbox + "/notes.txt")
         try touch(inbox + "/sub/d.zip")
-        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
+        let plugin = try FileWatchPlugin(node: try h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
                                          context: h.context())
         let out = Emitted()
         try await plugin.run(out.sourceOutput(once: true))
@@ -44,7 +44,7 @@ import Testing
         #expect(rows.first?["path"] == .string(inbox + "/a.zip"))
         if case .timestamp(let t)? = rows.first?["modified"] { #expect(t > 1_600_000_000_000_000) } else { Issue.record("no timestamp") }
 
-        let recursive = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self,
+        let recursive = try FileWatchPlugin(node: try h.config("w", plugin: FileWatchPlugin.self,
                                                             options: ["path": .string(inbox), "pattern": "*.zip", "recursive": true]), context: h.context())
         let all = Emitted()
         try await recursive.run(all.sourceOutput(once: true))
@@ -56,8 +56,8 @@ import Testing
         defer { h.cleanUp() }
         let inbox = h.directory + "/in"
         try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
-        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
-                                         context: h.context(once: false))
+        let plugin = try FileWatchPlugin(node: try h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
+                                         context: h.context())
         let out = Emitted()
         let watching = Task { try await plugin.run(out.sourceOutput(once: false)) }
         try await Task.sleep(for: .milliseconds(200))
@@ -96,7 +96,7 @@ import Testing
         #expect(fd >= 0)
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         try handle.write(contentsOf: Data("first half".utf8))
-        let node = h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"])
+        let node = try h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"])
 
         // --once: only the complete file.
         let once = Emitted()
@@ -104,7 +104,7 @@ import Testing
         #expect(try records(once.all).compactMap { $0["name"]?.stringValue } == ["done.zip"])
 
         // Watching: the complete file at start; the other one once it is closed, whole, once.
-        let plugin = try FileWatchPlugin(node: node, context: h.context(once: false))
+        let plugin = try FileWatchPlugin(node: node, context: h.context())
         let out = Emitted()
         let watching = Task { try await plugin.run(out.sourceOutput(once: false)) }
         try await waitFor { (try? records(out.all).count) == 1 }
@@ -146,15 +146,16 @@ import Testing
         let bytes = Data(try ArrowStreamWriter.encode(schema: schema, batches: [try RecordBatch(schema: schema, rows: [[.string("hi")]])]))
         try bytes.write(to: URL(fileURLWithPath: inbox + "/a.arrows"))
         try touch(inbox + "/skip.txt")
-        let plugin = try FileWatchPlugin(node: h.config("w", plugin: FileWatchPlugin.self,
+        let plugin = try FileWatchPlugin(node: try h.config("w", plugin: FileWatchPlugin.self,
                                                         options: ["path": .string(inbox), "pattern": "*.arrows", "emit": "contents"]),
                                          context: h.context())
         let out = Emitted()
         try await plugin.run(out.sourceOutput(once: true))
         #expect(out.all.count == 1)
         if case .arrow(let data)? = out.all.first { #expect(try data.ipcBytes() == bytes) } else { Issue.record("no arrow payload") }
-        let bad = FileWatchPlugin.validate(h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "emit": "both"]))
-        #expect(bad.first?.message.contains("'metadata' or 'contents'") == true)
+        #expect { _ = try h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "emit": "contnets"]) } throws: {
+            "\($0)".contains("must be one of 'metadata', 'contents'") && "\($0)".contains("did you mean 'contents'")
+        }
     }
 
     @Test func trackerEmitsAFileAgainOnlyWhenItChanged() throws {
@@ -188,9 +189,9 @@ import Testing
         let batch = try RecordBatch(schema: schema, rows: [[.string("x"), .int(1), .float(1.5), .bool(true)],
                                                            [.null, .int(-2), .null, .bool(false)]])
         let bytes = try ArrowStreamWriter.encode(schema: schema, batches: [batch, batch])
-        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        let plugin = try ArrowDecodePlugin(node: try h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
         let out = Emitted()
-        try await plugin.process(message(.arrow(ArrowData(bytes: Data(bytes)))), out.output)
+        try await plugin.process(ArrowData(bytes: Data(bytes)), out.output)
         let rows = out.all.compactMap { p -> Record? in if case .record(let r) = p { return r } else { return nil } }
         #expect(rows.count == 4)
         #expect(rows[0] == Record([("s", "x"), ("i", 1), ("f", 1.5), ("b", true)]))
@@ -202,9 +203,9 @@ import Testing
         defer { h.cleanUp() }
         let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8), ArrowField(name: "size", type: .int64)])
         let batch = try RecordBatch(schema: schema, rows: [[.string("a: b.zip"), .int(7)]])
-        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        let plugin = try ArrowDecodePlugin(node: try h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
         let out = Emitted()
-        try await plugin.process(message(.arrow(ArrowData(table: ArrowTable(schema: schema, batches: [batch])))), out.output)
+        try await plugin.process(ArrowData(table: ArrowTable(schema: schema, batches: [batch])), out.output)
         let rows = out.all.compactMap { p -> Record? in if case .record(let r) = p { return r } else { return nil } }
         #expect(rows == [Record([("path", "a: b.zip"), ("size", 7)])])
     }
@@ -212,8 +213,8 @@ import Testing
     @Test func malformedDataFailsTheMessageNotTheProcess() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }
-        let plugin = try ArrowDecodePlugin(node: h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
-        await #expect { try await plugin.process(message(.arrow(ArrowData(bytes: Data([0xFF, 0xFF, 0xFF, 0xFF, 0x10, 0, 0, 0, 1, 2])))), Emitted().output) }
+        let plugin = try ArrowDecodePlugin(node: try h.config("d", plugin: ArrowDecodePlugin.self, options: [:]), context: h.context())
+        await #expect { try await plugin.process(ArrowData(bytes: Data([0xFF, 0xFF, 0xFF, 0xFF, 0x10, 0, 0, 0, 1, 2])), Emitted().output) }
             throws: { "\($0)".contains("malformed Arrow data") }
     }
 
@@ -221,9 +222,9 @@ import Testing
         let h = try PluginHarness()
         defer { h.cleanUp() }
         let path = h.directory + "/out/c.jsonl"
-        let plugin = try CapturePlugin(node: h.config("c", plugin: CapturePlugin.self, options: ["path": .string(path)]), context: h.context())
-        try await plugin.process(message(.record(Record([("a", 1)]))), Emitted().output)
-        try await plugin.process(message(.record(Record([("a", "x\ny")]))), Emitted().output)
+        let plugin = try CapturePlugin(node: try h.config("c", plugin: CapturePlugin.self, options: ["path": .string(path)]), context: h.context())
+        try await plugin.process(.record(Record([("a", 1)])), Emitted().output)
+        try await plugin.process(.record(Record([("a", "x\ny")])), Emitted().output)
         try await plugin.finish()
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(lines == [#"{"type":"record","value":{"a":1}}"#, #"{"type":"record","value":{"a":"x\ny"}}"#])

@@ -14,21 +14,17 @@ struct PluginHarness {
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: directory) }
 
+    /// A node configuration checked and filled in as the loader does it (`WorkflowLoader.nodeConfig`).
     func config(_ id: String, plugin: any Plugin.Type, options: [String: Value], jobstore: String? = nil,
-                vars: Record = Record()) -> NodeConfig {
-        var all: [String: OptionValue] = [:]
-        for option in plugin.spec.options {
-            if let d = option.defaultValue { all[option.name] = OptionValue(d, at: nil) }
-        }
-        for (k, v) in options { all[k] = OptionValue(v, at: SourceLocation(file: "w.yml", line: 1, column: 1)) }
+                vars: Record = Record()) throws -> NodeConfig {
         let info = WorkflowInfo(name: "test-flow", file: directory + "/w.yml", directory: directory, jobstore: jobstore, vars: vars)
-        return NodeConfig(id: id, plugin: plugin.spec.name, options: all, location: SourceLocation(file: "w.yml", line: 2, column: 3), workflow: info)
+        return try WorkflowLoader(registry: PluginRegistry()).nodeConfig(plugin, id: id, options: options, workflow: info)
     }
 
-    func context(once: Bool = true) -> RunContext {
+    func context() -> RunContext {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return RunContext(runID: "test-run", runDirectory: directory + "/run", once: once, logger: logger, stats: NodeStats(node: "n"))
+        return RunContext(runID: "test-run", runDirectory: directory + "/run", logger: logger)
     }
 }
 
@@ -45,4 +41,3 @@ final class Emitted: Sendable {
     }
 }
 
-func message(_ payload: Payload) -> Message { Message(payload, ack: Acknowledgement()) }

@@ -3,11 +3,11 @@ import Synchronization
 
 /// Small plugins for testing the engine without the built-in ones.
 struct NumbersSource: SourcePlugin {
-    static let spec = PluginSpec(name: "numbers", summary: "emits records n=0..<count", input: .none, output: .record,
-                                 options: [OptionSpec("count", .int, required: true, help: "how many")],
+    static let count = NodeOption.requiredInt("count", atLeast: 0, help: "how many")
+    static let spec = PluginSpec(name: "numbers", summary: "emits records n=0..<count", output: .record, options: [count],
                                  outputFields: ["n"])
     let count: Int
-    init(node: NodeConfig, context: RunContext) throws { count = node.int("count") ?? 0 }
+    init(node: NodeConfig, context: RunContext) throws { count = node[Self.count] }
     func run(_ output: SourceOutput) async throws {
         for n in 0..<count {
             try await output.emit(.record(Record([("n", .int(Int64(n)))])), onComplete: { AckLog.shared.record(n, $0) })
@@ -18,53 +18,53 @@ struct NumbersSource: SourcePlugin {
 
 /// Emits each record's `n` doubled; fails on n == `fail_on`.
 struct DoubleTransform: ProcessorPlugin {
-    static let spec = PluginSpec(name: "double", summary: "doubles n", input: .oneOf([.record]), output: .record,
-                                 options: [OptionSpec("fail_on", .int, help: "fail this n"),
-                                           OptionSpec("parallel", .int, default: 1, help: "concurrency")])
+    static let failOn = OptionalNodeOption.int("fail_on", help: "fail this n")
+    static let parallel = NodeOption.int("parallel", default: 1, atLeast: 1, help: "concurrency")
+    static let spec = PluginSpec(name: "double", summary: "doubles n", output: .record, options: [failOn, parallel])
     let failOn: Int64?
     let concurrency: Int
     init(node: NodeConfig, context: RunContext) throws {
-        failOn = node.int("fail_on").map(Int64.init)
-        concurrency = node.int("parallel") ?? 1
+        failOn = node[Self.failOn].map(Int64.init)
+        concurrency = node[Self.parallel]
     }
-    struct Boom: Error {}
-    func process(_ message: Message, _ output: Output) async throws {
-        guard case .record(let r) = message.payload, let n = r["n"]?.intValue else { return }
-        if n == failOn { throw Boom() }
+    func process(_ record: Record, _ output: Output) async throws {
+        guard let n = record["n"]?.intValue else { return }
+        if n == failOn { throw MessageFailure("boom at \(n)") }
         try await output.emit(.record(Record([("n", .int(n * 2))])))
     }
 }
 
 /// Collects what it receives.
 struct CollectSink: ProcessorPlugin {
-    static let spec = PluginSpec(name: "collect", summary: "collects", input: .any, output: nil,
-                                 options: [OptionSpec("delay_ms", .int, default: 0, help: "slow down"),
-                                           OptionSpec("label", .string, help: "free text, kept as written")])
+    static let delay = NodeOption.int("delay_ms", default: 0, atLeast: 0, help: "slow down")
+    static let label = OptionalNodeOption.string("label", help: "free text, kept as written")
+    static let mode = NodeOption.choice("mode", ["all", "none"], default: "all", help: "what to collect")
+    static let spec = PluginSpec(name: "collect", summary: "collects", output: nil, options: [delay, label, mode])
     let delay: Int
     let id: String
     init(node: NodeConfig, context: RunContext) throws {
-        delay = node.int("delay_ms") ?? 0
+        delay = node[Self.delay]
         id = node.id
     }
-    func process(_ message: Message, _ output: Output) async throws {
+    func process(_ payload: Payload, _ output: Output) async throws {
         Lag.shared.received()
         if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
-        if case .record(let r) = message.payload, let n = r["n"]?.intValue { Collected.shared.add(id, n) }
+        if case .record(let r) = payload, let n = r["n"]?.intValue { Collected.shared.add(id, n) }
     }
 }
 
 /// A sink that takes `delay_ms` per message, `parallel` at once, and records how many it had at once.
 struct GaugeSink: ProcessorPlugin {
-    static let spec = PluginSpec(name: "gauge", summary: "measures concurrency", input: .any, output: nil,
-                                 options: [OptionSpec("parallel", .int, default: 1, help: "concurrency"),
-                                           OptionSpec("delay_ms", .int, default: 1, help: "time per message")])
+    static let parallel = NodeOption.int("parallel", default: 1, atLeast: 1, help: "concurrency")
+    static let delay = NodeOption.int("delay_ms", default: 1, atLeast: 0, help: "time per message")
+    static let spec = PluginSpec(name: "gauge", summary: "measures concurrency", output: nil, options: [parallel, delay])
     let concurrency: Int
     let delay: Int
     init(node: NodeConfig, context: RunContext) throws {
-        concurrency = node.int("parallel") ?? 1
-        delay = node.int("delay_ms") ?? 1
+        concurrency = node[Self.parallel]
+        delay = node[Self.delay]
     }
-    func process(_ message: Message, _ output: Output) async throws {
+    func process(_ payload: Payload, _ output: Output) async throws {
         Gauge.shared.enter()
         try await Task.sleep(for: .milliseconds(delay))
         Gauge.shared.leave()
@@ -83,9 +83,9 @@ final class Gauge: Sendable {
 
 /// A job-typed sink, to test port type mismatches.
 struct JobSink: ProcessorPlugin {
-    static let spec = PluginSpec(name: "job-sink", summary: "takes jobs", input: .oneOf([.job]), output: .result, options: [])
+    static let spec = PluginSpec(name: "job-sink", summary: "takes jobs", output: .result, options: [])
     init(node: NodeConfig, context: RunContext) throws {}
-    func process(_ message: Message, _ output: Output) async throws {}
+    func process(_ job: Job, _ output: Output) async throws {}
 }
 
 final class Collected: Sendable {

@@ -29,7 +29,7 @@ import Testing
             """, path: "w.yml")
         #expect(plan.nodes.map(\.config.id) == ["src", "a", "b", "sink"])
         #expect(plan.node("src")?.downstream == ["a", "b"])
-        #expect(plan.node("a")?.config.int("parallel") == 1)  // default filled in
+        #expect(plan.node("a")?.config[DoubleTransform.parallel] == 1)  // default filled in
     }
 
     @Test func malformedYAML() {
@@ -160,8 +160,8 @@ import Testing
               src: { plugin: numbers, count: "{{ vars.n }}" }
               s: { plugin: collect, from: src, delay_ms: "${MISSING:-7}" }
             """, path: "w.yml", overrides: RunOverrides(vars: [("n", "5")]))
-        #expect(plan.node("src")?.config.int("count") == 5)
-        #expect(plan.node("s")?.config.int("delay_ms") == 7)
+        #expect(plan.node("src")?.config[NumbersSource.count] == 5)
+        #expect(plan.node("s")?.config[CollectSink.delay] == 7)
         let e = errors("nodes:\n  src: { plugin: numbers, count: \"${NOPE}\" }\n")
         #expect(e.first?.message.contains("environment variable 'NOPE'") == true)
     }
@@ -177,7 +177,7 @@ import Testing
         let plan = try loader.load(text: yaml, path: "w.yml",
                                    overrides: RunOverrides(sets: [("a", "plugin", "collect"), ("src", "count", "9")]))
         #expect(plan.nodes.map(\.config.id) == ["src", "a"])
-        #expect(plan.node("src")?.config.int("count") == 9)
+        #expect(plan.node("src")?.config[NumbersSource.count] == 9)
         #expect(plan.notes.count == 2)
     }
 
@@ -201,6 +201,6 @@ import Testing
                                   path: "w.yml", overrides: RunOverrides(sets: [(node: "a", option: "label", value: "007")]))
         #expect(set.node("a")?.config.string("label") == "007")
         // Numbers are still numbers where a number is asked for.
-        #expect(plan.node("src")?.config.int("count") == 1)
+        #expect(plan.node("src")?.config[NumbersSource.count] == 1)
     }
 }

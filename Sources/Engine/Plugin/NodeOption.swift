@@ -39,6 +39,23 @@ extension NodeOption where T == Int {
     }
 }
 
+extension NodeOption where T == Int {
+    /// An integer the workflow must give.
+    public static func requiredInt(_ name: String, atLeast minimum: Int? = nil, atMost maximum: Int? = nil,
+                                   help: String) -> NodeOption {
+        NodeOption(spec: OptionSpec(name, .int, required: true, range: OptionRange(minimum.map(Double.init), maximum.map(Double.init)),
+                                    help: help),
+                   decode: { v, _ in v.intValue.map { Int($0) } }, fallback: 0)
+    }
+}
+
+extension OptionalNodeOption where T == Int {
+    public static func int(_ name: String, atLeast minimum: Int? = nil, atMost maximum: Int? = nil, help: String) -> OptionalNodeOption {
+        OptionalNodeOption(spec: OptionSpec(name, .int, range: OptionRange(minimum.map(Double.init), maximum.map(Double.init)), help: help),
+                           decode: { v, _ in v.intValue.map { Int($0) } })
+    }
+}
+
 extension NodeOption where T == Bool {
     public static func bool(_ name: String, default value: Bool, help: String) -> NodeOption {
         NodeOption(spec: OptionSpec(name, .bool, default: .bool(value), help: help), decode: { v, _ in v.boolValue }, fallback: value)

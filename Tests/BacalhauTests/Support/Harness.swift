@@ -99,10 +99,9 @@ func noopSpec(name: String) -> Record {
 
 let testWorkflow = WorkflowInfo(name: "wf-test", file: "/tmp/wf-test.yml", directory: "/tmp", jobstore: nil, vars: Record())
 
-func node(_ options: [String: Value], id: String = "cluster") -> NodeConfig {
-    NodeConfig(id: id, plugin: "bacalhau",
-               options: options.mapValues { OptionValue($0, at: SourceLocation(file: "/tmp/wf-test.yml", line: 3, column: 5)) },
-               location: SourceLocation(file: "/tmp/wf-test.yml", line: 2, column: 3), workflow: testWorkflow)
+/// A bacalhau node's configuration, checked and filled in as the loader does it.
+func node(_ options: [String: Value], id: String = "cluster") throws -> NodeConfig {
+    try WorkflowLoader(registry: PluginRegistry()).nodeConfig(BacalhauPlugin.self, id: id, options: options, workflow: testWorkflow)
 }
 
 /// Collects log lines (message and metadata) so tests can check what was logged.
@@ -136,7 +135,7 @@ func context(runID: String = "run-1", logger: Logger = Logger(label: "test") { _
     -> RunContext
 {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-bac-\(UUID().uuidString)").path
-    return RunContext(runID: runID, runDirectory: directory, once: true, logger: logger, stats: NodeStats(node: "cluster"))
+    return RunContext(runID: runID, runDirectory: directory, logger: logger)
 }
 
 /// Makes a plugin for an emulator.
@@ -146,7 +145,7 @@ func plugin(_ running: RunningEmulator, options: [String: Value] = [:], environm
     var all: [String: Value] = ["endpoint": .string(running.endpoint), "poll_interval": 0.02]
     for (key, value) in options { all[key] = value }
     let ctx = logger.map { context(runID: runID, logger: $0) } ?? context(runID: runID)
-    return try BacalhauPlugin(node: node(all), context: ctx, environment: environment, retry: retry)
+    return try BacalhauPlugin(node: try node(all), context: ctx, environment: environment, retry: retry)
 }
 
 /// Runs one job through a plugin; returns what it emitted.
@@ -155,7 +154,7 @@ func runJob(_ plugin: BacalhauPlugin, _ job: Job) async throws -> [JobResult] {
     let output = Output { payload in
         if case .result(let result) = payload { emitted.withLock { $0.append(result) } }
     }
-    try await plugin.process(Message(.job(job), ack: Acknowledgement()), output)
+    try await plugin.process(job, output)
     return emitted.withLock { $0 }
 }
 

@@ -1,0 +1,52 @@
+import Engine
+import Foundation
+import Testing
+
+/// The executor support every executor shares: names, the log layout, the result record.
+@Suite struct ExecutorSupportTests {
+    @Test func slugsAreLowerCaseASCIIWithSingleDashes() {
+        #expect(SafeName.slug("Sales 2024.Q1") == "sales-2024-q1")
+        #expect(SafeName.slug("--a--b--") == "a-b")
+        #expect(SafeName.slug("$(rm -rf ~); echo") == "rm-rf-echo")
+        #expect(SafeName.slug("Ünïcode") == "n-code")
+        #expect(SafeName.slug("") == "")
+        #expect(SafeName.slug(String(repeating: "ab-", count: 30)).count == 40)
+    }
+
+    @Test func fileNamesNeverLeaveTheirFolder() {
+        #expect(SafeName.file("extract-a-1f2e") == "extract-a-1f2e")
+        #expect(SafeName.file("a/b c") == "a_b_c")
+        for bad in ["", ".", ".."] { #expect(SafeName.file(bad) == "job") }
+        #expect(SafeName.file("../x") == ".._x")
+        #expect(SafeName.file(String(repeating: "x", count: 300)).count == 120)
+    }
+
+    @Test func labelsAreWhatSelectorsAccept() {
+        #expect(SafeName.label("My Flow!") == "My-Flow")
+        #expect(SafeName.label("-._x_.-") == "x")
+        #expect(SafeName.label("***") == "x")
+        #expect(SafeName.label(String(repeating: "a", count: 100)).count == 63)
+    }
+
+    @Test func logsOfEveryExecutorAreAtOnePathShape() throws {
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("logs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let logs = try JobLogs(runDirectory: run)
+        #expect(logs.paths(for: "wf-extract-a").stdout == run + "/jobs/wf-extract-a.stdout.log")
+        #expect(logs.paths(for: "../x").stderr == run + "/jobs/.._x.stderr.log")
+        let written = try logs.write(job: "j", stdout: "out", stderr: "")
+        #expect(written.stdout == run + "/jobs/j.stdout.log" && written.stderr == nil)
+        #expect(try String(contentsOfFile: run + "/jobs/j.stdout.log", encoding: .utf8) == "out")
+    }
+
+    @Test func aResultsFieldsAreTheDeclaredOnes() {
+        let result = ExecutorResult(id: "x", executor: "test", exitCode: 0, duration: .milliseconds(1500), stdout: "", stderr: "e",
+                                    stdoutPath: nil, stderrPath: "/e")
+        let details = result.details(extra: [("extra", .int(1))])
+        let job = Job(name: "j", spec: Record(), renderedBy: "t", input: Record([("path", "/a")]))
+        let record = JobResult(job: job, state: .completed, details: details).record
+        #expect(record.names == ExecutorResult.fields(extra: ["extra"]))
+        #expect(record["duration"] == .float(1.5))
+        #expect(ExecutorResult.excerpt("a\nb\n\nc\nd\n") == ": b | c | d")
+    }
+}

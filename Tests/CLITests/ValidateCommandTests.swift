@@ -163,4 +163,50 @@ import Testing
         #expect(folder.status == 1)
         #expect(folder.stderr.contains("this is a folder"))
     }
+
+    /// Every problem that can be checked shows in one run, even when other nodes are broken:
+    /// an unknown plugin, an unknown option, a template field no upstream gives and a port
+    /// type mismatch, each at its PATH:LINE:COL.
+    @Test func fourKindsOfProblemOnFourNodesShowTogether() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
+        try "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ pth }}\"]}}\n"
+            .write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
+        try """
+            name: t
+            jobstore: jobstore
+            nodes:
+              files:
+                plugin: file-watch
+                path: inbox
+              decode:
+                plugin: arrow-decod
+                from: files
+              spec:
+                plugin: template
+                from: files-decoded
+                job: extract
+              other-spec:
+                plugin: template
+                from: meta
+                job: extract
+              meta:
+                plugin: arrow-decode
+                from: files
+              run:
+                plugin: process
+                from: files
+                max_paralel: 2
+            """.write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["validate", dir + "/bad.yml"])
+        let err = r.stderr.replacingOccurrences(of: dir + "/", with: "")
+        #expect(r.status == 1)
+        #expect(err.contains("bad.yml:8:13: error: unknown plugin 'arrow-decod'"), "\(err)")
+        #expect(err.contains("bad.yml:24:18: error: unknown option 'max_paralel'"), "\(err)")
+        #expect(err.contains("jobstore/extract.yml:5:62: error: template variable 'pth' is not provided"), "\(err)")
+        #expect(err.contains("bad.yml:23:11: error: port type mismatch: 'files' (file-watch) emits arrow, but 'run' (process) takes job"),
+                "\(err)")
+        #expect(err.contains("bad.yml:12:11: error: node 'spec' reads from unknown node 'files-decoded'"), "\(err)")
+    }
 }

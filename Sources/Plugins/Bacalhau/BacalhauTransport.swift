@@ -1,12 +1,8 @@
 // The HTTP client under `BacalhauClient`: AsyncHTTPClient (SwiftNIO; NIOSSL for https).
 //
-// Chosen by measurement (docs/BACALHAU.md, "Benchmark"; 2-core machine, release builds,
-// load 1.4-2.2): 5,000 submissions at 16 connections against bench/bacalhau/fastserver.c,
-// every name created exactly once: `put` 7,237-7,763/s and `ensureSubmitted` 7,603-8,001/s,
-// ~0.25 ms of client CPU per submission; URLSession before: ~0.9 ms, 728-1,308/s. A bare
-// AHC loop did 5,661-9,742/s, a hand-written NIOHTTP1 client ~17,000/s; AHC was kept because
-// it passes the 5,000/s target with https, pooling, timeouts and cancellation maintained
-// upstream. Its cost is build time (NIOSSL: about +100-160 s on a cold CI build).
+// Chosen by measurement against URLSession and a hand-written NIOHTTP1 client (figures in
+// docs/BACALHAU.md, "Benchmark"): it meets the submission-rate target with https, pooling,
+// timeouts and cancellation maintained upstream. Its cost is build time (NIOSSL).
 //
 // Connections are kept alive for every method. AHC never resends a request on its own, so
 // a submission whose answer was lost comes back as `.transient` and the caller looks the

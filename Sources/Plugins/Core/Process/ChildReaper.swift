@@ -6,8 +6,8 @@ import Synchronization
 /// is polled, and the child is reaped with `waitpid` once its pidfd says it has ended. The same
 /// thread copies the children's output from their pipes into their log files (`JobOutput`).
 ///
-/// Replaces a thread per running job: creating and ending that thread cost about 3% of
-/// Hypha's CPU per job (perf, `--once` over 3,000 stamp jobs). Where `pidfd_open` is missing
+/// One thread rather than one per running job, whose creation and end would cost a share of
+/// Hypha's CPU per job (docs/BENCHMARKS.md). Where `pidfd_open` is missing
 /// (glibc before 2.36 or an older kernel), `shared` is nil and callers wait on a thread.
 final class ChildReaper: Sendable {
     static let shared: ChildReaper? = ChildReaper()

@@ -7,10 +7,9 @@ import Synchronization
 /// The job writes into a pipe; `ChildReaper`'s thread copies what arrives into the log file,
 /// which is made on the first byte, and keeps the last `tailBytes` for the result. A stream the
 /// job never writes to gets no file (its path in the result is null). Why not hand the job the
-/// file itself: making a file costs an inode, and on this project's ext4 machines allocating one
-/// took 0.16–0.23 ms on its own and up to milliseconds of kernel CPU after files had been
-/// deleted in bulk (ext4 skips inodes freed in the last minutes); most jobs write nothing to
-/// stderr, and many nothing at all. Where `ChildReaper` is unavailable (no pidfds), the job
+/// file itself: making a file costs an inode, which on ext4 is slow after files have been
+/// deleted in bulk (docs/BENCHMARKS.md), and most jobs write nothing to stderr, and many
+/// nothing at all. Where `ChildReaper` is unavailable (no pidfds), the job
 /// gets the file itself, made before it starts.
 final class JobOutput: Sendable {
     let path: String

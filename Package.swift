@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         // Comes with Hummingbird; the emulator names it to stop its server gracefully.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        // Durable state (SQLite, the system's libsqlite3).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The Arrow IPC codec: no dependencies, usable on its own.
@@ -76,10 +78,16 @@ let package = Package(
             ],
             path: "Sources/Plugins/ArrowHTTP"
         ),
+        // Durable state: source checkpoints, the job journal, dead letters (GRDB over SQLite).
+        .target(
+            name: "HyphaState",
+            dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Sources/State"
+        ),
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "HyphaArrow", "CorePlugins", "Bacalhau", "ArrowHTTP",
+                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

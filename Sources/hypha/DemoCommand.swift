@@ -35,6 +35,7 @@ struct DemoCommand: AsyncParsableCommand {
         let plan = try arguments.load()
         var options = runOptions
         if options.runDir == nil { options.runDir = demoDir.appendingPathComponent("run").path }
+        if options.state.stateDir == nil { options.state.stateDir = demoDir.appendingPathComponent("state").path }
         let code = try await WorkflowRunner(options: options).run(plan, once: true)
 
         let reports = ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []).sorted()

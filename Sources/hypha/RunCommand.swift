@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import HyphaState
 import Logging
 
 struct RunCommand: AsyncParsableCommand {
@@ -33,14 +34,40 @@ struct RunOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; warning while the progress display is on).")
     var logLevel: Logger.Level?
 
-    @Option(help: "Folder for this run's job logs (default: .hypha/runs/RUN-ID).")
+    @Option(help: "Folder for this run's job logs (default: STATE_DIR/runs/RUN-ID).")
     var runDir: String?
+
+    @OptionGroup var state: StateOptions
+
+    @Flag(help: "Forget which files were handled and which jobs completed, and process everything again.")
+    var reprocess = false
 
     @Option(help: "Seconds that running jobs get to finish after Ctrl-C or SIGTERM.")
     var grace: Double = 10
 
     @Flag(help: "Plain log lines instead of the live progress display.")
     var noProgress = false
+}
+
+/// Where durable state lives: every command that reads state takes this.
+struct StateOptions: ParsableArguments {
+    @Option(help: "The state folder (default: the workflow's state_dir, else .hypha/NAME beside the workflow file).")
+    var stateDir: String?
+
+    /// The folder for `plan`'s workflow.
+    func folder(for info: WorkflowInfo) -> String {
+        stateDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? info.stateDirectory
+    }
+
+    /// Opens and locks the state folder, or prints why it cannot and exits 3.
+    func open(for info: WorkflowInfo) throws -> StateFolder {
+        do {
+            return try StateFolder(path: folder(for: info))
+        } catch {
+            Console.error("hypha: \(error.description)")
+            throw ExitCode(3)
+        }
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import Dispatch
 import Engine
 import Foundation
+import HyphaState
 import Logging
 import Synchronization
 
@@ -19,7 +20,10 @@ struct WorkflowRunner {
         case idle
     }
 
-    func run(_ plan: WorkflowPlan, once: Bool) async throws -> Int32 {
+    /// Runs `plan`; with `injections`, runs those messages through the DAG instead of the
+    /// sources, and `afterwards` gets the state folder before it is released.
+    func run(_ plan: WorkflowPlan, once: Bool, injecting injections: [WorkflowRuntime.Injection] = [],
+             afterwards: ((StateFolder) async throws -> Void)? = nil) async throws -> Int32 {
         let showProgress = Console.stderrIsTerminal && !options.noProgress
         let level = options.logLevel ?? (showProgress ? .warning : .info)
         Self.loggingBootstrapped.withLock { done in
@@ -36,10 +40,28 @@ struct WorkflowRunner {
         logger.logLevel = level
 
         let runID = Self.makeRunID()
-        let runDirectory = options.runDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            ?? URL(fileURLWithPath: ".hypha/runs/\(runID)").standardizedFileURL.path
-        let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger)
-        logger.info("run \(runID) of \(plan.info.name) started; job logs in \(runDirectory)")
+        let stateFolder = try options.state.open(for: plan.info)
+        let runDirectory: String
+        do {
+            runDirectory = try options.runDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                ?? stateFolder.runFolder(for: runID, retention: plan.info.retention)
+            if options.reprocess {
+                try await stateFolder.store.forgetAll()
+                logger.notice("--reprocess: forgot which files were handled and which jobs completed; everything runs again")
+            }
+        } catch let error as StateStoreError {
+            Console.error("hypha: \(error.description)")
+            return 3
+        }
+        let leftovers = LocalJobGuard.endLeftoverJobs(of: stateFolder.path, grace: 2)
+        if leftovers > 0 {
+            logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(stateFolder.path); their jobs run again")
+        }
+        let jobGuard = try? LocalJobGuard(stateFolder: stateFolder.path, grace: 2)
+        if jobGuard == nil { logger.warning("cannot start the job guard; local jobs may outlive a killed hypha") }
+        let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
+                                      state: stateFolder.store, jobGuard: jobGuard)
+        logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder.path), job logs in \(runDirectory)")
 
         let started = ContinuousClock.now
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
@@ -47,7 +69,7 @@ struct WorkflowRunner {
         let grace = options.grace
         var interrupted = false
         let summary: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
-            group.addTask { .finished(try await runtime.run()) }
+            group.addTask { .finished(try await runtime.run(injecting: injections)) }
             group.addTask {
                 // First signal: stop the sources, let running work finish. Second signal, or
                 // the end of the grace period: stop everything.
@@ -92,6 +114,21 @@ struct WorkflowRunner {
         interrupted = interrupted || summary.stoppedEarly
         let elapsed = started.duration(to: .now)
         printSummary(summary, plan: plan, elapsed: elapsed, interrupted: interrupted, runDirectory: runDirectory)
+        if summary.deadLetters > 0 {
+            Console.out("  \(summary.deadLetters) message\(summary.deadLetters == 1 ? "" : "s") ended in dead letters; "
+                        + "see them with: hypha dead-letters list \(plan.info.file)"
+                        + (options.state.stateDir.map { " --state-dir \($0)" } ?? ""))
+        }
+        do {
+            try await afterwards?(stateFolder)
+        } catch let error as StateStoreError {
+            Console.error("hypha: \(error.description)")
+            return 3
+        }
+        if let failure = summary.stateFailure {
+            Console.error("hypha: \(failure)")
+            return 3
+        }
         if signals.firstSignal != nil || interrupted { return 130 }
         return summary.succeeded ? 0 : 1
     }
@@ -115,6 +152,9 @@ struct WorkflowRunner {
             Console.out("  \(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) \(parts.joined(separator: "  "))")
         }
         Console.out("  jobs: \(completed) completed, \(failed) failed; logs in \(runDirectory)")
+        if summary.interrupted > 0 {
+            Console.out("  \(summary.interrupted) message\(summary.interrupted == 1 ? "" : "s") interrupted: taken up again on the next start")
+        }
         if !summary.failures.isEmpty {
             Console.out("failures (\(summary.failureCount)):")
             for line in summary.failures.prefix(10) { Console.out("  \(line)") }

@@ -65,10 +65,11 @@ import Testing
     }
 
     /// `hypha run` with `--once`, in the background so the in-process emulator keeps serving.
-    static func hypha(_ setup: Setup, work: String, profile: String?, endpoint: String) async throws -> (Int32, String) {
+    static func hypha(_ setup: Setup, work: String, profile: String?, endpoint: String,
+                      stateDir: String? = nil) async throws -> (Int32, String) {
         var arguments = ["run", repositoryRoot.appendingPathComponent("workflows/extract-aggregate.yml").path, "--once",
                          "--no-progress", "--var", "inbox=\(setup.inbox)", "--var", "work=\(work)",
-                         "--run-dir", work + "-run"]
+                         "--run-dir", work + "-run", "--state-dir", stateDir ?? work + "-state"]
         if let profile {
             arguments += ["--profile", profile, "--set", "extract.poll_interval=0.05", "--set", "aggregate.poll_interval=0.05"]
         }
@@ -128,16 +129,18 @@ import Testing
         }
     }
 
-    /// A second run of the same inbox (a restart) finds every job already there: it creates,
-    /// updates and reruns nothing, and the reports are still there. The first run sent one PUT
-    /// per job; the second, which found jobs of its nodes there, looked each up and sent none.
+    /// A second run of the same inbox that has lost its state (a new state folder) finds every
+    /// job already there: it creates, updates and reruns nothing, and the reports are still
+    /// there. The first run sent one PUT per job; the second, which found jobs of its nodes
+    /// there, looked each up and sent none.
     @Test func aSecondRunAdoptsTheJobsOfTheFirst() async throws {
         guard let setup = try await Self.setUp(zips: 2, tricky: false) else { return }
         defer { try? FileManager.default.removeItem(at: setup.folder) }
         try await withEmulator { running in
             let work = setup.folder.appendingPathComponent("cluster").path
-            for _ in 1...2 {
-                let (status, output) = try await Self.hypha(setup, work: work, profile: "cluster", endpoint: running.endpoint)
+            for attempt in 1...2 {
+                let (status, output) = try await Self.hypha(setup, work: work, profile: "cluster", endpoint: running.endpoint,
+                                                            stateDir: work + "-state-\(attempt)")
                 #expect(status == 0, "\(output)")
                 #expect(Self.reports(work).count == setup.zips.count)
             }
@@ -184,7 +187,8 @@ import Testing
             let process = Process()
             process.executableURL = URL(fileURLWithPath: hypha)
             process.arguments = ["run", folder.appendingPathComponent("slow.yml").path, "--once", "--no-progress",
-                                 "--grace", "0.2", "--run-dir", folder.appendingPathComponent("run").path]
+                                 "--grace", "0.2", "--run-dir", folder.appendingPathComponent("run").path,
+                                 "--state-dir", folder.appendingPathComponent("state").path]
             let log = folder.appendingPathComponent("hypha.log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)

@@ -72,10 +72,10 @@ import Testing
         let port = Self.freePort()
         let url = "http://127.0.0.1:\(port)/arrow"
         let jobNodeArgs = [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(inbox)",
-                           "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b"]
+                           "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b", "--state-dir", dir + "/state-b"]
         var jobNode = try Self.start(jobNodeArgs, log: dir + "/b.log")
         let downloadNode = try Self.start([CLI.shipped("workflows/download-node.yml"), "--var", "inbox=\(inbox)",
-                                           "--var", "url=\(url)", "--var", "token=s3cret", "--run-dir", dir + "/run-a"],
+                                           "--var", "url=\(url)", "--var", "token=s3cret", "--run-dir", dir + "/run-a", "--state-dir", dir + "/state-a"],
                                           log: dir + "/a.log")
         defer {
             Self.stop(downloadNode)
@@ -120,7 +120,7 @@ import Testing
               spec: { plugin: template, from: decode, job: slow }
               run: { plugin: process, from: spec, max_parallel: 1 }
             """.write(toFile: dir + "/slow.yml", atomically: true, encoding: .utf8)
-        let node = try Self.start([dir + "/slow.yml", "--run-dir", dir + "/run", "--grace", "0"], log: dir + "/node.log")
+        let node = try Self.start([dir + "/slow.yml", "--run-dir", dir + "/run", "--state-dir", dir + "/state", "--grace", "0"], log: dir + "/node.log")
         defer { Self.stop(node) }
 
         let schema = ArrowSchema(fields: [ArrowField(name: "n", type: .int64)])

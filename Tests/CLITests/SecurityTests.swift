@@ -55,7 +55,7 @@ import Testing
         let port = ArrowHTTPTests.freePort()
         let node = try ArrowHTTPTests.start([CLI.shipped("workflows/job-node.yml"), "--var", "port=\(port)",
                                              "--var", "inbox=\(inbox)", "--var", "work=\(work)", "--var", "token=tok",
-                                             "--run-dir", dir + "/run"], log: dir + "/node.log")
+                                             "--run-dir", dir + "/run", "--state-dir", dir + "/state"], log: dir + "/node.log")
         defer { ArrowHTTPTests.stop(node) }
         try await Self.waitForListening(port: port)
 
@@ -124,11 +124,12 @@ import Testing
         environment["HYPHA_TOKEN"] = "secret-2"
         environment["AWS_SECRET_ACCESS_KEY"] = "secret-3"
         environment["SHARED_SETTING"] = "shared"
-        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--no-progress"], environment: environment)
+        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--state-dir", dir + "/state", "--no-progress"], environment: environment)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let lines = try Self.jobStdout(dir + "/run").split(separator: "\n")
         let names = Set(lines.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
-        let allowed: Set = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHARED_SETTING", "FROM_SPEC"]
+        let allowed: Set = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHARED_SETTING", "FROM_SPEC",
+                              "HYPHA_JOB_OF"]  // the job guard's marker: the state folder's path
         #expect(names.isSubset(of: allowed), "unexpected: \(names.subtracting(allowed))")
         #expect(lines.contains("SHARED_SETTING=shared") && lines.contains("FROM_SPEC=yes"))
         #expect(!lines.contains { $0.contains("secret-") })
@@ -144,7 +145,7 @@ import Testing
         let workflow = try Self.oneJobWorkflow(dir, program: "python3", arguments: ["-c", "import sys; print(sys.prefix)"])
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = dir + "/venv/bin:" + (environment["PATH"] ?? "/usr/bin:/bin")
-        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--no-progress"], environment: environment)
+        let r = try CLI.run(["run", workflow, "--once", "--run-dir", dir + "/run", "--state-dir", dir + "/state", "--no-progress"], environment: environment)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let prefix = try Self.jobStdout(dir + "/run").trimmingCharacters(in: .whitespacesAndNewlines)
         let expected = URL(fileURLWithPath: dir + "/venv").resolvingSymlinksInPath().path
@@ -167,7 +168,7 @@ import Testing
               decode: { plugin: arrow-decode, from: files }
               out: { plugin: capture, from: decode, path: seen.jsonl }
             """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
-        let r = try CLI.run(["run", dir + "/wf.yml", "--once", "--run-dir", dir + "/run", "--no-progress"])
+        let r = try CLI.run(["run", dir + "/wf.yml", "--once", "--run-dir", dir + "/run", "--state-dir", dir + "/state", "--no-progress"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stderr.contains("bad\\xff\\xfe.txt") && r.stderr.contains("not valid UTF-8"), "\(r.stderr)")
         let seen = try String(contentsOfFile: dir + "/seen.jsonl", encoding: .utf8)
@@ -187,7 +188,7 @@ import Testing
               incoming: { plugin: arrow-http, port: \(port)\(options) }
               out: { plugin: capture, from: incoming, path: got.jsonl }
             """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
-        let node = try ArrowHTTPTests.start([dir + "/wf.yml", "--run-dir", dir + "/run"], log: dir + "/node.log")
+        let node = try ArrowHTTPTests.start([dir + "/wf.yml", "--run-dir", dir + "/run", "--state-dir", dir + "/state"], log: dir + "/node.log")
         return (node, port)
     }
 

@@ -4,8 +4,11 @@ import Synchronization
 public enum Delivery: Sendable, Equatable {
     /// Every sink downstream finished with it.
     case delivered
-    /// At least one node failed on it (or on something derived from it).
+    /// At least one node failed on it (or on something derived from it) for good.
     case failed(String)
+    /// Hypha stopped before every node had finished with it: it is to be emitted again on the
+    /// next start (what was finished is in the job journal and is not done again).
+    case interrupted
 }
 
 /// Tracks one source message through the DAG. Every copy and every derived message holds
@@ -15,6 +18,7 @@ public final class Acknowledgement: Sendable {
     private struct State {
         var holds = 1
         var failure: String?
+        var interrupted = false
         var completion: (@Sendable (Delivery) -> Void)?
     }
     private let state: Mutex<State>
@@ -29,13 +33,16 @@ public final class Acknowledgement: Sendable {
         state.withLock { $0.holds += count }
     }
 
-    /// Drops a hold; a failure marks the whole message failed.
-    public func release(failure: String? = nil) {
+    /// Drops a hold; a failure marks the whole message failed, an interruption marks it
+    /// unfinished (which wins: an unfinished message is emitted again, and fails again if it must).
+    public func release(failure: String? = nil, interrupted: Bool = false) {
         let fire: ((@Sendable (Delivery) -> Void), Delivery)? = state.withLock { s in
             if let failure, s.failure == nil { s.failure = failure }
+            if interrupted { s.interrupted = true }
             s.holds -= 1
             guard s.holds == 0, let completion = s.completion else { return nil }
             s.completion = nil
+            if s.interrupted { return (completion, .interrupted) }
             return (completion, s.failure.map(Delivery.failed) ?? .delivered)
         }
         if let (completion, outcome) = fire { completion(outcome) }

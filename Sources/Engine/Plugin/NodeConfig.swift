@@ -29,6 +29,8 @@ public struct NodeConfig: Sendable {
     public var upstream: [String]
     /// The plugin specs of the upstream nodes (for static checks such as template variables).
     public var upstreamSpecs: [PluginSpec]
+    /// How the runtime retries a failed message here (`retry:`); nil: not at all.
+    public var retry: RetrySettings?
 
     public init(id: String, plugin: String, options: [String: OptionValue], location: SourceLocation?,
                 workflow: WorkflowInfo, upstream: [String] = [], upstreamSpecs: [PluginSpec] = []) {
@@ -63,13 +65,22 @@ public struct WorkflowInfo: Sendable {
     public var jobstore: String?
     /// `vars`, after `--var` overrides.
     public var vars: Record
+    /// Where durable state and run folders live (`state_dir:`, default `.hypha` beside the file).
+    public var stateDirectory: String
+    public var retention: Retention
 
-    public init(name: String, file: String, directory: String, jobstore: String?, vars: Record) {
+    public init(name: String, file: String, directory: String, jobstore: String?, vars: Record,
+                stateDirectory: String? = nil, retention: Retention = .standard) {
         self.name = name
         self.file = file
         self.directory = directory
         self.jobstore = jobstore
         self.vars = vars
+        // One folder per workflow under `.hypha`, so two workflows of one folder (the two-node
+        // pair) can run at once.
+        self.stateDirectory = stateDirectory
+            ?? URL(fileURLWithPath: directory).appendingPathComponent(".hypha").appendingPathComponent(SafeName.file(name)).path
+        self.retention = retention
     }
 
     /// Resolves a path against the workflow file's folder; `~` is the home folder.

@@ -20,6 +20,15 @@ public final class WorkflowRuntime: Sendable {
     let channelCapacity: Int
     let stopSignal = ShutdownSignal()
     let failures = Mutex<(count: Int, first: [String])>((0, []))
+    /// Durable state: the job journal and dead letters here, checkpoints in the sources.
+    let state: (any StateStore)?
+    let jobGuard: (any JobGuard)?
+    /// Messages that failed for good (dead letters, when there is state).
+    let deadLetters = Mutex(0)
+    /// Messages left unfinished by a shutdown (emitted again on the next start).
+    let interruptions = Mutex(0)
+    /// A failure of the state store: the run stops, since nothing more can be promised.
+    let stateFailure = Mutex<String?>(nil)
 
     /// The outcome of a run.
     public struct Summary: Sendable {
@@ -28,11 +37,19 @@ public final class WorkflowRuntime: Sendable {
         public var failures: [String]
         public var failureCount: Int
         public var stoppedEarly: Bool
-        public var succeeded: Bool { failureCount == 0 }
+        /// Messages that failed for good and were kept as dead letters.
+        public var deadLetters: Int
+        /// Messages a shutdown left unfinished; the next start takes them up again.
+        public var interrupted: Int
+        /// Why the state store stopped the run, if it did.
+        public var stateFailure: String?
+        public var succeeded: Bool { failureCount == 0 && stateFailure == nil }
     }
 
     public init(plan: WorkflowPlan, once: Bool, runDirectory: String, runID: String, logger: Logger,
-                channelCapacity: Int = 64) {
+                channelCapacity: Int = 64, state: (any StateStore)? = nil, jobGuard: (any JobGuard)? = nil) {
+        self.state = state
+        self.jobGuard = jobGuard
         self.plan = plan
         self.once = once
         self.runID = runID
@@ -45,9 +62,23 @@ public final class WorkflowRuntime: Sendable {
     /// Stops the sources; messages in flight are still finished.
     public func stop() { stopSignal.trigger() }
 
+    /// A message put straight into a node's input (a dead letter run again).
+    public struct Injection: Sendable {
+        public var node: String
+        public var payload: Payload
+        public var onComplete: @Sendable (Delivery) -> Void
+
+        public init(node: String, payload: Payload, onComplete: @escaping @Sendable (Delivery) -> Void) {
+            self.node = node
+            self.payload = payload
+            self.onComplete = onComplete
+        }
+    }
+
     /// Runs until the DAG drains (`once`, or after `stop()`), or until cancelled.
-    /// Throws when a node cannot be built from its configuration.
-    public func run() async throws -> Summary {
+    /// With `injections`, the sources do not run: those messages enter at their nodes and flow
+    /// through the rest of the DAG. Throws when a node cannot be built from its configuration.
+    public func run(injecting injections: [Injection] = []) async throws -> Summary {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         let nodes = plan.nodes
         var sources: [(Int, any SourcePlugin)] = []
@@ -55,7 +86,7 @@ public final class WorkflowRuntime: Sendable {
         for (index, node) in nodes.enumerated() {
             var nodeLogger = logger
             nodeLogger[metadataKey: "node"] = "\(node.config.id)"
-            let context = RunContext(runID: runID, runDirectory: runDirectory, logger: nodeLogger)
+            let context = RunContext(runID: runID, runDirectory: runDirectory, logger: nodeLogger, state: state, jobGuard: jobGuard)
             let instance = try node.plugin.init(node: node.config, context: context)
             if let source = instance as? any SourcePlugin {
                 sources.append((index, source))
@@ -64,18 +95,33 @@ public final class WorkflowRuntime: Sendable {
             }
         }
         let indexByID = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.config.id, $0) })
+        let injected = Dictionary(grouping: injections, by: { indexByID[$0.node] ?? -1 })
         let inputs: [Int: BoundedChannel<Message>] = Dictionary(uniqueKeysWithValues: processors.map { index, _ in
-            (index, BoundedChannel<Message>(capacity: channelCapacity, producers: nodes[index].config.upstream.count))
+            (index, BoundedChannel<Message>(capacity: channelCapacity,
+                                            producers: nodes[index].config.upstream.count + (injected[index] == nil ? 0 : 1)))
         })
         let outputs: [[BoundedChannel<Message>]] = nodes.map { node in
             node.downstream.compactMap { indexByID[$0].flatMap { inputs[$0] } }
         }
 
-        let sourceNodes = sources
+        let sourceNodes = injections.isEmpty ? sources : []
+        if !injections.isEmpty {
+            for (index, _) in sources { for channel in outputs[index] { channel.finish() } }
+        }
         let processorNodes = processors
         await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runSources(sourceNodes, outputs: outputs) }
+                for (index, items) in injected {
+                    guard let input = inputs[index] else { continue }
+                    group.addTask {
+                        for item in items {
+                            let ack = Acknowledgement(onComplete: item.onComplete)
+                            do { try await input.send(Message(item.payload, ack: ack)) } catch { ack.release(interrupted: true) }
+                        }
+                        input.finish()
+                    }
+                }
                 for (index, processor) in processorNodes {
                     guard let input = inputs[index] else { continue }
                     group.addTask { await self.runProcessor(processor, index: index, input: input, outputs: outputs[index]) }
@@ -88,7 +134,9 @@ public final class WorkflowRuntime: Sendable {
         return Summary(
             nodes: nodes.enumerated().map { ($1.config.id, $1.config.plugin, stats[$0].snapshot) },
             failures: failureLines, failureCount: failureCount,
-            stoppedEarly: stopSignal.isTriggered || Task.isCancelled)
+            stoppedEarly: stopSignal.isTriggered || Task.isCancelled,
+            deadLetters: deadLetters.withLock { $0 }, interrupted: interruptions.withLock { $0 },
+            stateFailure: stateFailure.withLock { $0 })
     }
 
     // MARK: - Sources
@@ -191,37 +239,154 @@ public final class WorkflowRuntime: Sendable {
     func handle(_ message: Message, with processor: any ProcessorPlugin, index: Int,
                 outputs: [BoundedChannel<Message>]) async {
         let stats = self.stats[index]
+        let node = plan.nodes[index]
         stats.update {
             $0.received += 1
             $0.active += 1
         }
+        let emitted = Mutex(0)
         let output = Output { payload in
             message.ack.retain()
+            emitted.withLock { $0 += 1 }
             stats.update { $0.emitted += 1 }
             try await self.deliver(payload, ack: message.ack, to: outputs)
         }
-        var failure: String?
-        do {
-            try await Self.process(message.payload, with: processor, output)
-        } catch {
-            failure = "\(error)"
-            recordFailure(node: index, failure ?? "")
+        var failure: (any Error)?
+        let retry = node.config.retry
+        var attempt = 1
+        while true {
+            do {
+                try await process(message.payload, with: processor, node: node, output)
+                failure = nil
+                break
+            } catch {
+                failure = error
+                // Retried only when nothing was emitted: a retry must not emit anything twice.
+                guard let retry, attempt < retry.attempts, emitted.withLock({ $0 }) == 0, !Self.isInterruption(error),
+                      !(error is StateStoreError), !stopSignal.isTriggered else { break }
+                let wait = retry.policy.delay(beforeRetry: attempt)
+                logger.warning("\(error); retrying in \(String(format: "%.1f", wait)) s (attempt \(attempt + 1) of \(retry.attempts))",
+                               metadata: ["node": "\(node.config.id)"])
+                attempt += 1
+                do { try await Task.sleep(for: .seconds(wait)) } catch { break }
+            }
         }
+        let interrupted = failure.map(Self.isInterruption) ?? false
         stats.update {
             $0.active -= 1
             $0.done += 1
-            if failure != nil { $0.failed += 1 }
+            if failure != nil && !interrupted { $0.failed += 1 }
         }
-        message.ack.release(failure: failure.map { "\(plan.nodes[index].config.id): \($0)" })
+        guard let failure else {
+            message.ack.release()
+            return
+        }
+        if let stateError = failure as? StateStoreError {
+            failStateStore(stateError)
+            message.ack.release(interrupted: true)
+        } else if interrupted {
+            interruptions.withLock { $0 += 1 }
+            logger.notice("\(failure); it is taken up again on the next start", metadata: ["node": "\(node.config.id)"])
+            message.ack.release(interrupted: true)
+        } else {
+            recordFailure(node: index, "\(failure)")
+            await keepDeadLetter(message.payload, at: node.config.id, failure)
+            message.ack.release(failure: "\(node.config.id): \(failure)")
+        }
     }
 
-    /// Gives `processor` the value it takes out of `payload`.
-    static func process<P: ProcessorPlugin>(_ payload: Payload, with processor: P, _ output: Output) async throws {
+    /// Whether `error` means the message was left unfinished by a shutdown.
+    static func isInterruption(_ error: any Error) -> Bool {
+        error is CancellationError || (error as? MessageFailure)?.interrupted == true || Task.isCancelled
+    }
+
+    /// Gives `processor` the value it takes out of `payload`. For an executor with state, the
+    /// job journal comes first: a job recorded as completed (with the same spec) is not run
+    /// again, its recorded result is emitted instead; otherwise the intent is committed before
+    /// the job starts, and how it ended after.
+    func process<P: ProcessorPlugin>(_ payload: Payload, with processor: P, node: WorkflowPlan.Node,
+                                     _ output: Output) async throws {
         guard let input = P.Input(payload) else {
             // The loader checks every edge, so this is a plugin whose `input` and `Input` disagree.
             throw MessageFailure("plugin '\(P.spec.name)' takes \(P.input) but got a \(payload.portType) message")
         }
-        try await processor.process(input, output)
+        guard P.isExecutor, let state, case .job(let job) = payload else {
+            try await processor.process(input, output)
+            return
+        }
+        let id = node.config.id
+        let fingerprint = Self.fingerprint(job)
+        if let entry = try await state.job(node: id, name: job.name), entry.state == .completed,
+           entry.fingerprint == fingerprint, let details = entry.details {
+            logger.info("job \(job.name) completed in an earlier run; using its recorded result", metadata: ["node": "\(id)"])
+            try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
+            return
+        }
+        try await state.jobIntent(node: id, job: job, fingerprint: fingerprint)
+        let journaled = Output { emitted in
+            if case .result(let result) = emitted {
+                try await state.jobFinished(node: id, name: job.name, outcome: .completed(details: result.details))
+            }
+            try await output.emit(emitted)
+        }
+        do {
+            try await processor.process(input, journaled)
+        } catch let error as StateStoreError {
+            throw error
+        } catch {
+            let outcome: JobOutcome = Self.isInterruption(error) ? .interrupted : .failed(reason: "\(error)")
+            try await state.jobFinished(node: id, name: job.name, outcome: outcome)
+            throw error
+        }
+    }
+
+    /// A job spec's fingerprint: a hash of its JSON.
+    static func fingerprint(_ job: Job) -> String {
+        var hash = StableHash()
+        var json: [UInt8] = []
+        Value.map(job.spec).writeJSON(into: &json)
+        hash.add(json)
+        return hash.hex
+    }
+
+    /// Keeps a message that failed for good, with what to look at.
+    func keepDeadLetter(_ payload: Payload, at node: String, _ failure: any Error) async {
+        deadLetters.withLock { $0 += 1 }
+        guard let state else { return }
+        let letter = DeadLetter(node: node, reason: "\(failure)", payload: payload, file: Self.sourceFile(of: payload),
+                                logPaths: (failure as? MessageFailure)?.logs ?? [])
+        do {
+            try await state.deadLetter(letter)
+        } catch let error as StateStoreError {
+            failStateStore(error)
+        } catch {
+            failStateStore(StateStoreError("\(error)"))
+        }
+    }
+
+    /// The file a message came from, as far as its fields tell.
+    static func sourceFile(of payload: Payload) -> String? {
+        let record: Record?
+        switch payload {
+        case .record(let r): record = r
+        case .job(let job): record = job.input
+        case .result(let result): record = result.job.input
+        case .arrow: record = nil
+        }
+        return record?["path"]?.stringValue ?? record?["record"]?["path"]?.stringValue
+    }
+
+    /// The state store failed: nothing more can be promised, so the run stops.
+    func failStateStore(_ error: StateStoreError) {
+        let first = stateFailure.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = error.description
+            return true
+        }
+        if first {
+            logger.critical("\(error.description); stopping")
+            stop()
+        }
     }
 
     /// Hands one hold of `ack` to each consumer (fan-out), or releases it at a leaf.
@@ -235,7 +400,7 @@ public final class WorkflowRuntime: Sendable {
             do {
                 try await target.send(Message(payload, ack: ack))
             } catch {
-                for _ in sent..<targets.count { ack.release(failure: "stopped before delivery") }
+                for _ in sent..<targets.count { ack.release(interrupted: true) }
                 throw error
             }
         }

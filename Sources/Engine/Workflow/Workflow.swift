@@ -4,6 +4,10 @@ public struct Workflow: Sendable {
     public var file: String
     public var directory: String
     public var jobstore: OptionValue?
+    /// `state_dir:`, where durable state and run folders live.
+    public var stateDir: OptionValue?
+    /// `retention:`, how many run folders to keep.
+    public var retention: Retention?
     public var vars: [String: OptionValue]
     public var varOrder: [String]
     public var nodes: [NodeDeclaration]
@@ -23,6 +27,34 @@ public struct NodeDeclaration: Sendable {
     public var fromLocation: SourceLocation?
     public var options: [String: OptionValue]
     public var optionOrder: [String]
+    /// `retry:`, how failed messages are retried at this node.
+    public var retry: RetrySettings? = nil
+}
+
+/// How many run folders (`STATE/runs/RUN-ID`) to keep: the newest `runs`, and none older than
+/// `days` (when set).
+public struct Retention: Sendable, Equatable {
+    public var runs: Int
+    public var days: Double?
+
+    public static let standard = Retention(runs: 20, days: nil)
+
+    public init(runs: Int, days: Double?) {
+        self.runs = runs
+        self.days = days
+    }
+}
+
+/// A node's `retry: { attempts: N, backoff: 2s, max_backoff: 1m }`: a failed message is tried
+/// up to `attempts` times in all, waiting with exponential backoff and jitter between tries.
+public struct RetrySettings: Sendable, Equatable {
+    public var attempts: Int
+    public var policy: RetryPolicy
+
+    public init(attempts: Int, backoff: Double, maxBackoff: Double) {
+        self.attempts = max(1, attempts)
+        policy = RetryPolicy(maxAttempts: attempts, initialDelay: backoff, maxDelay: maxBackoff)
+    }
 }
 
 /// Overrides by node id, applied by `--profile NAME`.

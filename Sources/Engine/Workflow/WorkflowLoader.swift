@@ -148,8 +148,10 @@ public struct WorkflowLoader: Sendable {
             let before = diagnostics.count
             let options = checkOptions(node, plugin.spec, scope: scope, diagnostics: &diagnostics)
             if diagnostics.count == before { optionsOK.insert(node.id) }
-            configs[node.id] = (NodeConfig(id: node.id, plugin: pluginName, options: options, location: node.location,
-                                           workflow: info, upstream: node.from.map(\.id)), plugin)
+            var config = NodeConfig(id: node.id, plugin: pluginName, options: options, location: node.location,
+                                    workflow: info, upstream: node.from.map(\.id))
+            config.retry = node.retry
+            configs[node.id] = (config, plugin)
         }
 
         let ids = workflow.nodes.map(\.id)
@@ -279,6 +281,10 @@ public struct WorkflowLoader: Sendable {
         if let jobstore = workflow.jobstore {
             info.jobstore = info.resolve(expandEnvironment(jobstore, what: "jobstore", diagnostics: &diagnostics).text)
         }
+        if let stateDir = workflow.stateDir {
+            info.stateDirectory = info.resolve(expandEnvironment(stateDir, what: "state_dir", diagnostics: &diagnostics).text)
+        }
+        if let retention = workflow.retention { info.retention = retention }
         return info
     }
 

@@ -7,7 +7,7 @@ struct WorkflowParser {
     let file: String
     var diagnostics: [Diagnostic] = []
 
-    static let topLevelKeys = ["name", "description", "jobstore", "vars", "nodes", "profiles"]
+    static let topLevelKeys = ["name", "description", "jobstore", "state_dir", "retention", "vars", "nodes", "profiles"]
 
     init(file: String) { self.file = file }
 
@@ -54,6 +54,14 @@ struct WorkflowParser {
                 } else {
                     error("'jobstore' must be a path to a folder of job templates", valueNode)
                 }
+            case "state_dir":
+                if let s = valueNode.scalar?.string {
+                    workflow.stateDir = OptionValue(.string(s), at: location(valueNode))
+                } else {
+                    error("'state_dir' must be a path to a folder (relative to this file)", valueNode)
+                }
+            case "retention":
+                workflow.retention = parseRetention(valueNode)
             case "vars":
                 guard case .mapping(let vars) = valueNode else {
                     error("'vars' must be a mapping of names to values", valueNode)
@@ -139,6 +147,8 @@ struct WorkflowParser {
                 default: error("'from' must be a node id or a list of node ids", valueNode)
                 }
             case "description": break
+            case "retry":
+                declaration.retry = parseRetry(valueNode, node: id)
             default:
                 if declaration.options[key] != nil { error("duplicate option '\(key)' in node '\(id)'", keyNode) }
                 do {
@@ -149,6 +159,77 @@ struct WorkflowParser {
             }
         }
         return declaration
+    }
+
+    /// `retry: { attempts: 3, backoff: 2s, max_backoff: 1m }` (or just a number of attempts).
+    mutating func parseRetry(_ node: Node, node id: String) -> RetrySettings? {
+        if let attempts = node.scalar.flatMap({ Int($0.string) }) {
+            guard attempts >= 1 else {
+                error("'retry' of node '\(id)' must be at least 1 attempt", node)
+                return nil
+            }
+            return RetrySettings(attempts: attempts, backoff: 2, maxBackoff: 60)
+        }
+        guard case .mapping(let mapping) = node else {
+            error("'retry' of node '\(id)' must be a number of attempts or { attempts: N, backoff: 2s, max_backoff: 1m }", node)
+            return nil
+        }
+        var attempts = 3, backoff = 2.0, maxBackoff = 60.0
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string else { continue }
+            let value = YAMLValue.typedScalar(valueNode.scalar ?? Node.Scalar(""))
+            switch key {
+            case "attempts":
+                guard let n = value.intValue, n >= 1 else {
+                    error("'retry.attempts' of node '\(id)' must be a whole number, at least 1", valueNode)
+                    return nil
+                }
+                attempts = Int(n)
+            case "backoff", "max_backoff":
+                guard let seconds = OptionParsing.seconds(value) else {
+                    error("'retry.\(key)' of node '\(id)' must be a duration like 2s, 500ms or 1m", valueNode)
+                    return nil
+                }
+                if key == "backoff" { backoff = seconds } else { maxBackoff = seconds }
+            default:
+                let keys = ["attempts", "backoff", "max_backoff"]
+                error("unknown key '\(key)' in 'retry' of node '\(id)'\(didYouMean(key, keys)); it takes "
+                      + keys.joined(separator: ", "), keyNode)
+                return nil
+            }
+        }
+        return RetrySettings(attempts: attempts, backoff: backoff, maxBackoff: max(backoff, maxBackoff))
+    }
+
+    /// `retention: { runs: 20, days: 30 }`.
+    mutating func parseRetention(_ node: Node) -> Retention? {
+        guard case .mapping(let mapping) = node else {
+            error("'retention' must be a mapping like { runs: 20, days: 30 }", node)
+            return nil
+        }
+        var retention = Retention.standard
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string else { continue }
+            let value = YAMLValue.typedScalar(valueNode.scalar ?? Node.Scalar(""))
+            switch key {
+            case "runs":
+                guard let n = value.intValue, n >= 1 else {
+                    error("'retention.runs' must be a whole number, at least 1", valueNode)
+                    return nil
+                }
+                retention.runs = Int(n)
+            case "days":
+                guard let d = value.doubleValue, d > 0 else {
+                    error("'retention.days' must be a number of days, more than 0", valueNode)
+                    return nil
+                }
+                retention.days = d
+            default:
+                error("unknown key '\(key)' in 'retention'\(didYouMean(key, ["runs", "days"])); it takes runs, days", keyNode)
+                return nil
+            }
+        }
+        return retention
     }
 
     mutating func parseProfiles(_ node: Node) -> [String: Profile] {

@@ -45,6 +45,8 @@ public struct FileWatchPlugin: SourcePlugin {
     let batchSize: Int
     let create: Bool
     let logger: Logger
+    /// Where emitted and finished files are recorded, when the run keeps state.
+    let checkpoints: Checkpoints?
 
     public init(node: NodeConfig, context: RunContext) throws {
         root = node[Self.path]
@@ -54,6 +56,7 @@ public struct FileWatchPlugin: SourcePlugin {
         batchSize = node[Self.batchSize]
         create = node[Self.create]
         logger = context.logger
+        checkpoints = context.state.map { Checkpoints(state: $0, node: node.id, logger: context.logger) }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -68,9 +71,11 @@ public struct FileWatchPlugin: SourcePlugin {
         } else if !isDirectory.boolValue {
             throw Failure(description: "'\(root)' is not a folder; 'path' must name the folder to watch")
         }
-        var tracker = FileTracker()
+        var tracker = FileTracker(checkpoints: try await checkpoints?.load() ?? [])
         if output.once {
             try await emit(scan(root, tracker: &tracker), output)
+            // The run ends when the DAG has drained; stay until every file's end is recorded.
+            await checkpoints?.drain()
             return
         }
         // Watch first, then scan, so a file arriving in between is not missed (the tracker
@@ -159,13 +164,17 @@ public struct FileWatchPlugin: SourcePlugin {
 
     func emit(_ files: [FileInfo], _ output: SourceOutput) async throws {
         guard !files.isEmpty else { return }
+        for file in files where file.resumed {
+            logger.info("\(file.path) was emitted by an earlier run that did not finish with it; emitting it again")
+        }
         if emitContents {
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file.path) else {
                     logger.error("cannot read \(file.path)")
                     continue
                 }
-                try await output.emit(.arrow(ArrowData(bytes: data)), onComplete: logFailure(file.path))
+                try await checkpoints?.emitted([file])
+                try await output.emit(.arrow(ArrowData(bytes: data)), onComplete: completion(of: [file], label: file.path))
             }
             return
         }
@@ -180,14 +189,18 @@ public struct FileWatchPlugin: SourcePlugin {
             let label = chunk.count == 1 ? chunk[chunk.startIndex].path : "\(chunk.count) files"
             // In-process the batch travels as it is; its IPC bytes are made only if a node needs them.
             let table = ArrowTable(schema: Self.schema, batches: [batch])
-            try await output.emit(.arrow(ArrowData(table: table)), onComplete: logFailure(label))
+            try await checkpoints?.emitted(Array(chunk))
+            try await output.emit(.arrow(ArrowData(table: table)), onComplete: completion(of: Array(chunk), label: label))
         }
     }
 
-    func logFailure(_ what: String) -> @Sendable (Delivery) -> Void {
+    /// What happens once everything downstream is done with `files`: the checkpoint says so.
+    func completion(of files: [FileInfo], label: String) -> @Sendable (Delivery) -> Void {
         let logger = self.logger
+        let checkpoints = self.checkpoints
         return { delivery in
-            if case .failed(let reason) = delivery { logger.debug("not completed: \(what): \(reason)") }
+            if case .failed(let reason) = delivery { logger.debug("not completed: \(label): \(reason)") }
+            checkpoints?.finished(files, delivery)
         }
     }
 }
@@ -198,6 +211,11 @@ struct FileInfo: Sendable, Equatable {
     var name: String
     var size: Int64
     var modifiedMicros: Int64
+    /// Who the file is across runs (device, inode, size, mtime) and its inode's change time.
+    var identity: FileIdentity
+    var changed: Int64
+    /// Whether an earlier run emitted it and not everything downstream finished with it.
+    var resumed = false
 
     /// The last component of a path.
     static func name(of path: String) -> String {
@@ -205,27 +223,72 @@ struct FileInfo: Sendable, Equatable {
     }
 }
 
-/// Remembers what was emitted, so a rescan or a duplicate event never emits the same
-/// version of a file twice, while a rewritten file is emitted again.
+/// Decides which files to emit: never the same version of a file twice in a run (a rescan or a
+/// duplicate event), a rewritten file again, and, with the checkpoints of earlier runs, never a
+/// file that was handled already, even renamed; a file emitted but not finished is emitted again.
 struct FileTracker {
     private var seen: [String: (size: Int64, modified: Int64)] = [:]
+    /// Earlier runs' files by device and inode.
+    private var checkpoints: [DeviceInode: FileCheckpoint] = [:]
 
-    /// Whether this version of the file (as `st` describes it) has not been emitted yet.
+    struct DeviceInode: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    init(checkpoints: [FileCheckpoint] = []) {
+        for checkpoint in checkpoints {
+            self.checkpoints[DeviceInode(device: checkpoint.identity.device, inode: checkpoint.identity.inode)] = checkpoint
+        }
+    }
+
+    /// Whether this version of the file (as `st` describes it) has not been emitted yet in this run.
     func isNew(_ path: String, _ st: stat) -> Bool {
         guard let previous = seen[path] else { return true }
         return previous.size != Int64(st.st_size) || previous.modified != Self.micros(st.st_mtim)
     }
 
     static func micros(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec) / 1000 }
+    static func nanos(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
 
-    /// The file's info if it is a regular file not yet emitted in this version. `known` is a
-    /// `stat` the caller already made (a scan), so the file isn't looked up twice.
+    /// The file's info if it is a regular file to emit now. `known` is a `stat` the caller
+    /// already made (a scan), so the file isn't looked up twice.
     mutating func admit(_ path: String, known: stat? = nil) -> FileInfo? {
         var st = known ?? stat()
         guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isNew(path, st) else { return nil }
         let modified = Self.micros(st.st_mtim)
         let size = Int64(st.st_size)
         seen[path] = (size, modified)
-        return FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified)
+        let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: size, modified: Self.nanos(st.st_mtim))
+        var info = FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified,
+                            identity: identity, changed: Self.nanos(st.st_ctim))
+        if let earlier = checkpoints[DeviceInode(device: identity.device, inode: identity.inode)], earlier.identity == identity,
+           earlier.changed == info.changed || earlier.contentHash == ContentHash.of(path) {
+            // The same file as an earlier run's (perhaps renamed: the inode's change time moved,
+            // the content is the same).
+            guard earlier.state == .emitted else { return nil }
+            info.resumed = true
+        }
+        return info
+    }
+}
+
+/// A cheap fingerprint of a file's content: its size and its first and last 64 KiB.
+enum ContentHash {
+    static func of(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var hash = StableHash()
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return "" }
+        hash.add("\(st.st_size)\u{0}".utf8)
+        let chunk = 64 * 1024
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        for offset in Set([0, max(0, Int(st.st_size) - chunk)]).sorted() {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, chunk, off_t(offset)) }
+            if n > 0 { hash.add(buffer.prefix(n)) }
+        }
+        return hash.hex
     }
 }

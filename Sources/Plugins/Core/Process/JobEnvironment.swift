@@ -14,11 +14,14 @@ struct JobEnvironment: Sendable {
     /// `base` as C strings, made once for the jobs that add nothing to it.
     let baseBlock: CStringBlock
 
-    init(passthrough: [String], from environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// `marker` is the job guard's variable, which lets a restart find jobs a dead Hypha left.
+    init(passthrough: [String], marker: (name: String, value: String)? = nil,
+         from environment: [String: String] = ProcessInfo.processInfo.environment) {
         var base: [String: String] = [:]
         for name in Self.allowlist + passthrough {
             if let value = environment[name] { base[name] = value }
         }
+        if let marker { base[marker.name] = marker.value }
         self.base = base
         baseBlock = CStringBlock(base.map { "\($0.key)=\($0.value)" })
     }

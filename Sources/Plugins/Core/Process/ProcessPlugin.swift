@@ -42,15 +42,21 @@ public struct ProcessPlugin: ProcessorPlugin {
     let locator = ProgramLocator()
     let environment: JobEnvironment
     let logger: Logger
+    let nodeID: String
+    let state: (any StateStore)?
+    let jobGuard: (any JobGuard)?
 
     public init(node: NodeConfig, context: RunContext) throws {
         concurrency = node[Self.maxParallel]
         grace = node[Self.gracePeriod]
         tailBytes = node[Self.tailBytes]
         defaultWorkingDirectory = node[Self.workingDirectory]
-        environment = JobEnvironment(passthrough: node[Self.envPassthrough])
+        environment = JobEnvironment(passthrough: node[Self.envPassthrough], marker: context.jobGuard?.environmentKey)
         logs = try JobLogs(runDirectory: context.runDirectory)
         logger = context.logger
+        nodeID = node.id
+        state = context.state
+        jobGuard = context.jobGuard
     }
 
     public func process(_ job: Job, _ output: Output) async throws {
@@ -81,7 +87,11 @@ public struct ProcessPlugin: ProcessorPlugin {
         }
         stdout.jobStarted()
         stderr.jobStarted()
+        // The job leads its own process group (pgid = pid): the guard ends it if Hypha dies.
+        jobGuard?.started(processGroup: pid)
+        try? await state?.jobStarted(node: nodeID, name: job.name, pid: pid, remoteID: nil)
         let outcome = await wait(for: pid, timeout: task.executionTimeout, outputs: [stdout, stderr])
+        jobGuard?.ended(processGroup: pid)
         let elapsed = started.duration(to: .now)
         let (stdoutLog, stdoutTail, stdoutProblem) = stdout.result()
         let (stderrLog, stderrTail, stderrProblem) = stderr.result()
@@ -91,19 +101,21 @@ public struct ProcessPlugin: ProcessorPlugin {
                                     duration: elapsed, stdout: stdoutTail, stderr: stderrTail,
                                     stdoutPath: stdoutLog, stderrPath: stderrLog)
         let stderrNote = " (log: \(stderrLog ?? "none, nothing was written to stderr"))"
+        let logFiles = [stdoutLog, stderrLog].compactMap { $0 }
         let excerpt = ExecutorResult.excerpt(stderrTail)
         switch outcome {
         case .exited(0):
             logger.info("job \(job.name) completed in \(String(format: "%.3f", elapsed.inSeconds)) s")
             try await output.emit(.result(JobResult(job: job, state: .completed, details: result.details())))
         case .exited(let code):
-            throw MessageFailure("job '\(job.name)' failed with exit code \(code)" + excerpt + stderrNote)
+            throw MessageFailure("job '\(job.name)' failed with exit code \(code)" + excerpt + stderrNote, logs: logFiles)
         case .signaled(let signal):
-            throw MessageFailure("job '\(job.name)' was killed by signal \(signal)" + excerpt + stderrNote)
+            throw MessageFailure("job '\(job.name)' was killed by signal \(signal)" + excerpt + stderrNote, logs: logFiles)
         case .timedOut(let limit):
-            throw MessageFailure("job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped" + stderrNote)
+            throw MessageFailure("job '\(job.name)' passed its ExecutionTimeout of \(limit) s and was stopped" + stderrNote,
+                                 logs: logFiles)
         case .interrupted:
-            throw MessageFailure("job '\(job.name)' was stopped because hypha is shutting down")
+            throw MessageFailure("job '\(job.name)' was stopped because hypha is shutting down", logs: logFiles, interrupted: true)
         }
     }
 

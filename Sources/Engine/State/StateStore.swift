@@ -1,0 +1,143 @@
+import Foundation
+
+/// What Hypha remembers between runs: which files a source has handed over and whether
+/// everything downstream finished with them, what every job did, and the messages that failed
+/// for good. The Engine and the plugins see only this protocol; `HyphaState` keeps it in SQLite.
+///
+/// Writes that a promise rests on (`jobIntent`, `jobFinished`, `filesDone`) return once they
+/// are committed; writes from many tasks share commits, so they cost little each.
+public protocol StateStore: Sendable {
+    // MARK: Source checkpoints
+
+    /// Every file `node` has recorded, to decide at start what is new.
+    func files(node: String) async throws -> [FileCheckpoint]
+    /// Records files as handed downstream (not yet finished).
+    func filesEmitted(node: String, _ files: [FileCheckpoint]) async throws
+    /// Records how files ended: everything downstream finished (`failure` nil), or some part
+    /// failed for good (the file is not emitted again; its message is a dead letter).
+    func filesFinished(node: String, _ files: [FileIdentity], failure: String?) async throws
+
+    // MARK: Job journal
+
+    /// The journal's entry for a job, if it has one.
+    func job(node: String, name: String) async throws -> JournalEntry?
+    /// Before a job is started or submitted: its spec's fingerprint and its input.
+    func jobIntent(node: String, job: Job, fingerprint: String) async throws
+    /// The job is running: its local process group, or the id Bacalhau gave it.
+    func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws
+    /// How the job ended.
+    func jobFinished(node: String, name: String, outcome: JobOutcome) async throws
+
+    // MARK: Dead letters
+
+    /// A message that failed for good at `node`, kept to look at and to retry.
+    func deadLetter(_ letter: DeadLetter) async throws
+}
+
+/// What identifies a file across runs: its device and inode (so a rename is the same file),
+/// its size and modification time (so a rewrite is a new event).
+public struct FileIdentity: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    public var modified: Int64  // nanoseconds since the epoch
+
+    public init(device: UInt64, inode: UInt64, size: Int64, modified: Int64) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modified = modified
+    }
+}
+
+/// A file a source has recorded.
+public struct FileCheckpoint: Sendable, Equatable {
+    public enum State: String, Sendable {
+        /// Handed downstream; not everything has finished with it.
+        case emitted
+        /// Everything downstream finished with it.
+        case done
+        /// Some part failed for good (a dead letter).
+        case failed
+    }
+
+    public var identity: FileIdentity
+    public var path: String
+    /// The inode's change time (ns) when recorded: a different one means something touched the
+    /// file (a rename, or a write that kept size and mtime), and the content hash decides.
+    public var changed: Int64
+    /// A hash of the content (its size, first and last 64 KiB).
+    public var contentHash: String
+    public var state: State
+
+    public init(identity: FileIdentity, path: String, changed: Int64, contentHash: String, state: State) {
+        self.identity = identity
+        self.path = path
+        self.changed = changed
+        self.contentHash = contentHash
+        self.state = state
+    }
+}
+
+/// A job as the journal knows it.
+public struct JournalEntry: Sendable {
+    public enum State: String, Sendable, CaseIterable {
+        case intent, running, completed, failed, interrupted
+    }
+
+    public var node: String
+    public var name: String
+    public var state: State
+    public var fingerprint: String
+    /// The local process group, when the job ran here.
+    public var pid: Int32?
+    public var remoteID: String?
+    /// For a completed job, the result's details (to emit again instead of running it again).
+    public var details: Record?
+    public var attempts: Int
+
+    public init(node: String, name: String, state: State, fingerprint: String, pid: Int32?, remoteID: String?,
+                details: Record?, attempts: Int) {
+        self.node = node
+        self.name = name
+        self.state = state
+        self.fingerprint = fingerprint
+        self.pid = pid
+        self.remoteID = remoteID
+        self.details = details
+        self.attempts = attempts
+    }
+}
+
+/// How a job ended, for the journal.
+public enum JobOutcome: Sendable {
+    case completed(details: Record)
+    case failed(reason: String)
+    /// Stopped because Hypha was shutting down: run again on the next start.
+    case interrupted
+}
+
+/// A message that failed for good.
+public struct DeadLetter: Sendable {
+    public var node: String
+    public var reason: String
+    public var payload: Payload
+    /// The source file it came from, when known.
+    public var file: String?
+    public var logPaths: [String]
+
+    public init(node: String, reason: String, payload: Payload, file: String?, logPaths: [String]) {
+        self.node = node
+        self.reason = reason
+        self.payload = payload
+        self.file = file
+        self.logPaths = logPaths
+    }
+}
+
+/// The state store could not read or write (a full disk, a corrupt database): what happened,
+/// the folder, and what to do.
+public struct StateStoreError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

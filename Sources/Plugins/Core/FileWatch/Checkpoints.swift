@@ -1,0 +1,79 @@
+import Engine
+import Logging
+import Synchronization
+
+/// file-watch's part of the state store: every file it emits is recorded before it is handed
+/// downstream, and how it ended once everything downstream is done with it (from the
+/// message's acknowledgement). On the next start a file recorded as finished is skipped and one
+/// only emitted is emitted again.
+final class Checkpoints: Sendable {
+    let state: any StateStore
+    let node: String
+    let logger: Logger
+    /// Messages emitted whose end is not committed yet, and who waits for there to be none.
+    private let outstanding = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
+    init(state: any StateStore, node: String, logger: Logger) {
+        self.state = state
+        self.node = node
+        self.logger = logger
+    }
+
+    func load() async throws -> [FileCheckpoint] {
+        try await state.files(node: node)
+    }
+
+    /// Records the files of one message as handed downstream; returns once committed.
+    func emitted(_ files: [FileInfo]) async throws {
+        let records = files.map { file in
+            FileCheckpoint(identity: file.identity, path: file.path, changed: file.changed,
+                           contentHash: ContentHash.of(file.path), state: .emitted)
+        }
+        try await state.filesEmitted(node: node, records)
+        outstanding.withLock { $0.count += 1 }
+    }
+
+    /// Records how one message's files ended; an interrupted message leaves them recorded as
+    /// emitted (they are emitted again on the next start).
+    func finished(_ files: [FileInfo], _ delivery: Delivery) {
+        let failure: String?
+        switch delivery {
+        case .delivered: failure = nil
+        case .failed(let reason): failure = reason
+        case .interrupted:
+            settle()
+            return
+        }
+        let identities = files.map(\.identity)
+        Task {
+            do {
+                try await self.state.filesFinished(node: self.node, identities, failure: failure)
+            } catch {
+                self.logger.error("cannot record files as finished: \(error)")
+            }
+            self.settle()
+        }
+    }
+
+    private func settle() {
+        let waiters = outstanding.withLock { o -> [CheckedContinuation<Void, Never>] in
+            o.count -= 1
+            guard o.count == 0 else { return [] }
+            defer { o.waiters = [] }
+            return o.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until every message emitted so far has ended and its end is committed.
+    func drain() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = outstanding.withLock { o -> Bool in
+                if o.count == 0 { return true }
+                o.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}

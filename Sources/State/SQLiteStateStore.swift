@@ -1,0 +1,406 @@
+import Engine
+import Foundation
+import GRDB
+import Synchronization
+
+/// `StateStore` in SQLite (GRDB): WAL mode, a schema version in `user_version`, and one writer
+/// that commits whatever has queued up in one transaction ("group commit"), so jobs running at
+/// once share commits instead of paying one each. A write returns once it is committed.
+///
+/// `synchronous = NORMAL` in WAL mode: a commit survives the process being killed (the WAL is
+/// in the OS's page cache); a power cut may lose the last commits, never corrupt the file.
+public final class SQLiteStateStore: StateStore {
+    /// The schema this Hypha writes; a database with a higher one came from a newer Hypha.
+    public static let schemaVersion = 1
+
+    let pool: DatabasePool
+    let folder: String
+    let writer: BatchWriter
+
+    public init(path: String, folder: String) throws(StateStoreError) {
+        self.folder = folder
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try Self.migrate(db, path: path) }
+        } catch let error as StateStoreError {
+            throw error
+        } catch {
+            throw Self.explain(error, folder: folder)
+        }
+        writer = BatchWriter(pool: pool, folder: folder)
+    }
+
+    static func migrate(_ db: Database, path: String) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if version > schemaVersion {
+            throw StateStoreError("the state database \(path) has schema version \(version), from a newer Hypha (this one "
+                                  + "knows \(schemaVersion)); run that Hypha, or give this one another --state-dir")
+        }
+        guard version < schemaVersion else { return }
+        try db.execute(sql: """
+            CREATE TABLE files (
+                node TEXT NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
+                size INTEGER NOT NULL, modified INTEGER NOT NULL, changed INTEGER NOT NULL,
+                hash TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
+                updated REAL NOT NULL,
+                PRIMARY KEY (node, device, inode)
+            ) WITHOUT ROWID;
+            CREATE TABLE jobs (
+                node TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+                input TEXT NOT NULL, file TEXT, pid INTEGER, remote_id TEXT, exit_code INTEGER,
+                duration REAL, stdout_path TEXT, stderr_path TEXT, details TEXT, reason TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0, started REAL, ended REAL,
+                PRIMARY KEY (node, name)
+            ) WITHOUT ROWID;
+            CREATE INDEX jobs_by_state ON jobs(state);
+            CREATE TABLE dead_letters (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, reason TEXT NOT NULL,
+                port TEXT NOT NULL, payload TEXT NOT NULL, file TEXT, logs TEXT NOT NULL, created REAL NOT NULL
+            );
+            PRAGMA user_version = \(schemaVersion);
+            """)
+    }
+
+    /// A GRDB or SQLite error as the user should read it: the folder and what to do.
+    static func explain(_ error: any Error, folder: String) -> StateStoreError {
+        if let error = error as? StateStoreError { return error }
+        guard let db = error as? DatabaseError else {
+            return StateStoreError("the state folder \(folder) cannot be used: \(error)")
+        }
+        switch db.resultCode {
+        case .SQLITE_FULL:
+            return StateStoreError("the disk holding the state folder \(folder) is full; free space and start again "
+                                   + "(what was committed is kept, and what was not is done again)")
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StateStoreError("the state database in \(folder) is damaged (\(db.message ?? "\(db.resultCode)")); move "
+                                   + "state.db aside (every file will then be processed again) or restore it from a backup")
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN:
+            return StateStoreError("the state database in \(folder) cannot be written (\(db.message ?? "\(db.resultCode)")); "
+                                   + "check the folder's permissions and free space")
+        case .SQLITE_IOERR:
+            return StateStoreError("the state database in \(folder) could not be read or written (\(db.message ?? "I/O error")); "
+                                   + "check the disk (a full disk shows this way too)")
+        default:
+            return StateStoreError("the state database in \(folder) failed: \(db.message ?? "\(db.resultCode)")")
+        }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StateStoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.explain(error, folder: folder)
+        }
+    }
+
+    // MARK: - Source checkpoints
+
+    public func files(node: String) async throws -> [FileCheckpoint] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE node = ?", arguments: [node]).map { row in
+                FileCheckpoint(
+                    identity: FileIdentity(device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"]),
+                                           size: row["size"], modified: row["modified"]),
+                    path: row["path"], changed: row["changed"], contentHash: row["hash"],
+                    state: FileCheckpoint.State(rawValue: row["state"]) ?? .emitted)
+            }
+        }
+    }
+
+    public func filesEmitted(node: String, _ files: [FileCheckpoint]) async throws {
+        let now = Date().timeIntervalSince1970
+        try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO files (node, device, inode, size, modified, changed, hash, path, state, reason, updated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'emitted', NULL, ?)
+                ON CONFLICT (node, device, inode) DO UPDATE SET size = excluded.size, modified = excluded.modified,
+                    changed = excluded.changed, hash = excluded.hash, path = excluded.path, state = 'emitted',
+                    reason = NULL, updated = excluded.updated
+                """)
+            for file in files {
+                try statement.execute(arguments: [node, Int64(bitPattern: file.identity.device), Int64(bitPattern: file.identity.inode),
+                                                  file.identity.size, file.identity.modified, file.changed, file.contentHash,
+                                                  file.path, now])
+            }
+        }
+    }
+
+    public func filesFinished(node: String, _ files: [FileIdentity], failure: String?) async throws {
+        let now = Date().timeIntervalSince1970
+        try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE files SET state = ?, reason = ?, updated = ?
+                WHERE node = ? AND device = ? AND inode = ? AND size = ? AND modified = ?
+                """)
+            for file in files {
+                try statement.execute(arguments: [failure == nil ? "done" : "failed", failure, now, node,
+                                                  Int64(bitPattern: file.device), Int64(bitPattern: file.inode), file.size, file.modified])
+            }
+        }
+    }
+
+    // MARK: - Job journal
+
+    public func job(node: String, name: String) async throws -> JournalEntry? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE node = ? AND name = ?", arguments: [node, name]).map(Self.entry)
+        }
+    }
+
+    static func entry(_ row: Row) -> JournalEntry {
+        let details = (row["details"] as String?).flatMap { try? Value(json: Data($0.utf8)) }?.recordValue
+        return JournalEntry(node: row["node"], name: row["name"], state: JournalEntry.State(rawValue: row["state"]) ?? .failed,
+                            fingerprint: row["fingerprint"], pid: (row["pid"] as Int64?).map { Int32(truncatingIfNeeded: $0) },
+                            remoteID: row["remote_id"], details: details, attempts: row["attempts"])
+    }
+
+    public func jobIntent(node: String, job: Job, fingerprint: String) async throws {
+        let input = Value.map(job.input).json
+        let file = job.input["path"]?.stringValue ?? job.input["record"]?["path"]?.stringValue
+        let now = Date().timeIntervalSince1970
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (node, name, fingerprint, state, input, file, attempts, started)
+                VALUES (?, ?, ?, 'intent', ?, ?, 1, ?)
+                ON CONFLICT (node, name) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'intent',
+                    input = excluded.input, file = excluded.file, pid = NULL, remote_id = NULL, exit_code = NULL,
+                    duration = NULL, details = NULL, reason = NULL, attempts = attempts + 1, started = excluded.started, ended = NULL
+                """, arguments: [node, job.name, fingerprint, input, file, now])
+        }
+    }
+
+    public func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE jobs SET state = 'running', pid = ?, remote_id = ? WHERE node = ? AND name = ?",
+                           arguments: [pid.map { Int64($0) }, remoteID, node, name])
+        }
+    }
+
+    public func jobFinished(node: String, name: String, outcome: JobOutcome) async throws {
+        let now = Date().timeIntervalSince1970
+        let state: String, reason: String?, details: Engine.Record?
+        switch outcome {
+        case .completed(let d): (state, reason, details) = ("completed", nil, d)
+        case .failed(let r): (state, reason, details) = ("failed", r, nil)
+        case .interrupted: (state, reason, details) = ("interrupted", "hypha stopped while it ran", nil)
+        }
+        let json = details.map { Value.map($0).json }
+        try await writer.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = ?, reason = ?, details = ?, exit_code = ?, duration = ?, stdout_path = ?,
+                    stderr_path = ?, remote_id = COALESCE(?, remote_id), ended = ?
+                WHERE node = ? AND name = ?
+                """, arguments: [state, reason, json, details?["exit_code"]?.intValue, details?["duration"]?.doubleValue,
+                                 details?["stdout_path"]?.stringValue, details?["stderr_path"]?.stringValue,
+                                 details?["executor"] == .string("bacalhau") ? details?["id"]?.stringValue : nil, now, node, name])
+        }
+    }
+
+    /// Forgets every file and job (`run --reprocess`); dead letters stay.
+    public func forgetAll() async throws(StateStoreError) {
+        do {
+            try await writer.write { db in
+                try db.execute(sql: "DELETE FROM files; DELETE FROM jobs")
+            }
+        } catch {
+            throw Self.explain(error, folder: folder)
+        }
+    }
+
+    // MARK: - Dead letters
+
+    public func deadLetter(_ letter: DeadLetter) async throws {
+        let payload = StoredPayload.encode(letter.payload)
+        let logs = Value.list(letter.logPaths.map(Value.string)).json
+        let now = Date().timeIntervalSince1970
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO dead_letters (node, reason, port, payload, file, logs, created) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [letter.node, letter.reason, letter.payload.portType.rawValue, payload, letter.file, logs, now])
+        }
+    }
+}
+
+// MARK: - What the `jobs` and `dead-letters` commands read
+
+/// A job as `hypha jobs` lists it.
+public struct JobRow: Sendable {
+    public var node: String
+    public var name: String
+    public var state: String
+    public var file: String?
+    public var exitCode: Int64?
+    public var duration: Double?
+    public var stdoutPath: String?
+    public var stderrPath: String?
+    public var remoteID: String?
+    public var reason: String?
+    public var attempts: Int
+    public var started: Double?
+    public var ended: Double?
+    public var input: String
+}
+
+/// A dead letter as `hypha dead-letters` lists it.
+public struct DeadLetterRow: Sendable {
+    public var id: Int64
+    public var node: String
+    public var reason: String
+    public var port: String
+    public var payload: String
+    public var file: String?
+    public var logs: [String]
+    public var created: Double
+}
+
+extension SQLiteStateStore {
+    /// Jobs, newest first; `state` and `file` (a path or a file name within one) narrow them.
+    public func jobs(state: String?, file: String?, limit: Int = 1000) async throws(StateStoreError) -> [JobRow] {
+        try await read { db in
+            var sql = "SELECT * FROM jobs WHERE 1"
+            var arguments: StatementArguments = []
+            if let state {
+                sql += " AND state = ?"
+                _ = arguments.append(contentsOf: [state])
+            }
+            if let file {
+                sql += " AND (file = ? OR file LIKE ? ESCAPE '\\')"
+                let escaped = file.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                    .replacingOccurrences(of: "_", with: "\\_")
+                _ = arguments.append(contentsOf: [file, "%/" + escaped])
+            }
+            sql += " ORDER BY started DESC LIMIT \(limit)"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                JobRow(node: row["node"], name: row["name"], state: row["state"], file: row["file"], exitCode: row["exit_code"],
+                       duration: row["duration"], stdoutPath: row["stdout_path"], stderrPath: row["stderr_path"],
+                       remoteID: row["remote_id"], reason: row["reason"], attempts: row["attempts"], started: row["started"],
+                       ended: row["ended"], input: row["input"])
+            }
+        }
+    }
+
+    public func deadLetters(ids: [Int64]? = nil) async throws(StateStoreError) -> [DeadLetterRow] {
+        try await read { db in
+            var sql = "SELECT * FROM dead_letters"
+            if let ids { sql += " WHERE id IN (\(ids.map(String.init).joined(separator: ",")))" }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id").map { row in
+                let logs = (try? Value(json: Data((row["logs"] as String).utf8)))?.listValue?.compactMap(\.stringValue) ?? []
+                return DeadLetterRow(id: row["id"], node: row["node"], reason: row["reason"], port: row["port"],
+                                     payload: row["payload"], file: row["file"], logs: logs, created: row["created"])
+            }
+        }
+    }
+
+    /// Removes dead letters; returns how many there were.
+    public func dropDeadLetters(_ ids: [Int64]) async throws(StateStoreError) -> Int {
+        do {
+            let count = SendableBox(0)
+            try await writer.write { db in
+                try db.execute(sql: "DELETE FROM dead_letters WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
+                count.set(db.changesCount)
+            }
+            return count.value
+        } catch {
+            throw Self.explain(error, folder: folder)
+        }
+    }
+}
+
+/// A value set inside a write closure and read after it.
+final class SendableBox<T: Sendable>: Sendable {
+    private let storage: Mutex<T>
+    init(_ value: T) { storage = Mutex(value) }
+    func set(_ value: T) { storage.withLock { $0 = value } }
+    var value: T { storage.withLock { $0 } }
+}
+
+/// Commits queued writes together: the first write starts a drain; writes that arrive while a
+/// transaction runs go into the next one. Each caller resumes once its write is committed.
+final class BatchWriter: Sendable {
+    typealias Operation = @Sendable (Database) throws -> Void
+    private struct Pending {
+        var operations: [(Operation, CheckedContinuation<Void, any Error>)] = []
+        var draining = false
+    }
+    private let pending = Mutex(Pending())
+    private let pool: DatabasePool
+    private let folder: String
+
+    init(pool: DatabasePool, folder: String) {
+        self.pool = pool
+        self.folder = folder
+    }
+
+    func write(_ operation: @escaping Operation) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let start = pending.withLock { p -> Bool in
+                p.operations.append((operation, continuation))
+                guard !p.draining else { return false }
+                p.draining = true
+                return true
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = pending.withLock { p -> [(Operation, CheckedContinuation<Void, any Error>)] in
+                defer { p.operations = [] }
+                if p.operations.isEmpty { p.draining = false }
+                return p.operations
+            }
+            guard !batch.isEmpty else { return }
+            let operations = batch.map(\.0)
+            do {
+                try await pool.write { db in
+                    for operation in operations { try operation(db) }
+                }
+                for (_, continuation) in batch { continuation.resume() }
+            } catch {
+                let explained = SQLiteStateStore.explain(error, folder: folder)
+                for (_, continuation) in batch { continuation.resume(throwing: explained) }
+            }
+        }
+    }
+}
+
+/// A payload as a dead letter keeps it (JSON text), and back.
+public enum StoredPayload {
+    public static func encode(_ payload: Payload) -> String {
+        switch payload {
+        case .record(let record): return Value.map(record).json
+        case .job(let job): return job.value.json
+        case .result(let result):
+            return Value.map(Engine.Record([("job", result.job.value), ("state", .string(result.state.rawValue)),
+                                     ("details", .map(result.details))])).json
+        case .arrow(let data):
+            let bytes = (try? data.ipcBytes()) ?? Data()
+            return Value.string(bytes.base64EncodedString()).json
+        }
+    }
+
+    public static func decode(port: String, _ text: String) -> Payload? {
+        guard let value = try? Value(json: Data(text.utf8)) else { return nil }
+        func job(_ v: Value?) -> Job? {
+            guard let v, let name = v["name"]?.stringValue, let spec = v["spec"]?.recordValue else { return nil }
+            return Job(name: name, spec: spec, renderedBy: v["rendered_by"]?.stringValue ?? "",
+                       input: v["input"]?.recordValue ?? Engine.Record())
+        }
+        switch port {
+        case "record": return value.recordValue.map(Payload.record)
+        case "job": return job(value).map(Payload.job)
+        case "result":
+            guard let j = job(value["job"]) else { return nil }
+            return .result(JobResult(job: j, state: .completed, details: value["details"]?.recordValue ?? Engine.Record()))
+        case "arrow":
+            return value.stringValue.flatMap { Data(base64Encoded: $0) }.map { .arrow(ArrowData(bytes: $0)) }
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Engine
+import Foundation
+import HyphaState
+import Synchronization
+
+/// `hypha dead-letters list|retry|drop WORKFLOW`: the messages that failed for good.
+struct DeadLettersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters",
+        abstract: "List, run again or drop the messages that failed for good.",
+        subcommands: [List.self, Retry.self, Drop.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the dead letters: node, reason, file, logs.")
+        @OptionGroup var workflow: WorkflowArguments
+        @OptionGroup var state: StateOptions
+        @Flag(help: "One JSON object per line instead of a table.") var json = false
+
+        func run() async throws {
+            let plan = try workflow.load()
+            let letters = try await DeadLettersCommand.read(plan, state, ids: nil)
+            if json {
+                for letter in letters { Console.out(DeadLettersCommand.value(letter).json) }
+                return
+            }
+            guard !letters.isEmpty else {
+                Console.out("no dead letters")
+                return
+            }
+            for letter in letters {
+                Console.out("#\(letter.id)  \(JobsCommand.time(letter.created))  \(letter.node)  \(letter.file ?? "-")")
+                Console.out("    \(letter.reason)")
+                for log in letter.logs { Console.out("    log: \(log)") }
+            }
+            Console.out("\(letters.count) dead letter\(letters.count == 1 ? "" : "s"); run them again with: "
+                        + "hypha dead-letters retry \(workflow.workflow) --all")
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run dead letters again now, from the node where they failed through the rest of the DAG; "
+                + "those that succeed are removed.")
+        @OptionGroup var workflow: WorkflowArguments
+        @OptionGroup var state: StateOptions
+        @Argument(help: "Dead letter ids (see `list`).") var ids: [Int64] = []
+        @Flag(help: "Every dead letter.") var all = false
+        @OptionGroup var runOptions: RunOptions
+
+        func validate() throws {
+            if ids.isEmpty == !all { throw ValidationError("give dead letter ids, or --all") }
+        }
+
+        func run() async throws {
+            let plan = try workflow.load()
+            let letters = try await DeadLettersCommand.read(plan, state, ids: all ? nil : ids)
+            if !all, let missing = ids.first(where: { id in !letters.contains { $0.id == id } }) {
+                Console.error("hypha: no dead letter #\(missing); `hypha dead-letters list \(workflow.workflow)` shows them")
+                throw ExitCode(1)
+            }
+            var injections: [WorkflowRuntime.Injection] = []
+            let succeeded = Mutex<[Int64]>([])
+            for letter in letters {
+                guard plan.node(letter.node) != nil else {
+                    Console.error("hypha: dead letter #\(letter.id) is from node '\(letter.node)', which this workflow no longer has; drop it")
+                    continue
+                }
+                guard let payload = StoredPayload.decode(port: letter.port, letter.payload) else {
+                    Console.error("hypha: dead letter #\(letter.id) cannot be read back; drop it")
+                    continue
+                }
+                let id = letter.id
+                injections.append(WorkflowRuntime.Injection(node: letter.node, payload: payload) { delivery in
+                    if delivery == .delivered { succeeded.withLock { $0.append(id) } }
+                })
+            }
+            guard !injections.isEmpty else {
+                Console.out("nothing to retry")
+                return
+            }
+            var options = runOptions
+            options.state = state
+            let code = try await WorkflowRunner(options: options).run(plan, once: true, injecting: injections) { folder in
+                let done = succeeded.withLock { $0 }
+                if !done.isEmpty { _ = try await folder.store.dropDeadLetters(done) }
+                Console.out("retried \(injections.count) dead letter\(injections.count == 1 ? "" : "s"): \(done.count) succeeded and were removed")
+            }
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Drop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove dead letters without running them.")
+        @OptionGroup var workflow: WorkflowArguments
+        @OptionGroup var state: StateOptions
+        @Argument(help: "Dead letter ids (see `list`).") var ids: [Int64]
+
+        func run() async throws {
+            let plan = try workflow.load()
+            do {
+                let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
+                let removed = try await folder.store.dropDeadLetters(ids)
+                Console.out("dropped \(removed) dead letter\(removed == 1 ? "" : "s")")
+                if removed < ids.count { throw ExitCode(1) }
+            } catch let error as StateStoreError {
+                Console.error("hypha: \(error.description)")
+                throw ExitCode(3)
+            }
+        }
+    }
+
+    static func read(_ plan: WorkflowPlan, _ state: StateOptions, ids: [Int64]?) async throws -> [DeadLetterRow] {
+        do {
+            let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
+            return try await folder.store.deadLetters(ids: ids)
+        } catch {
+            Console.error("hypha: \(error.description)")
+            throw ExitCode(3)
+        }
+    }
+
+    static func value(_ letter: DeadLetterRow) -> Value {
+        .map(Record([
+            ("id", .int(letter.id)), ("node", .string(letter.node)), ("reason", .string(letter.reason)),
+            ("file", letter.file.map(Value.string) ?? .null), ("logs", .list(letter.logs.map(Value.string))),
+            ("created", .string(JobsCommand.time(letter.created))), ("port", .string(letter.port)),
+        ]))
+    }
+}

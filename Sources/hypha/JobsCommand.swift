@@ -1,0 +1,86 @@
+import ArgumentParser
+import Engine
+import Foundation
+import HyphaState
+
+/// `hypha jobs WORKFLOW`: the job history, to answer "what happened to this zip?".
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List the jobs a workflow ran: for which input, when, how long, how they ended, where their logs are.")
+
+    @OptionGroup var workflow: WorkflowArguments
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "Only jobs in this state: intent, running, completed, failed or interrupted.")
+    var stateFilter: String?
+
+    @Option(help: "Only jobs of this input file (a path, or a file name).")
+    var file: String?
+
+    @Flag(help: "One JSON object per line instead of a table.")
+    var json = false
+
+    @Option(help: "At most this many jobs, newest first.")
+    var limit = 200
+
+    static let states = JournalEntry.State.allCases.map(\.rawValue)
+
+    func validate() throws {
+        if let stateFilter, !Self.states.contains(stateFilter) {
+            throw ValidationError("--state-filter must be one of \(Self.states.joined(separator: ", "))"
+                                  + didYouMean(stateFilter, Self.states))
+        }
+    }
+
+    func run() async throws {
+        let plan = try workflow.load()
+        let (folder, rows) = try await read(plan)
+        if json {
+            for row in rows { Console.out(Self.value(row).json) }
+            return
+        }
+        guard !rows.isEmpty else {
+            Console.out("no jobs\(stateFilter.map { " in state \($0)" } ?? "")\(file.map { " for \($0)" } ?? "") in \(folder.path)")
+            return
+        }
+        Console.out(["STARTED (UTC)", "STATE", "TIME", "NODE", "JOB", "FILE"].joined(separator: "  "))
+        for row in rows {
+            let started = row.started.map { Self.time($0) } ?? "-"
+            let duration = row.duration.map { String(format: "%.2fs", $0) } ?? "-"
+            Console.out("\(started)  \(row.state.padding(toLength: 11, withPad: " ", startingAt: 0))  "
+                        + "\(duration.padding(toLength: 8, withPad: " ", startingAt: 0))  \(row.node)  \(row.name)  \(row.file ?? "-")")
+            if let reason = row.reason, row.state != "completed" { Console.out("    \(reason)") }
+            for log in [row.stdoutPath, row.stderrPath].compactMap({ $0 }) { Console.out("    log: \(log)") }
+        }
+    }
+
+    func read(_ plan: WorkflowPlan) async throws -> (StateFolder, [JobRow]) {
+        do {
+            let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
+            return (folder, try await folder.store.jobs(state: stateFilter, file: file, limit: limit))
+        } catch {
+            Console.error("hypha: \(error.description)")
+            throw ExitCode(3)
+        }
+    }
+
+    static func value(_ row: JobRow) -> Value {
+        func optional<T>(_ v: T?, _ make: (T) -> Value) -> Value { v.map(make) ?? .null }
+        return .map(Record([
+            ("node", .string(row.node)), ("name", .string(row.name)), ("state", .string(row.state)),
+            ("file", optional(row.file, Value.string)), ("exit_code", optional(row.exitCode, Value.int)),
+            ("duration", optional(row.duration, Value.float)), ("attempts", .int(Int64(row.attempts))),
+            ("started", optional(row.started, { .string(time($0)) })), ("ended", optional(row.ended, { .string(time($0)) })),
+            ("stdout_path", optional(row.stdoutPath, Value.string)), ("stderr_path", optional(row.stderrPath, Value.string)),
+            ("remote_id", optional(row.remoteID, Value.string)), ("reason", optional(row.reason, Value.string)),
+            ("input", (try? Value(json: Data(row.input.utf8))) ?? .null),
+        ]))
+    }
+
+    static func time(_ seconds: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+    }
+}

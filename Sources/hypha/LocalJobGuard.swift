@@ -1,0 +1,89 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Glibc
+import Synchronization
+
+/// Keeps local jobs from outliving Hypha. A helper process (`hypha guard-jobs`, this binary)
+/// reads "+PGID" and "-PGID" lines on a pipe from Hypha; when the pipe closes, which happens
+/// however Hypha ends (even `kill -9`), it ends the process groups still listed: SIGTERM, then
+/// SIGKILL after the grace period. Jobs carry `HYPHA_JOB_OF=<state folder>` in their
+/// environment, so the next start can also find and end any the guard could not
+/// (`endLeftoverJobs`).
+final class LocalJobGuard: JobGuard {
+    let environmentKey: (name: String, value: String)
+    private let pipe: Int32
+    private let helper: Process
+
+    init(stateFolder: String, grace: Double) throws {
+        environmentKey = ("HYPHA_JOB_OF", stateFolder)
+        let channel = Pipe()
+        helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        helper.arguments = ["guard-jobs", "--grace", String(grace)]
+        helper.standardInput = channel
+        try helper.run()
+        pipe = channel.fileHandleForWriting.fileDescriptor
+        // Keep the descriptor out of every job (they are spawned with closefrom(3) as well).
+        _ = fcntl(pipe, F_SETFD, FD_CLOEXEC)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    func started(processGroup: Int32) { send("+\(processGroup)\n") }
+    func ended(processGroup: Int32) { send("-\(processGroup)\n") }
+
+    private func send(_ line: String) {
+        // A line is far below PIPE_BUF, so each write is atomic among the writing tasks.
+        _ = line.withCString { write(pipe, $0, strlen($0)) }
+    }
+
+    /// Ends the process groups of jobs that a Hypha of this state folder started and that are
+    /// still running (their Hypha died, and its guard too). Returns how many groups were ended.
+    static func endLeftoverJobs(of stateFolder: String, grace: Double) -> Int {
+        let marker = Array("HYPHA_JOB_OF=\(stateFolder)".utf8)
+        var groups = Set<pid_t>()
+        let me = getpid()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != me,
+                  let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            let found = environ.split(separator: 0).contains { Array($0) == marker }
+            if found {
+                let group = getpgid(pid)
+                if group > 0 { groups.insert(group) }
+            }
+        }
+        guard !groups.isEmpty else { return 0 }
+        for group in groups { killpg(group, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline, groups.contains(where: { killpg($0, 0) == 0 }) { usleep(20_000) }
+        for group in groups { killpg(group, SIGKILL) }
+        return groups.count
+    }
+}
+
+/// `hypha guard-jobs`: the helper process of `LocalJobGuard` (not for people to run).
+struct GuardJobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guard-jobs", abstract: "Internal: ends the jobs of a Hypha that has died.", shouldDisplay: false)
+
+    @Option var grace: Double = 5
+
+    func run() throws {
+        // Out of the terminal's process group: Ctrl-C is for Hypha, which stops its jobs itself.
+        setsid()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        var groups = Set<pid_t>()
+        while let line = readLine() {
+            guard let sign = line.first, let group = pid_t(line.dropFirst()) else { continue }
+            if sign == "+" { groups.insert(group) } else { groups.remove(group) }
+        }
+        // Hypha has ended. Groups still listed were running when it did.
+        guard !groups.isEmpty else { return }
+        for group in groups { killpg(group, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline, groups.contains(where: { killpg($0, 0) == 0 }) { usleep(20_000) }
+        for group in groups { killpg(group, SIGKILL) }
+    }
+}

@@ -43,7 +43,6 @@ struct DeadLettersCommand: AsyncParsableCommand {
             abstract: "Run dead letters again now, from the node where they failed through the rest of the DAG; "
                 + "those that succeed are removed.")
         @OptionGroup var workflow: WorkflowArguments
-        @OptionGroup var state: StateOptions
         @Argument(help: "Dead letter ids (see `list`).") var ids: [Int64] = []
         @Flag(help: "Every dead letter.") var all = false
         @OptionGroup var runOptions: RunOptions
@@ -54,7 +53,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let plan = try workflow.load()
-            let letters = try await DeadLettersCommand.read(plan, state, ids: all ? nil : ids)
+            let letters = try await DeadLettersCommand.read(plan, runOptions.state, ids: all ? nil : ids)
             if !all, let missing = ids.first(where: { id in !letters.contains { $0.id == id } }) {
                 Console.error("hypha: no dead letter #\(missing); `hypha dead-letters list \(workflow.workflow)` shows them")
                 throw ExitCode(1)
@@ -79,9 +78,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 Console.out("nothing to retry")
                 return
             }
-            var options = runOptions
-            options.state = state
-            let code = try await WorkflowRunner(options: options).run(plan, once: true, injecting: injections) { folder in
+            let code = try await WorkflowRunner(options: runOptions).run(plan, once: true, injecting: injections) { folder in
                 let done = succeeded.withLock { $0 }
                 if !done.isEmpty { _ = try await folder.store.dropDeadLetters(done) }
                 Console.out("retried \(injections.count) dead letter\(injections.count == 1 ? "" : "s"): \(done.count) succeeded and were removed")

@@ -42,6 +42,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Forget which files were handled and which jobs completed, and process everything again.")
     var reprocess = false
 
+    @Flag(help: "Keep no state: nothing is remembered and nothing is skipped (experiments, benchmarks).")
+    var noState = false
+
     @Option(help: "Seconds that running jobs get to finish after Ctrl-C or SIGTERM.")
     var grace: Double = 10
 

@@ -40,12 +40,13 @@ struct WorkflowRunner {
         logger.logLevel = level
 
         let runID = Self.makeRunID()
-        let stateFolder = try options.state.open(for: plan.info)
+        let stateFolder = options.noState ? nil : try options.state.open(for: plan.info)
         let runDirectory: String
         do {
             runDirectory = try options.runDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-                ?? stateFolder.runFolder(for: runID, retention: plan.info.retention)
-            if options.reprocess {
+                ?? stateFolder?.runFolder(for: runID, retention: plan.info.retention)
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("hypha-runs/\(runID)").path
+            if options.reprocess, let stateFolder {
                 try await stateFolder.store.forgetAll()
                 logger.notice("--reprocess: forgot which files were handled and which jobs completed; everything runs again")
             }
@@ -53,15 +54,17 @@ struct WorkflowRunner {
             Console.error("hypha: \(error.description)")
             return 3
         }
-        let leftovers = LocalJobGuard.endLeftoverJobs(of: stateFolder.path, grace: 2)
+        // Jobs are marked with their state folder, or with this run when there is none.
+        let guardKey = stateFolder?.path ?? runDirectory
+        let leftovers = LocalJobGuard.endLeftoverJobs(of: guardKey, grace: 2)
         if leftovers > 0 {
-            logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(stateFolder.path); their jobs run again")
+            logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(guardKey); their jobs run again")
         }
-        let jobGuard = try? LocalJobGuard(stateFolder: stateFolder.path, grace: 2)
+        let jobGuard = try? LocalJobGuard(stateFolder: guardKey, grace: 2)
         if jobGuard == nil { logger.warning("cannot start the job guard; local jobs may outlive a killed hypha") }
         let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
-                                      state: stateFolder.store, jobGuard: jobGuard)
-        logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder.path), job logs in \(runDirectory)")
+                                      state: stateFolder?.store, jobGuard: jobGuard)
+        logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder?.path ?? "none (--no-state)"), job logs in \(runDirectory)")
 
         let started = ContinuousClock.now
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
@@ -120,7 +123,7 @@ struct WorkflowRunner {
                         + (options.state.stateDir.map { " --state-dir \($0)" } ?? ""))
         }
         do {
-            try await afterwards?(stateFolder)
+            if let stateFolder { try await afterwards?(stateFolder) }
         } catch let error as StateStoreError {
             Console.error("hypha: \(error.description)")
             return 3

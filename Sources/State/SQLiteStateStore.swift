@@ -58,6 +58,9 @@ public final class SQLiteStateStore: StateStore {
                 PRIMARY KEY (node, name)
             ) WITHOUT ROWID;
             CREATE INDEX jobs_by_state ON jobs(state);
+            CREATE TABLE received (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, bytes BLOB NOT NULL, received REAL NOT NULL
+            );
             CREATE TABLE dead_letters (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, reason TEXT NOT NULL,
                 port TEXT NOT NULL, payload TEXT NOT NULL, file TEXT, logs TEXT NOT NULL, created REAL NOT NULL
@@ -140,6 +143,32 @@ public final class SQLiteStateStore: StateStore {
             for file in files {
                 try statement.execute(arguments: [failure == nil ? "done" : "failed", failure, now, node,
                                                   Int64(bitPattern: file.device), Int64(bitPattern: file.inode), file.size, file.modified])
+            }
+        }
+    }
+
+    // MARK: - Received messages
+
+    public func messageReceived(node: String, _ bytes: Data) async throws -> Int64 {
+        let id = SendableBox<Int64>(0)
+        let now = Date().timeIntervalSince1970
+        try await writer.write { db in
+            try db.execute(sql: "INSERT INTO received (node, bytes, received) VALUES (?, ?, ?)", arguments: [node, bytes, now])
+            id.set(db.lastInsertedRowID)
+        }
+        return id.value
+    }
+
+    public func messageFinished(node: String, id: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM received WHERE node = ? AND id = ?", arguments: [node, id])
+        }
+    }
+
+    public func pendingMessages(node: String) async throws -> [(id: Int64, bytes: Data)] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, bytes FROM received WHERE node = ? ORDER BY id", arguments: [node]).map { row in
+                (id: row["id"] as Int64, bytes: row["bytes"] as Data)
             }
         }
     }

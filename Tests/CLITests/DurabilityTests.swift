@@ -208,4 +208,46 @@ import Testing
         #expect(damaged.stderr.contains("is damaged") && damaged.stderr.contains("state.db aside"), "\(damaged.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/state/state.db")) == Data(repeating: 0x5A, count: 8192))
     }
+
+    /// arrow-http answers 200 only once a message is kept in the state folder: a message
+    /// answered 200 whose job was running when hypha was killed is processed by the next start.
+    @Test func aMessageAnswered200SurvivesAKill() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/js", withIntermediateDirectories: true)
+        let script = "if [ -e \(dir)/ran ]; then echo done > \(dir)/finished; exit 0; fi; touch \(dir)/ran; echo $$ > \(dir)/pid.tmp; mv \(dir)/pid.tmp \(dir)/pid; exec sleep 300"
+        try """
+            Type: batch
+            Count: 1
+            Tasks:
+              - Name: t
+                Engine: {Type: process, Params: {Name: sh, Arguments: ["-c", "\(script)"]}}
+            """.write(toFile: dir + "/js/sleepy.yml", atomically: true, encoding: .utf8)
+        let port = ArrowHTTPTests.freePort()
+        try """
+            jobstore: js
+            nodes:
+              incoming: { plugin: arrow-http, port: \(port) }
+              decode: { plugin: arrow-decode, from: incoming }
+              spec: { plugin: template, from: decode, job: sleepy }
+              run: { plugin: process, from: spec }
+            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let state = ["--state-dir", dir + "/state"]
+        let node = try ArrowHTTPTests.start([dir + "/w.yml", "--run-dir", dir + "/run1"] + state, log: dir + "/1.log")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let (status, _) = await SecurityTests.post(try SecurityTests.fileRecords([("/x/a.zip", "a.zip")]), port: port)
+        #expect(status == 200)
+        #expect(ArrowHTTPTests.waitUntil(20) { FileManager.default.fileExists(atPath: dir + "/pid") })
+        kill(node.processIdentifier, SIGKILL)
+        node.waitUntilExit()
+
+        let restart = try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress", "--run-dir", dir + "/run2"] + state)
+        #expect(restart.status == 0, "\(restart.stdout)\(restart.stderr)")
+        #expect(restart.stdout.contains("jobs: 1 completed, 0 failed"), "\(restart.stdout)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/finished"))
+        // Done with: a further start has nothing to emit again.
+        let third = try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress", "--run-dir", dir + "/run3"] + state)
+        #expect(third.stdout.contains("jobs: 0 completed, 0 failed"), "\(third.stdout)")
+    }
 }

@@ -17,6 +17,17 @@ public protocol StateStore: Sendable {
     /// failed for good (the file is not emitted again; its message is a dead letter).
     func filesFinished(node: String, _ files: [FileIdentity], failure: String?) async throws
 
+    // MARK: Received messages
+
+    /// Keeps a message a source received from a sender (its Arrow IPC bytes) until everything
+    /// downstream is done with it, so the sender can be answered once it is durable. Returns
+    /// its id.
+    func messageReceived(node: String, _ bytes: Data) async throws -> Int64
+    /// Everything downstream is done with the message (or failed for good: a dead letter).
+    func messageFinished(node: String, id: Int64) async throws
+    /// Messages received and not finished, oldest first: a restart emits them again.
+    func pendingMessages(node: String) async throws -> [(id: Int64, bytes: Data)]
+
     // MARK: Job journal
 
     /// The journal's entry for a job, if it has one.

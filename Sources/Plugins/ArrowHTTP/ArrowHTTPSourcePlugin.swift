@@ -19,7 +19,9 @@ import Synchronization
 /// sender. A connection idle for `idle_timeout` (no complete request head, no request) is
 /// closed, so slow or stalled clients cannot hold descriptors. Memory for bodies is bounded by
 /// `max_in_flight` × `max_bytes`; a body is copied once, out of the server's buffer, and the
-/// decoded table is a view into that copy.
+/// decoded table is a view into that copy. When the run keeps state, a message is stored before
+/// it is answered 200 and forgotten once everything downstream is done with it: a restart emits
+/// the ones an earlier run did not finish.
 public struct ArrowHTTPSourcePlugin: SourcePlugin {
     public static let contentType = "application/vnd.apache.arrow.stream"
 
@@ -57,6 +59,9 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let allowedPaths: AllowedPaths?
     let inFlight: InFlightLimit
     let logger: Logger
+    let nodeID: String
+    /// Where received messages are kept until done, when the run keeps state.
+    let state: (any StateStore)?
 
     public init(node: NodeConfig, context: RunContext) throws {
         host = node[Self.host]
@@ -70,6 +75,8 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         allowedPaths = node[Self.allowedPaths].map(AllowedPaths.init)
         inFlight = InFlightLimit(node[Self.maxInFlight])
         logger = context.logger
+        nodeID = node.id
+        state = context.state
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
@@ -85,6 +92,13 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     }
 
     public func run(_ output: SourceOutput) async throws {
+        // Messages answered 200 by an earlier run that did not finish with them go first.
+        if let state {
+            for (id, bytes) in try await state.pendingMessages(node: nodeID) {
+                logger.info("emitting again message \(id), received by an earlier run that did not finish with it")
+                try await output.emit(.arrow(ArrowData(bytes: bytes)), onComplete: forget(id))
+            }
+        }
         if output.once {
             logger.notice("arrow-http does not listen in a --once run (nothing is present to process)")
             return
@@ -152,14 +166,39 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             }
             try? await Task.sleep(for: .milliseconds(5))
         }
+        // With state, the message is kept before it is answered: a 200 means it will be
+        // processed even if this Hypha is killed now (the next start emits it again).
+        var kept: Int64?
+        if let state {
+            do {
+                kept = try await state.messageReceived(node: nodeID, Data(bytes))
+            } catch {
+                logger.error("cannot keep a received message: \(error)")
+                return Self.answer(.serviceUnavailable, "this node cannot store messages now; retry later", extra: [.retryAfter: "5"])
+            }
+        }
         do {
             // The table (a view into `bytes`) travels alone: arrow-decode doesn't parse again,
             // and the IPC bytes are encoded anew only if a node downstream needs them.
-            try await output.emit(.arrow(ArrowData(table: table)))
+            var completion: @Sendable (Engine.Delivery) -> Void = { _ in }
+            if let kept { completion = forget(kept) }
+            try await output.emit(.arrow(ArrowData(table: table)), onComplete: completion)
         } catch {
             return Self.answer(.serviceUnavailable, "the workflow is stopping", extra: [.retryAfter: "1"])
         }
         return Self.answer(.ok, nil, rows: table.rowCount)
+    }
+
+    /// Forgets a kept message once everything downstream is done with it (delivered, or failed
+    /// for good: then it is a dead letter); an interrupted one stays for the next start.
+    func forget(_ id: Int64) -> @Sendable (Engine.Delivery) -> Void {
+        let (state, node, logger) = (self.state, nodeID, self.logger)
+        return { delivery in
+            guard delivery != .interrupted, let state else { return }
+            Task {
+                do { try await state.messageFinished(node: node, id: id) } catch { logger.error("cannot forget message \(id): \(error)") }
+            }
+        }
     }
 
     /// The body, copied once out of the server's buffers, or the answer for a body that is

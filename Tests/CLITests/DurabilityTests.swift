@@ -250,4 +250,41 @@ import Testing
         let third = try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress", "--run-dir", dir + "/run3"] + state)
         #expect(third.stdout.contains("jobs: 0 completed, 0 failed"), "\(third.stdout)")
     }
+
+    /// A full disk under the state folder stops the run with a clear error and exit 3; once
+    /// there is room again, the next run finishes the work. Needs root (a small tmpfs is
+    /// mounted for the state folder); skipped elsewhere.
+    @Test func aFullDiskStopsTheRunClearlyAndTheNextRunFinishes() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tiny = dir + "/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        guard getuid() == 0, (try? CLI.spawn("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", tiny]))?.status == 0 else {
+            return  // not root, or mounts not allowed here
+        }
+        defer { _ = try? CLI.spawn("/bin/umount", [tiny]) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        let long = String(repeating: "n", count: 180)
+        for i in 0..<6000 { FileManager.default.createFile(atPath: "\(dir)/in/\(long)-\(i).txt", contents: nil) }
+        try """
+            nodes:
+              files: { plugin: file-watch, path: in }
+              decode: { plugin: arrow-decode, from: files }
+              out: { plugin: capture, from: decode, path: seen.jsonl }
+            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let arguments = ["run", dir + "/w.yml", "--once", "--no-progress", "--run-dir", dir + "/run", "--state-dir", tiny + "/state"]
+        let full = try CLI.run(arguments)
+        #expect(full.status == 3, "\(full.stdout)\(full.stderr)")
+        #expect(full.stderr.contains("the disk holding the state folder \(tiny)/state is full"), "\(full.stderr)")
+
+        _ = try CLI.spawn("/bin/mount", ["-o", "remount,size=64m", tiny])
+        let again = try CLI.run(arguments)
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        let seen = try String(contentsOfFile: dir + "/seen.jsonl", encoding: .utf8)
+        let names = Set(seen.split(separator: "\n").compactMap { line -> String? in
+            guard let range = line.range(of: "\"name\":\"") else { return nil }
+            return String(line[range.upperBound...].prefix { $0 != "\"" })
+        })
+        #expect(names.count == 6000, "every file reached the sink at least once")
+    }
 }

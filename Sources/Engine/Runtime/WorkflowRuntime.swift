@@ -155,6 +155,8 @@ public final class WorkflowRuntime: Sendable {
                     do {
                         try await source.run(output)
                     } catch is CancellationError {
+                    } catch let error as StateStoreError {
+                        self.failStateStore(error)
                     } catch {
                         self.recordFailure(node: index, "\(error)")
                     }

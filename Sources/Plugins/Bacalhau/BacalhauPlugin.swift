@@ -67,6 +67,8 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     let runID: String
     let logs: JobLogs
     let logger: Logger
+    /// The job journal, to record the id Bacalhau gave each job.
+    let state: (any StateStore)?
     let inFlight = InFlightJobs()
     /// Whether jobs of this workflow and node may already exist (asked once, at the first job).
     let earlierJobs = EarlierJobsProbe()
@@ -98,6 +100,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         stopOnExit = node[Self.stopOnExit]
         runID = context.runID
         logs = try JobLogs(runDirectory: context.runDirectory)
+        state = context.state
         var logger = context.logger
         logger[metadataKey: "endpoint"] = "\(endpoint)"
         self.logger = logger
@@ -150,6 +153,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
             }
             let submission = try await client.ensureSubmitted(spec, lookUpFirst: lookUpFirst)
             inFlight.identify(ticket, id: submission.jobID)
+            try? await state?.jobStarted(node: nodeID, name: name, pid: nil, remoteID: submission.jobID)
             log[metadataKey: "job_id"] = "\(submission.jobID)"
             switch submission.kind {
             case .created: log.info("submitted")

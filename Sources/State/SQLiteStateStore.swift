@@ -192,7 +192,7 @@ public final class SQLiteStateStore: StateStore {
         let input = Value.map(job.input).json
         let file = job.input["path"]?.stringValue ?? job.input["record"]?["path"]?.stringValue
         let now = Date().timeIntervalSince1970
-        try await writer.write { db in
+        writer.enqueue { db in
             try db.execute(sql: """
                 INSERT INTO jobs (node, name, fingerprint, state, input, file, attempts, started)
                 VALUES (?, ?, ?, 'intent', ?, ?, 1, ?)
@@ -204,7 +204,7 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws {
-        try await writer.write { db in
+        writer.enqueue { db in
             try db.execute(sql: "UPDATE jobs SET state = 'running', pid = ?, remote_id = ? WHERE node = ? AND name = ?",
                            arguments: [pid.map { Int64($0) }, remoteID, node, name])
         }
@@ -349,12 +349,16 @@ final class SendableBox<T: Sendable>: Sendable {
 }
 
 /// Commits queued writes together: the first write starts a drain; writes that arrive while a
-/// transaction runs go into the next one. Each caller resumes once its write is committed.
+/// transaction runs go into the next one, in the order they came. `write` resumes its caller
+/// once its transaction has committed; `enqueue` does not wait (for records that no promise
+/// rests on until a later awaited write, which commits after it). After a failure every later
+/// write fails with the same error: nothing is written past a gap.
 final class BatchWriter: Sendable {
     typealias Operation = @Sendable (Database) throws -> Void
     private struct Pending {
-        var operations: [(Operation, CheckedContinuation<Void, any Error>)] = []
+        var operations: [(Operation, CheckedContinuation<Void, any Error>?)] = []
         var draining = false
+        var failure: StateStoreError?
     }
     private let pending = Mutex(Pending())
     private let pool: DatabasePool
@@ -367,19 +371,29 @@ final class BatchWriter: Sendable {
 
     func write(_ operation: @escaping Operation) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let start = pending.withLock { p -> Bool in
-                p.operations.append((operation, continuation))
-                guard !p.draining else { return false }
-                p.draining = true
-                return true
-            }
-            if start { Task { await self.drain() } }
+            submit(operation, continuation)
         }
+    }
+
+    func enqueue(_ operation: @escaping Operation) {
+        submit(operation, nil)
+    }
+
+    private func submit(_ operation: @escaping Operation, _ continuation: CheckedContinuation<Void, any Error>?) {
+        let (start, failure) = pending.withLock { p -> (Bool, StateStoreError?) in
+            if let failure = p.failure { return (false, failure) }
+            p.operations.append((operation, continuation))
+            guard !p.draining else { return (false, nil) }
+            p.draining = true
+            return (true, nil)
+        }
+        if let failure { continuation?.resume(throwing: failure) }
+        if start { Task { await self.drain() } }
     }
 
     private func drain() async {
         while true {
-            let batch = pending.withLock { p -> [(Operation, CheckedContinuation<Void, any Error>)] in
+            let batch = pending.withLock { p -> [(Operation, CheckedContinuation<Void, any Error>?)] in
                 defer { p.operations = [] }
                 if p.operations.isEmpty { p.draining = false }
                 return p.operations
@@ -390,10 +404,17 @@ final class BatchWriter: Sendable {
                 try await pool.write { db in
                     for operation in operations { try operation(db) }
                 }
-                for (_, continuation) in batch { continuation.resume() }
+                for (_, continuation) in batch { continuation?.resume() }
             } catch {
                 let explained = SQLiteStateStore.explain(error, folder: folder)
-                for (_, continuation) in batch { continuation.resume(throwing: explained) }
+                let rest = pending.withLock { p -> [(Operation, CheckedContinuation<Void, any Error>?)] in
+                    p.failure = explained
+                    p.draining = false
+                    defer { p.operations = [] }
+                    return p.operations
+                }
+                for (_, continuation) in batch + rest { continuation?.resume(throwing: explained) }
+                return
             }
         }
     }

@@ -16,6 +16,9 @@ public final class SQLiteStateStore: StateStore {
     let pool: DatabasePool
     let folder: String
     let writer: BatchWriter
+    /// The names of the jobs recorded as completed, by node, read once per node: most jobs
+    /// are new, and this answers "not completed" without a read.
+    private let completed = Mutex<[String: Set<String>]>([:])
 
     public init(path: String, folder: String) throws(StateStoreError) {
         self.folder = folder
@@ -181,6 +184,22 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func completedJob(node: String, name: String) async throws -> JournalEntry? {
+        var known = completed.withLock { $0[node] }
+        if known == nil {
+            let names = try await read { db in
+                Set(try String.fetchAll(db, sql: "SELECT name FROM jobs WHERE node = ? AND state = 'completed'", arguments: [node]))
+            }
+            known = completed.withLock { cache in
+                if let other = cache[node] { return other }
+                cache[node] = names
+                return names
+            }
+        }
+        guard known?.contains(name) == true else { return nil }
+        return try await job(node: node, name: name)
+    }
+
     static func entry(_ row: Row) -> JournalEntry {
         let details = (row["details"] as String?).flatMap { try? Value(json: Data($0.utf8)) }?.recordValue
         return JournalEntry(node: row["node"], name: row["name"], state: JournalEntry.State(rawValue: row["state"]) ?? .failed,
@@ -219,7 +238,12 @@ public final class SQLiteStateStore: StateStore {
         case .interrupted: (state, reason, details) = ("interrupted", "hypha stopped while it ran", nil)
         }
         let json = details.map { Value.map($0).json }
-        try await writer.write { db in
+        completed.withLock { cache in
+            if state == "completed" { cache[node]?.insert(name) } else { cache[node]?.remove(name) }
+        }
+        // Queued, not awaited: it commits with the next group commit, before anything written
+        // after it (the file's end, which follows the result downstream).
+        writer.enqueue { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = ?, reason = ?, details = ?, exit_code = ?, duration = ?, stdout_path = ?,
                     stderr_path = ?, remote_id = COALESCE(?, remote_id), ended = ?
@@ -232,6 +256,7 @@ public final class SQLiteStateStore: StateStore {
 
     /// Forgets every file and job (`run --reprocess`); dead letters stay.
     public func forgetAll() async throws(StateStoreError) {
+        completed.withLock { $0 = [:] }
         do {
             try await writer.write { db in
                 try db.execute(sql: "DELETE FROM files; DELETE FROM jobs")

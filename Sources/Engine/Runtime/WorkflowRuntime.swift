@@ -318,7 +318,7 @@ public final class WorkflowRuntime: Sendable {
         }
         let id = node.config.id
         let fingerprint = Self.fingerprint(job)
-        if let entry = try await state.job(node: id, name: job.name), entry.state == .completed,
+        if let entry = try await state.completedJob(node: id, name: job.name), entry.state == .completed,
            entry.fingerprint == fingerprint, let details = entry.details {
             logger.info("job \(job.name) completed in an earlier run; using its recorded result", metadata: ["node": "\(id)"])
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))

@@ -32,6 +32,9 @@ public protocol StateStore: Sendable {
 
     /// The journal's entry for a job, if it has one.
     func job(node: String, name: String) async throws -> JournalEntry?
+    /// The entry of a job recorded as completed, if it is one (asked before every job, so it
+    /// answers from memory where it can).
+    func completedJob(node: String, name: String) async throws -> JournalEntry?
     /// Before a job is started or submitted: its spec's fingerprint and its input.
     func jobIntent(node: String, job: Job, fingerprint: String) async throws
     /// The job is running: its local process group, or the id Bacalhau gave it.

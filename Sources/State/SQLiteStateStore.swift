@@ -164,7 +164,7 @@ public final class SQLiteStateStore: StateStore {
 
     public func messageFinished(node: String, id: Int64) async throws {
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM received WHERE node = ? AND id = ?", arguments: [node, id])
+            try db.cachedStatement(sql: "DELETE FROM received WHERE node = ? AND id = ?").execute(arguments: [node, id])
         }
     }
 
@@ -212,20 +212,20 @@ public final class SQLiteStateStore: StateStore {
         let file = job.input["path"]?.stringValue ?? job.input["record"]?["path"]?.stringValue
         let now = Date().timeIntervalSince1970
         writer.enqueue { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO jobs (node, name, fingerprint, state, input, file, attempts, started)
                 VALUES (?, ?, ?, 'intent', ?, ?, 1, ?)
                 ON CONFLICT (node, name) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'intent',
                     input = excluded.input, file = excluded.file, pid = NULL, remote_id = NULL, exit_code = NULL,
                     duration = NULL, details = NULL, reason = NULL, attempts = attempts + 1, started = excluded.started, ended = NULL
-                """, arguments: [node, job.name, fingerprint, input, file, now])
+                """).execute(arguments: [node, job.name, fingerprint, input, file, now])
         }
     }
 
     public func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws {
         writer.enqueue { db in
-            try db.execute(sql: "UPDATE jobs SET state = 'running', pid = ?, remote_id = ? WHERE node = ? AND name = ?",
-                           arguments: [pid.map { Int64($0) }, remoteID, node, name])
+            try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', pid = ?, remote_id = ? WHERE node = ? AND name = ?")
+                .execute(arguments: [pid.map { Int64($0) }, remoteID, node, name])
         }
     }
 
@@ -244,11 +244,11 @@ public final class SQLiteStateStore: StateStore {
         // Queued, not awaited: it commits with the next group commit, before anything written
         // after it (the file's end, which follows the result downstream).
         writer.enqueue { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, reason = ?, details = ?, exit_code = ?, duration = ?, stdout_path = ?,
                     stderr_path = ?, remote_id = COALESCE(?, remote_id), ended = ?
                 WHERE node = ? AND name = ?
-                """, arguments: [state, reason, json, details?["exit_code"]?.intValue, details?["duration"]?.doubleValue,
+                """).execute(arguments: [state, reason, json, details?["exit_code"]?.intValue, details?["duration"]?.doubleValue,
                                  details?["stdout_path"]?.stringValue, details?["stderr_path"]?.stringValue,
                                  details?["executor"] == .string("bacalhau") ? details?["id"]?.stringValue : nil, now, node, name])
         }

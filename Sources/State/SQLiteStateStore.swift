@@ -107,14 +107,20 @@ public final class SQLiteStateStore: StateStore {
     // MARK: - Source checkpoints
 
     public func files(node: String) async throws -> [FileCheckpoint] {
+        // Columns by position: a start reads every file the node has handled.
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM files WHERE node = ?", arguments: [node]).map { row in
-                FileCheckpoint(
-                    identity: FileIdentity(device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"]),
-                                           size: row["size"], modified: row["modified"]),
-                    path: row["path"], changed: row["changed"], contentHash: row["hash"],
-                    state: FileCheckpoint.State(rawValue: row["state"]) ?? .emitted)
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT device, inode, size, modified, path, changed, hash, state FROM files WHERE node = ?
+                """, arguments: [node])
+            var files: [FileCheckpoint] = []
+            while let row = try rows.next() {
+                let device: Int64 = row[0], inode: Int64 = row[1]
+                files.append(FileCheckpoint(
+                    identity: FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), size: row[2], modified: row[3]),
+                    path: row[4], changed: row[5], contentHash: row[6],
+                    state: FileCheckpoint.State(rawValue: row[7]) ?? .emitted))
             }
+            return files
         }
     }
 

@@ -62,6 +62,8 @@ import os
 import sys
 import tempfile
 
+from folder_rules import folder_refusal
+
 REPORT_JSON = "report.json"
 REPORT_CSV = "report.csv"
 EXAMPLES_KEPT = 10  # malformed rows shown on stderr and kept in the report
@@ -179,23 +181,6 @@ def parse_args(argv):
     if not os.path.isdir(args.indir):
         parser.error(f"INDIR {args.indir!r} is not a folder")
     return args
-
-
-def folder_refusal(label, path, within):
-    """Why the folder path must not be used, or None if it may."""
-    if label == "OUT":
-        last = os.path.basename(path)
-        if last in ("", ".", ".."):
-            what = "empty" if not last else repr(last)
-            return f"refusing OUT {path!r}: its last component is {what}"
-    if within is None:
-        return None
-    real, root = os.path.realpath(path), os.path.realpath(within)
-    if real == root:
-        return f"refusing {label} {path!r}: it resolves to {real!r} which is --within {within!r} itself"
-    if os.path.commonpath([real, root]) != root:
-        return f"refusing {label} {path!r}: it resolves to {real!r} which is outside --within {within!r}"
-    return None
 
 
 def shorten(text, limit=60):
@@ -372,7 +357,7 @@ def fail(message):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     for label, path in (("OUT", args.out), ("INDIR", args.indir)):
-        refusal = folder_refusal(label, path, args.within)
+        refusal = folder_refusal(label, path, args.within, check_last=(label == "OUT"))
         if refusal:
             return fail(refusal)
     try:

@@ -63,6 +63,8 @@ import unicodedata
 import zipfile
 import zlib
 
+from folder_rules import folder_refusal
+
 MANIFEST = "manifest.json"
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
 DEFAULT_MAX_RATIO = 100
@@ -133,22 +135,6 @@ def parse_args(argv):
     if not os.path.isfile(args.zip):
         parser.error(f"ZIP {args.zip!r} is not a file")
     return args
-
-
-def outdir_refusal(path, within):
-    """Why the output folder path must not be used, or None if it may."""
-    last = os.path.basename(path)
-    if last in ("", ".", ".."):
-        what = "empty" if not last else repr(last)
-        return f"refusing OUTDIR {path!r}: its last component is {what}"
-    if within is None:
-        return None
-    real, root = os.path.realpath(path), os.path.realpath(within)
-    if real == root:
-        return f"refusing OUTDIR {path!r}: it resolves to {real!r} which is --within {within!r} itself"
-    if os.path.commonpath([real, root]) != root:
-        return f"refusing OUTDIR {path!r}: it resolves to {real!r} which is outside --within {within!r}"
-    return None
 
 
 def show(name):
@@ -449,7 +435,7 @@ def fail(message):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    refusal = outdir_refusal(args.outdir, args.within)
+    refusal = folder_refusal("OUTDIR", args.outdir, args.within)
     if refusal:
         return fail(refusal)
     try:

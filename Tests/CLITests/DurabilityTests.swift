@@ -51,26 +51,8 @@ import Testing
     /// The job of a test workflow: writes its pid where the test can see it, then sleeps, the
     /// first time; exits 0 at once after that.
     static func sleepyWorkflow(_ dir: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/js", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/in/a.zip", contents: Data("a".utf8))
         let script = "if [ -e \(dir)/ran ]; then exit 0; fi; touch \(dir)/ran; echo $$ > \(dir)/pid.tmp; mv \(dir)/pid.tmp \(dir)/pid; exec sleep 300"
-        try """
-            Type: batch
-            Count: 1
-            Tasks:
-              - Name: t
-                Engine: {Type: process, Params: {Name: sh, Arguments: ["-c", "\(script)"]}}
-            """.write(toFile: dir + "/js/sleepy.yml", atomically: true, encoding: .utf8)
-        try """
-            jobstore: js
-            nodes:
-              files: { plugin: file-watch, path: in }
-              decode: { plugin: arrow-decode, from: files }
-              spec: { plugin: template, from: decode, job: sleepy }
-              run: { plugin: process, from: spec }
-            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
-        return dir + "/w.yml"
+        return try SecurityTests.oneJobWorkflow(dir, program: "sh", arguments: ["-c", script])
     }
 
     static func alive(_ pid: pid_t) -> Bool {
@@ -129,47 +111,31 @@ import Testing
     @Test func aFailedMessageIsRetriedKeptAsADeadLetterAndRunAgainFromItsNode() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/js", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/in/a.zip", contents: Data("a".utf8))
-        try """
-            Type: batch
-            Count: 1
-            Tasks:
-              - Name: t
-                Engine: {Type: process, Params: {Name: sh, Arguments: ["-c", "echo try >> \(dir)/tries; test -e \(dir)/fixed"]}}
-            """.write(toFile: dir + "/js/j.yml", atomically: true, encoding: .utf8)
-        try """
-            jobstore: js
-            nodes:
-              files: { plugin: file-watch, path: in }
-              decode: { plugin: arrow-decode, from: files }
-              spec: { plugin: template, from: decode, job: j }
-              run: { plugin: process, from: spec, retry: { attempts: 3, backoff: 10ms } }
-            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let workflow = try SecurityTests.oneJobWorkflow(dir, program: "sh", arguments: ["-c", "echo try >> \(dir)/tries; test -e \(dir)/fixed"],
+                                                        processOptions: ", retry: { attempts: 3, backoff: 10ms }")
         let state = ["--state-dir", dir + "/state"]
-        let first = try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress"] + state)
+        let first = try CLI.run(["run", workflow, "--once", "--no-progress"] + state)
         #expect(first.status == 1)
         #expect(first.stdout.contains("1 message ended in dead letters"), "\(first.stdout)")
         #expect(first.stdout.contains("hypha dead-letters list"), "\(first.stdout)")
         #expect(try String(contentsOfFile: dir + "/tries", encoding: .utf8).split(separator: "\n").count == 3)
 
-        let list = try CLI.run(["dead-letters", "list", dir + "/w.yml", "--json"] + state)
+        let list = try CLI.run(["dead-letters", "list", workflow, "--json"] + state)
         let letters = list.stdout.split(separator: "\n")
         #expect(letters.count == 1, "\(list.stdout)\(list.stderr)")
         #expect(letters.first?.contains("\"node\":\"run\"") == true && letters.first?.contains("exit code 1") == true)
-        #expect(letters.first?.contains("\"file\":\"\(dir)/in/a.zip\"") == true, "\(letters)")
+        #expect(letters.first?.contains("\"file\":\"\(dir)/in/one.txt\"") == true, "\(letters)")
 
         // The next run does not take the file up again: it failed for good.
-        let again = try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress"] + state)
+        let again = try CLI.run(["run", workflow, "--once", "--no-progress"] + state)
         #expect(again.stdout.contains("jobs: 0 completed, 0 failed"), "\(again.stdout)")
 
         FileManager.default.createFile(atPath: dir + "/fixed", contents: Data())
-        let retry = try CLI.run(["dead-letters", "retry", dir + "/w.yml", "--all", "--no-progress"] + state)
+        let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress"] + state)
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")
         #expect(retry.stdout.contains("1 succeeded and were removed"), "\(retry.stdout)")
-        #expect(try CLI.run(["dead-letters", "list", dir + "/w.yml"] + state).stdout.contains("no dead letters"))
-        let jobs = try CLI.run(["jobs", dir + "/w.yml", "--state-filter", "completed", "--json"] + state)
+        #expect(try CLI.run(["dead-letters", "list", workflow] + state).stdout.contains("no dead letters"))
+        let jobs = try CLI.run(["jobs", workflow, "--state-filter", "completed", "--json"] + state)
         #expect(jobs.stdout.split(separator: "\n").count == 1, "\(jobs.stdout)")
     }
 

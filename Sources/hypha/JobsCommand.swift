@@ -12,7 +12,7 @@ struct JobsCommand: AsyncParsableCommand {
     @OptionGroup var workflow: WorkflowArguments
     @OptionGroup var state: StateOptions
 
-    @Option(help: "Only jobs in this state: intent, running, completed, failed or interrupted.")
+    @Option(name: .customLong("state"), help: "Only jobs in this state: intent, running, completed, failed or interrupted.")
     var stateFilter: String?
 
     @Option(help: "Only jobs of this input file (a path, or a file name).")
@@ -28,7 +28,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let stateFilter, !Self.states.contains(stateFilter) {
-            throw ValidationError("--state-filter must be one of \(Self.states.joined(separator: ", "))"
+            throw ValidationError("--state must be one of \(Self.states.joined(separator: ", "))"
                                   + didYouMean(stateFilter, Self.states))
         }
     }

@@ -135,7 +135,7 @@ import Testing
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")
         #expect(retry.stdout.contains("1 succeeded and were removed"), "\(retry.stdout)")
         #expect(try CLI.run(["dead-letters", "list", workflow] + state).stdout.contains("no dead letters"))
-        let jobs = try CLI.run(["jobs", workflow, "--state-filter", "completed", "--json"] + state)
+        let jobs = try CLI.run(["jobs", workflow, "--state", "completed", "--json"] + state)
         #expect(jobs.stdout.split(separator: "\n").count == 1, "\(jobs.stdout)")
     }
 

@@ -44,7 +44,7 @@ struct JobsCommand: AsyncParsableCommand {
             Console.out("no jobs\(stateFilter.map { " in state \($0)" } ?? "")\(file.map { " for \($0)" } ?? "") in \(folder.path)")
             return
         }
-        Console.out(["STARTED (UTC)", "STATE", "TIME", "NODE", "JOB", "FILE"].joined(separator: "  "))
+        Console.out("STARTED (UTC)".padding(toLength: 20, withPad: " ", startingAt: 0) + "  STATE        TIME      NODE  JOB  FILE")
         for row in rows {
             let started = row.started.map { Self.time($0) } ?? "-"
             let duration = row.duration.map { String(format: "%.2fs", $0) } ?? "-"

@@ -104,6 +104,8 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public var failure: StateStoreError? { writer.failure }
+
     // MARK: - Source checkpoints
 
     public func files(node: String) async throws -> [FileCheckpoint] {
@@ -126,7 +128,9 @@ public final class SQLiteStateStore: StateStore {
 
     public func filesEmitted(node: String, _ files: [FileCheckpoint]) async throws {
         let now = Date().timeIntervalSince1970
-        try await writer.write { db in
+        // Queued, not awaited: a file emitted and not recorded is a new file to the next start,
+        // which emits it again; its jobs are then found in the journal.
+        writer.enqueue { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO files (node, device, inode, size, modified, changed, hash, path, state, reason, updated)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'emitted', NULL, ?)
@@ -379,21 +383,24 @@ final class SendableBox<T: Sendable>: Sendable {
     var value: T { storage.withLock { $0 } }
 }
 
-/// Commits queued writes together: the first write starts a drain; writes that arrive while a
-/// transaction runs go into the next one, in the order they came. `write` resumes its caller
-/// once its transaction has committed; `enqueue` does not wait (for records that no promise
-/// rests on until a later awaited write, which commits after it). After a failure every later
+/// Commits queued writes together ("group commit"), in the order they came. `write` resumes
+/// its caller once its transaction has committed, and starts a commit at once; `enqueue` does
+/// not wait (for records that no promise rests on until a later awaited write, which commits
+/// after them) and lets writes gather for up to `gatherDelay` first, so a busy run commits a
+/// few times per ten milliseconds rather than once per record. After a failure every later
 /// write fails with the same error: nothing is written past a gap.
 final class BatchWriter: Sendable {
     typealias Operation = @Sendable (Database) throws -> Void
     private struct Pending {
         var operations: [(Operation, CheckedContinuation<Void, any Error>?)] = []
         var draining = false
+        var gathering = false
         var failure: StateStoreError?
     }
     private let pending = Mutex(Pending())
     private let pool: DatabasePool
     private let folder: String
+    static let gatherDelay: Duration = .milliseconds(5)
 
     init(pool: DatabasePool, folder: String) {
         self.pool = pool
@@ -410,16 +417,39 @@ final class BatchWriter: Sendable {
         submit(operation, nil)
     }
 
+    var failure: StateStoreError? { pending.withLock { $0.failure } }
+
+    private enum Start { case none, now, later }
+
     private func submit(_ operation: @escaping Operation, _ continuation: CheckedContinuation<Void, any Error>?) {
-        let (start, failure) = pending.withLock { p -> (Bool, StateStoreError?) in
-            if let failure = p.failure { return (false, failure) }
+        let (start, failure) = pending.withLock { p -> (Start, StateStoreError?) in
+            if let failure = p.failure { return (.none, failure) }
             p.operations.append((operation, continuation))
-            guard !p.draining else { return (false, nil) }
-            p.draining = true
-            return (true, nil)
+            if p.draining { return (.none, nil) }
+            if continuation != nil {
+                p.draining = true
+                return (.now, nil)
+            }
+            if p.gathering { return (.none, nil) }
+            p.gathering = true
+            return (.later, nil)
         }
         if let failure { continuation?.resume(throwing: failure) }
-        if start { Task { await self.drain() } }
+        switch start {
+        case .none: break
+        case .now: Task { await self.drain() }
+        case .later:
+            Task {
+                try? await Task.sleep(for: Self.gatherDelay)
+                let begin = self.pending.withLock { p -> Bool in
+                    p.gathering = false
+                    guard !p.draining, !p.operations.isEmpty else { return false }
+                    p.draining = true
+                    return true
+                }
+                if begin { await self.drain() }
+            }
+        }
     }
 
     private func drain() async {

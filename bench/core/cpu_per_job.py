@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CPU per job: `hypha run --once` over N empty zips with the stamp job, reading /proc/PID/stat.
 
-    python3 bench/core/cpu_per_job.py N [MAX_PARALLEL]     # HYPHA=path overrides the binary
+    python3 bench/core/cpu_per_job.py N [MAX_PARALLEL]     # HYPHA=path overrides the binary,
+                                                           # HYPHA_ARGS adds arguments (--no-state)
 """
 import sys, os, time, tempfile, shutil, subprocess
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -12,7 +13,7 @@ inbox = tmp + "/in"; os.makedirs(inbox)
 for i in range(n): open(f"{inbox}/z{i}.zip", "w").close()
 wf = bench.workflow(tmp, inbox, stamp, tmp + "/log", parallel=par)
 t0 = time.time()
-p = subprocess.Popen([os.environ.get("HYPHA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "release", "hypha")), "run", wf, "--once", "--no-progress", "--log-level", "error", "--run-dir", tmp + "/run"], stdout=subprocess.DEVNULL)
+p = subprocess.Popen([os.environ.get("HYPHA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "release", "hypha")), "run", wf, "--once", "--no-progress", "--log-level", "error", "--run-dir", tmp + "/run"] + os.environ.get("HYPHA_ARGS", "").split(), stdout=subprocess.DEVNULL)
 tck = os.sysconf("SC_CLK_TCK"); last = None
 while p.poll() is None:
     try:

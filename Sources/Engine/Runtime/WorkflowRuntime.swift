@@ -130,6 +130,7 @@ public final class WorkflowRuntime: Sendable {
         } onCancel: {
             for channel in inputs.values { channel.cancel() }
         }
+        if let stateError = state?.failure { failStateStore(stateError) }
         let (failureCount, failureLines) = failures.withLock { $0 }
         return Summary(
             nodes: nodes.enumerated().map { ($1.config.id, $1.config.plugin, stats[$0].snapshot) },
@@ -279,6 +280,7 @@ public final class WorkflowRuntime: Sendable {
             $0.done += 1
             if failure != nil && !interrupted { $0.failed += 1 }
         }
+        if let stateError = state?.failure { failStateStore(stateError) }
         guard let failure else {
             message.ack.release()
             return

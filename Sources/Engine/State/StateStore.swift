@@ -4,9 +4,14 @@ import Foundation
 /// everything downstream finished with them, what every job did, and the messages that failed
 /// for good. The Engine and the plugins see only this protocol; `HyphaState` keeps it in SQLite.
 ///
-/// Writes that a promise rests on (`jobIntent`, `jobFinished`, `filesDone`) return once they
-/// are committed; writes from many tasks share commits, so they cost little each.
+/// Writes are committed in the order they are made, many to a transaction. `filesFinished`,
+/// `messageReceived` and `deadLetter` return once committed (and with them everything written
+/// before); the others are queued and commit within milliseconds. A write that cannot be
+/// committed (a full disk) is reported by the next awaited write and by `failure`.
 public protocol StateStore: Sendable {
+    /// Why the store stopped taking writes, once it has.
+    var failure: StateStoreError? { get }
+
     // MARK: Source checkpoints
 
     /// Every file `node` has recorded, to decide at start what is new.

@@ -23,8 +23,10 @@ final class Checkpoints: Sendable {
         try await state.files(node: node)
     }
 
-    /// Records the files of one message as handed downstream; returns once committed.
+    /// Records the files of one message as handed downstream (queued: see `StateStore`).
+    /// Throws once the store has failed, which stops the source.
     func emitted(_ files: [FileInfo]) async throws {
+        if let failure = state.failure { throw failure }
         let records = files.map { file in
             FileCheckpoint(identity: file.identity, path: file.path, changed: file.changed,
                            contentHash: ContentHash.of(file.path), state: .emitted)

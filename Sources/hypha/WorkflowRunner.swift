@@ -154,7 +154,8 @@ struct WorkflowRunner {
             parts.append("failed \(stats.failed)")
             Console.out("  \(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) \(parts.joined(separator: "  "))")
         }
-        Console.out("  jobs: \(completed) completed, \(failed) failed; logs in \(runDirectory)")
+        let reused = summary.reusedJobs > 0 ? " (\(summary.reusedJobs) of them in an earlier run: their recorded results were used)" : ""
+        Console.out("  jobs: \(completed) completed, \(failed) failed\(reused); logs in \(runDirectory)")
         if summary.interrupted > 0 {
             Console.out("  \(summary.interrupted) message\(summary.interrupted == 1 ? "" : "s") interrupted: taken up again on the next start")
         }

@@ -27,6 +27,8 @@ public final class WorkflowRuntime: Sendable {
     let deadLetters = Mutex(0)
     /// Messages left unfinished by a shutdown (emitted again on the next start).
     let interruptions = Mutex(0)
+    /// Jobs not run because the journal had them completed (their recorded results were used).
+    let reusedJobs = Mutex(0)
     /// A failure of the state store: the run stops, since nothing more can be promised.
     let stateFailure = Mutex<String?>(nil)
 
@@ -41,6 +43,8 @@ public final class WorkflowRuntime: Sendable {
         public var deadLetters: Int
         /// Messages a shutdown left unfinished; the next start takes them up again.
         public var interrupted: Int
+        /// Jobs completed in an earlier run whose recorded results were used instead.
+        public var reusedJobs: Int
         /// Why the state store stopped the run, if it did.
         public var stateFailure: String?
         public var succeeded: Bool { failureCount == 0 && stateFailure == nil }
@@ -137,6 +141,7 @@ public final class WorkflowRuntime: Sendable {
             failures: failureLines, failureCount: failureCount,
             stoppedEarly: stopSignal.isTriggered || Task.isCancelled,
             deadLetters: deadLetters.withLock { $0 }, interrupted: interruptions.withLock { $0 },
+            reusedJobs: reusedJobs.withLock { $0 },
             stateFailure: stateFailure.withLock { $0 })
     }
 
@@ -323,6 +328,7 @@ public final class WorkflowRuntime: Sendable {
         if let entry = try await state.completedJob(node: id, name: job.name), entry.state == .completed,
            entry.fingerprint == fingerprint, let details = entry.details {
             logger.info("job \(job.name) completed in an earlier run; using its recorded result", metadata: ["node": "\(id)"])
+            reusedJobs.withLock { $0 += 1 }
             try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
             return
         }

@@ -6,8 +6,8 @@ that no job ran again after its completion was recorded, and that no job outlive
                                      [--scenarios crash,idle,rewrite] [--json FILE] [--keep]
 
 In a temporary folder it makes N sample zips (scripts/make_sample_zips.py), a copy of the
-jobstore whose two jobs (extract, aggregate) first run bench/soak's marker wrapper, and a copy of
-workflows/extract-aggregate.yml pointing at that jobstore. The wrapper appends
+jobstore whose two jobs (extract, aggregate) first run a marker wrapper (marker.py, written there),
+and a copy of workflows/extract-aggregate.yml pointing at that jobstore. The wrapper appends
 `KIND<TAB>ZIP|SIZE|MODIFIED<TAB>START_UNIX_TIME` to a markers file, sleeps a little (--job-sleep,
 random, so kills often land mid-job), then execs the real job (python3 scripts/extract.py ... or
 scripts/aggregate.py ..., arguments as in the original templates, --within included).
@@ -21,13 +21,18 @@ Scenarios (all three by default, in this order, on the same state folder):
            finishes. Checks: every zip has WORK/STEM/report.json equal to an independent
            computation (zipfile + csv here: count/sum/min/max of `amount` by `category`), none
            skipped; for each completed job of the journal (STATE/state.db), no marker of it starts
-           after its recorded `ended` (a run after recorded completion); then one more
+           after its recorded `ended` (a run after recorded completion; the earliest `ended` seen
+           in the journal read after every kill and every --once, since a second completion
+           would overwrite it); jobs run more than once (killed mid-run) are counted; one more
            `hypha run --once` runs no job (`jobs: 0 completed`, markers unchanged).
   idle     restart with nothing new: 3 x `hypha run --once` and 3 x watch mode killed after 1.5 s;
            no marker may appear, every report stays right.
   rewrite  --rewrite zips are rewritten in place (same inode, new bytes, new size and mtime), then
            `hypha run --once`: exactly their two jobs run again, once each, and no other job;
            their reports follow the new data, the others stay right.
+  reprocess  (not run by default) a check of the soak itself: `hypha run --once --reprocess` runs
+           every job again on purpose, so the detector must flag every job as run after its
+           recorded completion; the scenario passes when it does.
 
 --bacalhau runs the same jobs with `--profile cluster` against /work/emulator-soak started once
 (`--port 0 --fail-rate 0.1 --drop-rate 0.05 --state FILE`) and kept running across the kills; it
@@ -39,7 +44,6 @@ children, not Hypha's, so they are meant to keep running when Hypha dies.
 Uses only the Python standard library. Does not build anything: give --hypha and --emulator.
 """
 import argparse
-import base64
 import collections
 import csv
 import io
@@ -197,6 +201,15 @@ def job_processes(state):
     return found
 
 
+def log_counts(text):
+    """What a Hypha log says it did: jobs run, recorded results reused, files emitted again."""
+    return {"log_jobs_reused": text.count("completed in an earlier run; using its recorded result"),
+            "log_files_emitted_again": text.count("did not finish with it; emitting it again"),
+            "log_leftover_jobs_ended": len(re.findall(r"left running by an earlier hypha", text)),
+            "log_bacalhau_submitted": text.count("[Bacalhau] submitted"),
+            "log_bacalhau_adopted": text.count("already submitted; following the job that is there")}
+
+
 def record_key(record):
     return f"{record['name']}|{record['size']}|{record['modified']}"
 
@@ -219,8 +232,13 @@ def journal(state):
     return out, dead, dict(files)
 
 
-def analyse_runs(markers, rows):
-    """Compares the markers with the journal's completed rows."""
+def analyse_runs(markers, rows, first_ended):
+    """Compares the markers with the journal's completed rows.
+
+    first_ended holds, per (node, job name), the earliest `ended` of a completed row seen in any
+    snapshot of the journal (taken after each kill and each --once, with no Hypha running): a job
+    run again after its completion was recorded would overwrite `ended`, so the final row alone
+    could hide it."""
     by_job = collections.defaultdict(list)
     for kind, key, start in markers:
         by_job[(kind, key)].append(start)
@@ -228,15 +246,20 @@ def analyse_runs(markers, rows):
     after, more_than_once = [], []
     for job, row in completed.items():
         starts = sorted(by_job.get(job, []))
-        late = [s for s in starts if s > row["ended"]]
+        ended = min(row["ended"], first_ended.get((row["node"], row["name"]), row["ended"]))
+        late = [s for s in starts if s > ended]
         if late:
             after.append({"job": row["name"], "node": row["node"], "key": row["key"], "ended": row["ended"],
+                          "first_recorded_ended": ended,
                           "started": row["started"], "attempts": row["attempts"], "marker_starts": starts})
         if len(starts) > 1:
             more_than_once.append({"job": row["name"], "runs": len(starts), "attempts": row["attempts"]})
     orphans = [job for job in by_job if job not in completed]
+    attempts_differ = [{"job": row["name"], "runs": len(by_job.get(job, [])), "attempts": row["attempts"]}
+                       for job, row in completed.items() if len(by_job.get(job, [])) != row["attempts"]]
     return {"completed_jobs": len(completed), "run_after_recorded_completion": after,
-            "ran_more_than_once": more_than_once, "markers_without_completed_job": orphans,
+            "ran_more_than_once": more_than_once, "extra_runs": sum(m["runs"] - 1 for m in more_than_once),
+            "attempts_differ_from_runs": attempts_differ, "markers_without_completed_job": orphans,
             "not_completed_rows": [r for r in rows if r["state"] != "completed"]}
 
 
@@ -346,6 +369,18 @@ class Soak:
         if self.emulator:
             self.env["BACALHAU_ENDPOINT"] = self.emulator.endpoint
         self.starts = 0
+        self.first_ended = {}  # (node, job name) -> earliest `ended` of it as completed, over snapshots
+
+    def snapshot(self):
+        """Reads the journal while no Hypha runs; returns the file states."""
+        if not os.path.exists(os.path.join(self.state, "state.db")):
+            return {}
+        rows, _, files = journal(self.state)
+        for r in rows:
+            if r["state"] == "completed" and r["ended"] is not None:
+                key = (r["node"], r["name"])
+                self.first_ended[key] = min(r["ended"], self.first_ended.get(key, r["ended"]))
+        return files
 
     def command(self, once):
         self.starts += 1
@@ -365,10 +400,12 @@ class Soak:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env, timeout=1800)
         with open(log, "w") as fh:
             fh.write(r.stdout + r.stderr)
+        self.snapshot()
         m = re.search(r"jobs: (\d+) completed, (\d+) failed", r.stdout)
         return {"rc": r.returncode, "seconds": round(time.time() - t0, 3), "log": log,
                 "completed": int(m.group(1)) if m else None, "failed": int(m.group(2)) if m else None,
-                "summary": m.group(0) if m else r.stdout.strip().splitlines()[-1:] }
+                "summary": m.group(0) if m else r.stdout.strip().splitlines()[-1:],
+                **log_counts(r.stdout + r.stderr)}
 
     def start_and_kill(self, delay):
         """Starts watch mode, SIGKILLs it after delay s, waits up to 5 s for its jobs to end."""
@@ -385,15 +422,19 @@ class Soak:
         proc.wait()
         killed = time.time()
         markers = count_lines(self.markers)
+        files = self.snapshot()
         in_flight = job_processes(self.state)
         left = in_flight
         while left and time.time() - killed < 5:
             time.sleep(0.02)
             left = job_processes(self.state)
         gone_after = round(time.time() - killed, 3)
+        with open(log) as fh:
+            counts = log_counts(fh.read())
         return {"killed_after_s": round(killed - t0, 3), "killed_at": round(killed, 3), "markers": markers,
                 "jobs_running_at_kill": len(in_flight), "leftover_after_5s": len(left),
-                "leftover_pids": left, "jobs_gone_after_s": gone_after if in_flight else 0.0, "log": log}
+                "leftover_pids": left, "jobs_gone_after_s": gone_after if in_flight else 0.0, "log": log,
+                "files_done": files.get("done", 0), **counts}
 
     # ------------------------------------------------------------------ scenarios
 
@@ -414,17 +455,22 @@ class Soak:
             t["trial"] = len(trials) + 1
             trials.append(t)
             print(f"  kill {t['trial']:3}: after {t['killed_after_s']:5.2f} s, {t['markers']:4} markers, "
-                  f"{t['jobs_running_at_kill']} jobs running, {t['leftover_after_5s']} left after 5 s", flush=True)
+                  f"{t['jobs_running_at_kill']} jobs running, {t['leftover_after_5s']} left after 5 s; "
+                  f"{t['files_done']} files done; log: {t['log_jobs_reused']} recorded results reused, "
+                  f"{t['log_files_emitted_again']} files emitted again", flush=True)
         finish = self.once()
         print(f"  finish: hypha run --once: rc {finish['rc']}, {finish['summary']} in {finish['seconds']} s", flush=True)
         problems = check_reports(self.inbox, self.work, self.expected)
         rows, dead, files = journal(self.state)
-        runs = analyse_runs(read_markers(self.markers), rows)
+        runs = analyse_runs(read_markers(self.markers), rows, self.first_ended)
         before = count_lines(self.markers)
+        subs = self.emulator.stats().get("Submissions") if self.emulator else None
         again = self.once()
         added = count_lines(self.markers) - before
         wall = time.time() - t0
         emu = check_emulator(self.emulator) if self.emulator else None
+        if emu:
+            again["submissions_added"] = emu["stats"].get("Submissions") - subs
         leftover = sum(t["leftover_after_5s"] for t in trials)
         result = {
             "scenario": "crash", "trials": len(trials), "starts_without_kill": attempts - len(trials),
@@ -456,6 +502,8 @@ class Soak:
                   "wall_s": round(time.time() - t0, 1), "onces": onces, "kills": kills}
         if self.emulator:
             result["submissions_added"] = self.emulator.stats().get("Submissions") - subs
+            result["emulator"] = emu = check_emulator(self.emulator)
+            result["names_created_twice"] = len(emu["created_twice"]) + len(emu["version_not_1"])
         return result
 
     def rewrite(self):
@@ -485,11 +533,49 @@ class Soak:
         unexpected = sorted(f"{k}:{s} x{c}" for (k, s), c in (got - want).items())
         missing = sorted(f"{k}:{s}" for (k, s), c in (want - got).items())
         problems = check_reports(self.inbox, self.work, self.expected)
-        return {"scenario": "rewrite", "trials": 1, "files": len(stems), "rewritten": stems,
+        rows, _, _ = journal(self.state)
+        late = analyse_runs(read_markers(self.markers), rows, self.first_ended)["run_after_recorded_completion"]
+        unexpected += [f"run after recorded completion: {x['job']}" for x in late]
+        result = {"scenario": "rewrite", "trials": 1, "files": len(stems), "rewritten": stems,
                 "rewritten_in_place": same_inode, "lost": len(problems) + len(missing), "report_problems": problems,
                 "jobs_missing": missing, "run_twice_after_recorded_completion": len(unexpected),
                 "unexpected_jobs": unexpected, "new_markers": len(new), "once": run, "leftover_processes": 0,
                 "wall_s": round(time.time() - t0, 1)}
+        if self.emulator:
+            result["emulator"] = emu = check_emulator(self.emulator)
+            result["names_created_twice"] = len(emu["created_twice"]) + len(emu["version_not_1"])
+        return result
+
+    def reprocess(self):
+        """Not a promise but a check of this soak: `--reprocess` runs every job again on purpose,
+        so the detector of runs after recorded completion must flag every job that ran again (with
+        local jobs: all of them). With --bacalhau it also shows what --reprocess does on a cluster."""
+        t0 = time.time()
+        cmd, log = self.command(True)
+        before = read_markers(self.markers)
+        subs = self.emulator.stats().get("Submissions") if self.emulator else None
+        r = subprocess.run(cmd + ["--reprocess"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=self.env, timeout=1800)
+        with open(log, "w") as fh:
+            fh.write(r.stdout)
+        self.snapshot()
+        markers = read_markers(self.markers)
+        ran_again = {(k, key) for k, key, _ in markers[len(before):]}
+        rows, _, _ = journal(self.state)
+        runs = analyse_runs(markers, rows, self.first_ended)
+        flagged = len(runs["run_after_recorded_completion"])
+        counts = log_counts(r.stdout)
+        result = {"scenario": "reprocess", "trials": 1, "files": len(self.expected),
+                  "lost": len(check_reports(self.inbox, self.work, self.expected)),
+                  "run_twice_after_recorded_completion": flagged, "jobs_run_again": len(ran_again),
+                  "completed_jobs": runs["completed_jobs"],
+                  "detector_works": flagged == len(ran_again) and (self.args.bacalhau or flagged == runs["completed_jobs"] > 0),
+                  "leftover_processes": 0, "wall_s": round(time.time() - t0, 1), "log": log, **counts}
+        print(f"reprocess (detector check): --reprocess ran {len(ran_again)} of {runs['completed_jobs']} jobs again; "
+              f"the detector flagged {flagged} as run after recorded completion"
+              + (f"; emulator submissions +{self.emulator.stats().get('Submissions') - subs}, hypha adopted "
+                 f"{counts['log_bacalhau_adopted']} existing jobs by name" if self.emulator else ""), flush=True)
+        return result
 
 
 def table(rows, mode):
@@ -507,18 +593,20 @@ def table(rows, mode):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hypha", default="/work/hypha-soak")
-    ap.add_argument("--emulator", default="/work/emulator-soak")
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hypha", default="/work/hypha-soak", help="the hypha binary (default %(default)s)")
+    ap.add_argument("--emulator", default="/work/emulator-soak", help="the emulator binary (default %(default)s)")
     ap.add_argument("--trials", type=int, default=20, help="kills of hypha (default 20)")
-    ap.add_argument("--zips", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--zips", type=int, default=200, help="sample zips (default 200)")
+    ap.add_argument("--seed", type=int, default=1, help="seeds the zips, the kill moments and the emulator's faults")
     ap.add_argument("--kill-window", type=float, nargs=2, default=[0.3, 3.0], metavar=("MIN", "MAX"),
                     help="seconds after a start at which it is killed, uniform (default 0.3 3.0)")
     ap.add_argument("--job-sleep", type=float, nargs=2, default=[0.05, 0.2], metavar=("MIN", "MAX"),
                     help="seconds each job naps after its marker, uniform (default 0.05 0.2)")
     ap.add_argument("--rewrite", type=int, default=5, help="zips rewritten in place in the rewrite scenario")
-    ap.add_argument("--scenarios", default="crash,idle,rewrite")
+    ap.add_argument("--scenarios", default="crash,idle,rewrite",
+                    help="comma-separated, run in order on one state folder: crash, idle, rewrite, reprocess")
     ap.add_argument("--bacalhau", action="store_true", help="--profile cluster against the emulator")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (kept anyway on a failure)")
@@ -536,15 +624,17 @@ def main():
     finally:
         if soak.emulator:
             soak.emulator.stop()
-    failed = any(r["lost"] or r["run_twice_after_recorded_completion"] or r["leftover_processes"]
+    failed = any(r["lost"] or (r["run_twice_after_recorded_completion"] and r["scenario"] != "reprocess")
+                 or (r["scenario"] == "reprocess" and not r["detector_works"]) or r["leftover_processes"]
                  or r.get("names_created_twice") or (r["scenario"] == "crash" and not r["rerun_ran_no_job"])
                  for r in rows)
     for r in rows:
         if r["scenario"] == "crash":
             d = r["details"]
             print(f"crash: {r['markers']} job starts for {d['completed_jobs']} completed jobs; "
-                  f"{r['jobs_run_more_than_once']} jobs ran more than once (killed mid-run); "
-                  f"{r['jobs_running_at_kills']} jobs were running at the kills; dead letters {r['dead_letters']}; "
+                  f"{r['jobs_run_more_than_once']} jobs ran more than once ({d['extra_runs']} extra runs; "
+                  f"{r['jobs_running_at_kills']} job processes seen right after the kills); journal attempts != runs "
+                  f"for {len(d['attempts_differ_from_runs'])} jobs; dead letters {r['dead_letters']}; "
                   f"files {r['file_states']}; then --once again: {r['rerun']['summary']}, "
                   f"{r['rerun_markers_added']} markers added", flush=True)
             for late in d["run_after_recorded_completion"]:
@@ -557,10 +647,25 @@ def main():
                 print(f"emulator: {e['jobs']} jobs, {e['names']} names, created twice {e['created_twice'][:5]}, "
                       f"version != 1 {e['version_not_1'][:5]}, states {e['states']}, several executions "
                       f"{e['jobs_with_several_executions'][:5]}; stats {e['stats']}", flush=True)
-        for stem, problem in list(r["report_problems"].items())[:10]:
+        if r["scenario"] == "idle":
+            print(f"idle: --once x3 ran {r['once_completed']} jobs (summary), {r['markers_added']} markers added"
+                  + (f", {r['submissions_added']} submissions" if "submissions_added" in r else ""), flush=True)
+        if r["scenario"] == "rewrite":
+            print(f"rewrite: {r['rewritten_in_place']}/{r['files']} rewritten in place (same inode); --once: "
+                  f"{r['once']['summary']}; {r['new_markers']} job starts"
+                  + (f"; emulator: {r['emulator']['jobs']} jobs, {r['emulator']['names']} names, version != 1: "
+                     f"{r['emulator']['version_not_1'][:5]}" if "emulator" in r else ""), flush=True)
+        for stem, problem in list(r.get("report_problems", {}).items())[:10]:
             print(f"  LOST {r['scenario']}: {stem}: {problem}", flush=True)
         for item in r.get("unexpected_jobs", []) + r.get("jobs_missing", []):
             print(f"  rewrite: unexpected or missing job {item}", flush=True)
+    if rows and rows[0]["scenario"] == "crash" and args.bacalhau:
+        logs = [t for t in rows[0]["trial_log"]] + [rows[0]["finish"]]
+        print(f"bacalhau: hypha logged {sum(t['log_bacalhau_submitted'] for t in logs)} submissions and "
+              f"{sum(t['log_bacalhau_adopted'] for t in logs)} adoptions (found by name after a kill or a lost answer)",
+              flush=True)
+    print(f"machine: {os.cpu_count()} cores; load average before {load0[0]:.2f}, "
+          f"after {os.getloadavg()[0]:.2f}", flush=True)
     print(table(rows, mode))
     results = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "load_before": load0,
                "load_after": os.getloadavg(), "args": vars(args), "tmp": soak.tmp, "scenarios": rows}

@@ -90,6 +90,7 @@ let package = Package(
                 "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // A Bacalhau orchestrator emulator for tests; never part of the shipped CLI.

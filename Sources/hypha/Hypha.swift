@@ -9,6 +9,6 @@ struct Hypha: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self, ArrowCommand.self,
-            JobsCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
+            RenderCommand.self, SchemaCommand.self, TestCommand.self, JobsCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
         ])
 }

@@ -10,7 +10,7 @@ struct PluginsCommand: AsyncParsableCommand {
             let spec = type.spec
             Console.out("\(spec.name)  (\(type.input) -> \(spec.output?.rawValue ?? "-"))")
             Console.out("  \(spec.summary)")
-            if let fields = spec.outputFields { Console.out("  emits fields: \(fields.joined(separator: ", "))") }
+            if let fields = spec.outputSchema { Console.out("  emits fields: \(fields.map(\.description).joined(separator: ", "))") }
             for option in spec.options {
                 var line = "  - \(option.name): \(option.type.rawValue)"
                 if option.required { line += ", required" }

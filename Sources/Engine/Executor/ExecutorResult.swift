@@ -13,6 +13,20 @@ public struct ExecutorResult: Sendable {
         ["name", "state"] + commonFields + extra + ["record"]
     }
 
+    /// The types of `commonFields`, in order.
+    public static let commonSchema: [RecordField] = [
+        RecordField("id", .string), RecordField("executor", .string), RecordField("exit_code", .int),
+        RecordField("duration", .float), RecordField("stdout", .string), RecordField("stderr", .string),
+        RecordField("stdout_path", .string), RecordField("stderr_path", .string),
+    ]
+
+    /// The fields and types of a result record of an executor with `extra` fields: what its
+    /// spec's `outputSchema` should say. `record` (the job's input) is a map; the loader fills
+    /// in its fields where the template node's input is known.
+    public static func schema(extra: [RecordField] = []) -> [RecordField] {
+        [RecordField("name", .string), RecordField("state", .string)] + commonSchema + extra + [RecordField("record", .map)]
+    }
+
     /// The executor's id for the job (a process's job name, Bacalhau's job id).
     public var id: String
     /// The executor's plugin name.

@@ -69,20 +69,27 @@ public struct PluginSpec: Sendable {
     /// Nil for a sink.
     public var output: PortType?
     public var options: [OptionSpec]
-    /// The fields of the records this plugin emits, when they are known before running
-    /// (file-watch's columns, a job result). Lets the loader check template variables.
-    public var outputFields: [String]?
+    /// The fields of the records this plugin emits and their types, when they are known before
+    /// running (file-watch's columns, a job result). Lets the loader check template variables
+    /// and the filters applied to them.
+    public var outputSchema: [RecordField]?
+    /// The names of `outputSchema`'s fields; setting names gives fields of unknown type.
+    public var outputFields: [String]? {
+        get { outputSchema?.map(\.name) }
+        set { outputSchema = newValue?.map { RecordField($0, .any) } }
+    }
     /// Whether the records this plugin emits carry the fields its input carried (a decoder
     /// of what a source encoded), so static field checks can see through it.
     public var forwardsFields: Bool
 
+    /// `outputSchema` (names and types) or, where only names are known, `outputFields`.
     public init(name: String, summary: String, output: PortType?, options: [any OptionDeclaration],
-                outputFields: [String]? = nil, forwardsFields: Bool = false) {
+                outputFields: [String]? = nil, outputSchema: [RecordField]? = nil, forwardsFields: Bool = false) {
         self.name = name
         self.summary = summary
         self.output = output
         self.options = options.map(\.spec)
-        self.outputFields = outputFields
+        self.outputSchema = outputSchema ?? outputFields?.map { RecordField($0, .any) }
         self.forwardsFields = forwardsFields
     }
 }

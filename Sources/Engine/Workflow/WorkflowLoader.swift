@@ -217,17 +217,29 @@ public struct WorkflowLoader: Sendable {
         // field-forwarding decoders) for static field checks; otherwise those checks are skipped.
         let order = topologicalOrder(workflow)
         var effectiveSpecs: [String: PluginSpec] = [:]
+        /// Each node's input fields, where every upstream node's are known.
+        var inputSchemas: [String: [RecordField]] = [:]
         for id in order {
             guard let node = workflow.nodes.first(where: { $0.id == id }), let (initial, plugin) = configs[id] else { continue }
             var config = initial
             let upstreamSpecs = node.from.compactMap { effectiveSpecs[$0.id] }
             let upstreamKnown = inputsKnown.contains(id) && upstreamSpecs.count == node.from.count
             config.upstreamSpecs = upstreamKnown ? upstreamSpecs : []
+            let upstreamSchemas = config.upstreamSpecs.map(\.outputSchema)
+            if !upstreamSchemas.isEmpty, upstreamSchemas.allSatisfy({ $0 != nil }) {
+                inputSchemas[id] = RecordField.union(upstreamSchemas.compactMap { $0 })
+            }
             var effective = plugin.spec
-            if effective.forwardsFields, effective.outputFields == nil {
-                let upstream = config.upstreamSpecs.map(\.outputFields)
-                if !upstream.isEmpty, upstream.allSatisfy({ $0 != nil }) {
-                    effective.outputFields = upstream.compactMap { $0 }.reduce([], +)
+            if effective.forwardsFields, effective.outputSchema == nil {
+                effective.outputSchema = inputSchemas[id]
+            }
+            // An executor's `record` is the input of the template node that made its job.
+            if plugin.isExecutor, var schema = effective.outputSchema,
+               let index = schema.firstIndex(where: { $0.name == "record" && $0.type == .map && $0.fields == nil }) {
+                let jobInputs = node.from.map { inputSchemas[$0.id] }
+                if !jobInputs.isEmpty, jobInputs.allSatisfy({ $0 != nil }) {
+                    schema[index].fields = RecordField.union(jobInputs.compactMap { $0 })
+                    effective.outputSchema = schema
                 }
             }
             if upstreamKnown || plugin.isSource { effectiveSpecs[id] = effective }

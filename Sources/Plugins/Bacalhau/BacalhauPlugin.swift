@@ -25,6 +25,12 @@ import Synchronization
 public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomReflectable {
     /// The fields a result carries beyond every executor's (`ExecutorResult`).
     public static let extraResultFields = ["job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs"]
+    /// Their types, in the same order.
+    static let extraResultSchema = [
+        RecordField("job_version", .int), RecordField("namespace", .string), RecordField("endpoint", .string),
+        RecordField("submission", .string), RecordField("executions", .list), RecordField("results", .list),
+        RecordField("outputs", .list),
+    ]
 
     /// The labels every submitted job carries.
     public static let workflowLabel = "hypha-workflow"
@@ -54,7 +60,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
         summary: "Submits jobs to a Bacalhau orchestrator and follows them to the end.",
         output: .result,
         options: [endpoint, namespace, apiKey, pollInterval, jobTimeout, maxInFlight, stopOnExit, requestTimeout],
-        outputFields: ExecutorResult.fields(extra: extraResultFields))
+        outputSchema: ExecutorResult.schema(extra: extraResultSchema))
 
     public let concurrency: Int
     public let client: BacalhauClient

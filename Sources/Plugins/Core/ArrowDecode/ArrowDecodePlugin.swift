@@ -23,14 +23,26 @@ public struct ArrowDecodePlugin: ProcessorPlugin {
         let names = table.schema.fields.map(\.name)
         for batch in table.batches {
             for row in 0..<batch.rowCount {
-                var values: [(String, Value)] = []
-                values.reserveCapacity(names.count)
-                for (column, name) in names.enumerated() {
-                    values.append((name, ArrowValueConversion.value(batch.value(row: row, column: column))))
-                }
-                try await output.emit(.record(Record(values)))
+                try await output.emit(.record(Self.record(batch, row: row, names: names)))
             }
         }
+    }
+
+    /// Row `row` of `batch` as the record this plugin emits for it (`names`: the schema's
+    /// field names, in order).
+    public static func record(_ batch: RecordBatch, row: Int, names: [String]) -> Record {
+        var values: [(String, Value)] = []
+        values.reserveCapacity(names.count)
+        for (column, name) in names.enumerated() {
+            values.append((name, ArrowValueConversion.value(batch.value(row: row, column: column))))
+        }
+        return Record(values)
+    }
+
+    /// Every row of `table` as a record, in order.
+    public static func records(_ table: ArrowTable) -> [Record] {
+        let names = table.schema.fields.map(\.name)
+        return table.batches.flatMap { batch in (0..<batch.rowCount).map { record(batch, row: $0, names: names) } }
     }
 }
 

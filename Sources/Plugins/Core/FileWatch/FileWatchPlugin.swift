@@ -29,7 +29,8 @@ public struct FileWatchPlugin: SourcePlugin {
         name: "file-watch",
         summary: "Watches a folder (inotify) and emits an Arrow batch describing each complete new file.",
         output: .arrow, options: [path, pattern, recursive, emit, batchSize, create],
-        outputFields: fields)
+        outputSchema: [RecordField("path", .string), RecordField("name", .string), RecordField("size", .int),
+                       RecordField("modified", .timestamp)])
 
     static let schema = ArrowSchema(fields: [
         ArrowField(name: "path", type: .utf8, nullable: false),

@@ -32,7 +32,7 @@ public struct ProcessPlugin: ProcessorPlugin {
         name: "process",
         summary: "Runs jobs whose engine is 'process' as local processes (never through a shell).",
         output: .result, options: [maxParallel, gracePeriod, tailBytes, workingDirectory, envPassthrough],
-        outputFields: ExecutorResult.fields())
+        outputSchema: ExecutorResult.schema())
 
     public let concurrency: Int
     let grace: Duration

@@ -59,30 +59,101 @@ public struct TemplatePlugin: ProcessorPlugin {
         } catch {
             return [error]
         }
-        // Where every upstream node's fields are known, every variable must exist.
-        let upstreamFields = node.upstreamSpecs.map(\.outputFields)
-        guard !upstreamFields.isEmpty, upstreamFields.allSatisfy({ $0 != nil }) else { return [] }
-        let available = Set(upstreamFields.compactMap { $0 }.reduce([], +) + ["vars", "workflow"])
+        // Where every upstream node's fields are known, every variable must exist and every
+        // filter must fit the type of what it is applied to.
+        let edges = Array(zip(node.upstream, node.upstreamSpecs.map(\.outputSchema)))
+        let known = !edges.isEmpty && edges.allSatisfy { $0.1 != nil }
+        let schema = RecordField.union(edges.compactMap(\.1))
         var diagnostics: [Diagnostic] = []
         for (expression, location) in placeholders {
             guard let root = expression.path.first else { continue }
-            if expression.filters.contains(where: { $0.name == "default" }) { continue }
-            if !available.contains(root) {
-                diagnostics.append(Diagnostic(
-                    "template variable '\(expression.path.joined(separator: "."))' is not provided by node "
-                        + node.upstream.map { "'\($0)'" }.joined(separator: ", ") + " (used by node '\(node.id)')"
-                        + didYouMean(root, Array(available)) + "; available: " + available.sorted().joined(separator: ", "),
-                    at: location))
-            } else if root == "vars", expression.path.count > 1, node.workflow.vars[expression.path[1]] == nil {
-                diagnostics.append(Diagnostic(
-                    "workflow variable '\(expression.path[1])' is not defined\(didYouMean(expression.path[1], node.workflow.vars.names)); "
-                        + "add it under 'vars:' or pass --var \(expression.path[1])=VALUE", at: location))
+            let hasDefault = expression.filters.contains { $0.name == "default" }
+            let variable = expression.path.joined(separator: ".")
+            if root == "vars" {
+                guard expression.path.count > 1 else { continue }
+                let name = expression.path[1]
+                guard let value = node.workflow.vars[name] else {
+                    diagnostics.append(Diagnostic(
+                        "workflow variable '\(name)' is not defined\(didYouMean(name, node.workflow.vars.names)); "
+                            + "add it under 'vars:' or pass --var \(name)=VALUE", at: location))
+                    continue
+                }
+                if expression.path.count == 2, let (filter, type) = misfit(FieldType(of: value), expression.filters) {
+                    diagnostics.append(Diagnostic(
+                        "filter '\(filter)' needs a string, but workflow variable '\(name)' is \(article(type)) \(type.rawValue) "
+                            + "(\(value.json)); quote it under 'vars:' or drop the filter", at: location))
+                }
+                continue
+            }
+            guard root != "workflow", known else { continue }
+            switch RecordField.lookup(expression.path, in: schema) {
+            case .missing(let path, let available) where !hasDefault:
+                let upstream = node.upstream.map { "'\($0)'" }.joined(separator: ", ")
+                if path.count == 1 {
+                    let names = available + ["vars", "workflow"]
+                    diagnostics.append(Diagnostic(
+                        "template variable '\(variable)' is not provided by node \(upstream) (used by node '\(node.id)')"
+                            + didYouMean(root, names) + "; available: " + names.sorted().joined(separator: ", "), at: location))
+                } else {
+                    let missing = path[path.count - 1], parent = path.dropLast().joined(separator: ".")
+                    diagnostics.append(Diagnostic(
+                        "template variable '\(variable)' is not provided: '\(parent)' from node \(upstream) has no field '\(missing)'"
+                            + " (used by node '\(node.id)')\(didYouMean(missing, available)); its fields: "
+                            + available.joined(separator: ", "), at: location))
+                }
+            case .found:
+                // Checked on each edge, so the message names the one the misfit comes through.
+                for (upstream, fields) in edges {
+                    guard case .found(let field) = RecordField.lookup(expression.path, in: fields ?? []),
+                          let (filter, type) = misfit(field.type, expression.filters) else { continue }
+                    diagnostics.append(Diagnostic(
+                        "filter '\(filter)' needs a string, but '\(variable)' is \(article(type)) \(type.rawValue) "
+                            + "(through the edge '\(upstream)' → '\(node.id)'); filters basename, dirname, stem, ext, lower "
+                            + "and upper take text: use a string field or drop the filter", at: location))
+                    break
+                }
+            default:
+                break
             }
         }
         return diagnostics
     }
 
+    /// Filters that take a string (and make one).
+    static let stringFilters: Set = ["basename", "dirname", "stem", "ext", "lower", "upper"]
+
+    /// The first filter of `filters` that does not fit the type it would get, starting from
+    /// `type`, and that type; nil when they all fit (or a type is unknown).
+    static func misfit(_ type: FieldType, _ filters: [Interpolator.Filter]) -> (String, FieldType)? {
+        var current = type
+        for filter in filters {
+            switch filter.name {
+            case "default":
+                if let argument = filter.argument, FieldType(of: argument) != current { current = .any }
+            case "json", "quote":
+                current = .string
+            case let name where stringFilters.contains(name):
+                if current != .string && current != .any { return (name, current) }
+                current = .string
+            default:
+                current = .any
+            }
+        }
+        return nil
+    }
+
+    static func article(_ type: FieldType) -> String {
+        type == .int || type == .any ? "an" : "a"
+    }
+
     public func process(_ input: RecordOrResult, _ output: Output) async throws {
+        try await output.emit(.job(try render(input)))
+    }
+
+    /// The job this node makes of one input: what `process` emits for it, and what
+    /// `hypha render` prints. Renders only; touches nothing. A missing variable throws a
+    /// `MessageFailure` at the template's placeholder.
+    public func render(_ input: RecordOrResult) throws(MessageFailure) -> Job {
         var scope: Record
         // What identifies the input across runs: a record's own fields; for a job result, the
         // name of the job that produced it (its record also holds run-specific fields such as
@@ -117,7 +188,7 @@ public struct TemplatePlugin: ProcessorPlugin {
             name = Self.jobName(prefix: namePrefix, label: label, identity: identity)
             spec = Self.withName(name, spec)
         }
-        try await output.emit(.job(Job(name: name, spec: spec, renderedBy: renderedBy, input: record)))
+        return Job(name: name, spec: spec, renderedBy: renderedBy, input: record)
     }
 
     /// A deterministic, readable job name: the same workflow, node and input give the same

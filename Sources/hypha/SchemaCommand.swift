@@ -189,6 +189,9 @@ enum WorkflowSchema {
                                 typed("string", [("pattern", .string(durationPattern))]), ref("placeholder")]
             case .stringList:
                 alternatives = [text, typed("array", [("items", object([("type", ["string", "number"])]))])]
+            case .fields:
+                alternatives = [typed("object", [("additionalProperties",
+                                                  object([("enum", .list(FieldType.allCases.map { .string($0.rawValue) }))]))])]
             }
         }
         var fields: [(String, Value)] = []

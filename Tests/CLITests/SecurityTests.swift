@@ -274,4 +274,16 @@ import Testing
         // Its place is free again.
         #expect(await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port).0 == 200)
     }
+
+    /// A message that lacks a field of the node's declared `schema` is refused with 400.
+    @Test func aMessageThatDoesNotFitTheDeclaredSchemaIs400() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try Self.start(dir, options: ", schema: { path: string, size: int }")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let (status, text) = await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port)
+        #expect(status == 400)
+        #expect(text.contains("does not fit this node's schema: it has no column 'size'"), "\(text)")
+    }
 }

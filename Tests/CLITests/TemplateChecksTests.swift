@@ -90,4 +90,38 @@ import Testing
         let dot = try CLI.run(["graph", CLI.shipped("workflows/job-node.yml"), "--schemas", "--format", "dot"])
         #expect(dot.stdout.contains("\"incoming\" -> \"decode\" [label=\"arrow\n(fields unknown)\"]"), "\(dot.stdout)")
     }
+
+    /// A declared `schema:` on arrow-http, and on file-watch with `emit: contents`, is what the
+    /// templates downstream are checked against; a type that is not one is a load error.
+    @Test func declaredSchemasOnSourcesAreCheckedAgainst() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
+        try Self.template(["{{ path }}", "{{ size | stem }}", "{{ nmae }}"]).write(toFile: dir + "/jobstore/extract.yml",
+                                                                                 atomically: true, encoding: .utf8)
+        for source in ["{ plugin: arrow-http, port: 0, schema: { path: string, name: string, size: int } }",
+                       "{ plugin: file-watch, path: in, emit: contents, schema: { path: string, name: string, size: int } }"] {
+            try """
+                jobstore: jobstore
+                nodes:
+                  incoming: \(source)
+                  decode: { plugin: arrow-decode, from: incoming }
+                  spec: { plugin: template, from: decode, job: extract }
+                """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+            let r = try CLI.run(["validate", dir + "/w.yml"])
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("filter 'stem'") && r.stderr.contains("'size'") && r.stderr.contains("int"), "\(r.stderr)")
+            #expect(r.stderr.contains("template variable 'nmae' is not provided") && r.stderr.contains("did you mean 'name'"),
+                    "\(r.stderr)")
+        }
+        try """
+            nodes:
+              incoming: { plugin: arrow-http, port: 0, schema: { path: strng } }
+              out: { plugin: capture, from: incoming, path: out.jsonl }
+            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["validate", dir + "/w.yml"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("w.yml:2:") && bad.stderr.contains("field 'path' has 'strng'")
+                && bad.stderr.contains("did you mean 'string'"), "\(bad.stderr)")
+    }
 }

@@ -134,6 +134,17 @@ extension OptionalNodeOption where T == [String] {
     }
 }
 
+extension OptionalNodeOption where T == [RecordField] {
+    /// Declared record fields: `{ name: string, size: int }`.
+    public static func fields(_ name: String, help: String) -> OptionalNodeOption {
+        OptionalNodeOption(spec: OptionSpec(name, .fields, help: help), decode: { v, _ in
+            v.recordValue.map { record in
+                record.fields.map { RecordField($0.0, FieldType(rawValue: $0.1.text) ?? .any) }
+            }
+        })
+    }
+}
+
 extension NodeConfig {
     /// The option's value, typed; its default when the workflow does not set it.
     public subscript<T>(_ option: NodeOption<T>) -> T {

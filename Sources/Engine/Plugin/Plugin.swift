@@ -16,10 +16,15 @@ public protocol Plugin: Sendable {
 
     /// Builds the node. Throw a `Diagnostic` for a configuration that can't work.
     init(node: NodeConfig, context: RunContext) throws
+
+    /// The fields this node emits, where its options say (a declared `schema:`); the default is
+    /// the spec's `outputSchema`.
+    static func outputSchema(for node: NodeConfig) -> [RecordField]?
 }
 
 extension Plugin {
     public static func validate(_ node: NodeConfig) -> [Diagnostic] { [] }
+    public static func outputSchema(for node: NodeConfig) -> [RecordField]? { spec.outputSchema }
     public static var isSource: Bool { input == .none }
     /// Whether the plugin runs jobs: it takes jobs and emits their results.
     public static var isExecutor: Bool { input.accepts(.job) && spec.output == .result }

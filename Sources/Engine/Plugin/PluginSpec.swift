@@ -7,6 +7,8 @@ public enum OptionType: String, Sendable {
     case stringList = "list of strings"
     /// Seconds, as a number or a string like "500ms", "10s", "5m", "1h".
     case duration
+    /// The fields of records and their types, `{ name: string, size: int }` (`FieldType`s).
+    case fields
 }
 
 /// The bounds of a number or duration option (durations in seconds), either end open.

@@ -1,5 +1,7 @@
+import HyphaArrow
+
 /// The type of a field in the records a plugin emits, as far as it is known before running.
-public enum FieldType: String, Sendable, Equatable {
+public enum FieldType: String, Sendable, Equatable, CaseIterable {
     case string, int, float, bool, timestamp, bytes, list, map
     /// Not known statically (any value).
     case any
@@ -81,5 +83,42 @@ public struct RecordField: Sendable, Equatable, CustomStringConvertible {
         case found(RecordField)
         case unknown
         case missing(path: [String], available: [String])
+    }
+}
+
+extension FieldType {
+    /// The type a column of `type` has once decoded into records (as arrow-decode does).
+    public init(arrow type: ArrowType) {
+        switch type {
+        case .null: self = .any
+        case .bool: self = .bool
+        case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .time32, .time64: self = .int
+        case .float16, .float32, .float64, .duration: self = .float
+        case .decimal, .interval, .utf8, .largeUtf8, .utf8View: self = .string
+        case .date32, .date64, .timestamp: self = .timestamp
+        case .binary, .largeBinary, .binaryView, .fixedSizeBinary: self = .bytes
+        case .list, .largeList, .listView, .largeListView, .fixedSizeList: self = .list
+        case .struct, .map: self = .map
+        case .union: self = .any
+        case .runEndEncoded(_, let values): self = FieldType(arrow: values.type)
+        }
+    }
+}
+
+extension RecordField {
+    /// What an Arrow schema lacks of the `declared` fields, or a field whose type differs (an
+    /// `int` column is taken where `float` is declared); nil when it has them all.
+    public static func problem(in schema: ArrowSchema, declared: [RecordField]) -> String? {
+        for field in declared {
+            guard let column = schema.fields.first(where: { $0.name == field.name }) else {
+                return "it has no column '\(field.name)' (its columns: \(schema.fields.map(\.name).joined(separator: ", ")))"
+            }
+            let actual = FieldType(arrow: column.type)
+            let fits = field.type == .any || actual == .any || actual == field.type || (field.type == .float && actual == .int)
+            if !fits {
+                return "its column '\(field.name)' is \(actual.rawValue) (\(column.type)), declared \(field.type.rawValue)"
+            }
+        }
+        return nil
     }
 }

@@ -230,6 +230,7 @@ public struct WorkflowLoader: Sendable {
                 inputSchemas[id] = RecordField.union(upstreamSchemas.compactMap { $0 })
             }
             var effective = plugin.spec
+            effective.outputSchema = plugin.outputSchema(for: config)
             if effective.forwardsFields, effective.outputSchema == nil {
                 effective.outputSchema = inputSchemas[id]
             }
@@ -396,6 +397,14 @@ public struct WorkflowLoader: Sendable {
             default: return "a list of strings"
             }
         case .duration: return OptionParsing.seconds(value) == nil ? "a duration (seconds, or like \"500ms\", \"10s\", \"5m\")" : nil
+        case .fields:
+            guard case .map(let fields) = value else { return "a mapping of field names to types" }
+            let types = FieldType.allCases.map(\.rawValue)
+            for (name, type) in fields.fields where !types.contains(type.text) {
+                return "a mapping of field names to types (\(types.joined(separator: ", "))); field '\(name)' has '\(type.text)'"
+                    + didYouMean(type.text, types)
+            }
+            return nil
         }
     }
 

@@ -39,6 +39,9 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
                                              help: "a connection with no request for this long is closed")
     static let readTimeout = NodeOption.duration("read_timeout", default: .seconds(60), atLeast: .milliseconds(1),
                                              help: "a body must arrive whole within this time (408 past it)")
+    static let schema = OptionalNodeOption.fields(
+        "schema", help: "the fields messages must carry and their types, like { path: string, name: string }: checked on "
+            + "every message (400 otherwise), and what template checks downstream see")
     static let allowedPaths = OptionalNodeOption.paths("allowed_paths",
                                                    help: "folders that rows' 'path' values must be inside (403 otherwise); default: any path")
 
@@ -46,7 +49,9 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         name: "arrow-http",
         summary: "Receives Arrow IPC streams by HTTP POST and emits each one (a source for Hypha-to-Hypha links).",
         output: .arrow,
-        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, allowedPaths])
+        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, schema, allowedPaths])
+
+    public static func outputSchema(for node: NodeConfig) -> [RecordField]? { node[schema] }
 
     let host: String
     let port: Int
@@ -57,6 +62,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let idleTimeout: Duration
     let readTimeout: Duration
     let allowedPaths: AllowedPaths?
+    let declared: [RecordField]?
     let inFlight: InFlightLimit
     let logger: Logger
     let nodeID: String
@@ -73,6 +79,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         idleTimeout = node[Self.idleTimeout]
         readTimeout = node[Self.readTimeout]
         allowedPaths = node[Self.allowedPaths].map(AllowedPaths.init)
+        declared = node[Self.schema]
         inFlight = InFlightLimit(node[Self.maxInFlight])
         logger = context.logger
         nodeID = node.id
@@ -153,6 +160,9 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             table = try ArrowIPC.read(bytes)
         } catch {
             return Self.answer(.badRequest, "malformed Arrow IPC stream: \(error)")
+        }
+        if let declared, let problem = RecordField.problem(in: table.schema, declared: declared) {
+            return Self.answer(.badRequest, "the message does not fit this node's schema: \(problem)")
         }
         if let allowedPaths, let problem = allowedPaths.check(table) {
             logger.warning("arrow-http refused a message: \(problem)")

@@ -24,11 +24,14 @@ public struct FileWatchPlugin: SourcePlugin {
                                     help: "'metadata' (a row per file) or 'contents' (each matching Arrow IPC file's own data)")
     static let batchSize = NodeOption.int("batch_size", default: 1024, atLeast: 1, help: "at most this many files per emitted batch")
     static let create = NodeOption.bool("create", default: true, help: "create the folder if it does not exist")
+    static let declaredSchema = OptionalNodeOption.fields(
+        "schema", help: "with emit: contents, the fields the Arrow files carry, like { id: int, name: string }: files "
+            + "without them are skipped with an error, and template checks downstream see them")
 
     public static let spec = PluginSpec(
         name: "file-watch",
         summary: "Watches a folder (inotify) and emits an Arrow batch describing each complete new file.",
-        output: .arrow, options: [path, pattern, recursive, emit, batchSize, create],
+        output: .arrow, options: [path, pattern, recursive, emit, batchSize, create, declaredSchema],
         outputSchema: [RecordField("path", .string), RecordField("name", .string), RecordField("size", .int),
                        RecordField("modified", .timestamp)])
 
@@ -45,9 +48,22 @@ public struct FileWatchPlugin: SourcePlugin {
     let emitContents: Bool
     let batchSize: Int
     let create: Bool
+    let declared: [RecordField]?
     let logger: Logger
     /// Where emitted and finished files are recorded, when the run keeps state.
     let checkpoints: Checkpoints?
+
+    /// With `emit: contents` the records are the files' own: their declared `schema`, or unknown.
+    public static func outputSchema(for node: NodeConfig) -> [RecordField]? {
+        node[emit] == "contents" ? node[declaredSchema] : spec.outputSchema
+    }
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        guard node[declaredSchema] != nil, node[emit] != "contents" else { return [] }
+        return [Diagnostic("option 'schema' of node '\(node.id)' describes the contents of Arrow files; set emit: contents, "
+                           + "or remove it (with emit: metadata the fields are path, name, size, modified)",
+                           at: node.location(of: declaredSchema))]
+    }
 
     public init(node: NodeConfig, context: RunContext) throws {
         root = node[Self.path]
@@ -56,6 +72,7 @@ public struct FileWatchPlugin: SourcePlugin {
         emitContents = node[Self.emit] == "contents"
         batchSize = node[Self.batchSize]
         create = node[Self.create]
+        declared = node[Self.declaredSchema]
         logger = context.logger
         checkpoints = context.state.map { Checkpoints(state: $0, node: node.id, logger: context.logger) }
     }
@@ -173,6 +190,18 @@ public struct FileWatchPlugin: SourcePlugin {
                 guard let data = FileManager.default.contents(atPath: file.path) else {
                     logger.error("cannot read \(file.path)")
                     continue
+                }
+                if let declared {
+                    let problem: String?
+                    do {
+                        problem = RecordField.problem(in: try ArrowIPC.read([UInt8](data)).schema, declared: declared)
+                    } catch {
+                        problem = "it is not Arrow IPC data (\(error))"
+                    }
+                    if let problem {
+                        logger.error("skipping \(file.path): it does not fit this node's schema: \(problem)")
+                        continue
+                    }
                 }
                 try await checkpoints?.emitted([file])
                 try await output.emit(.arrow(ArrowData(bytes: data)), onComplete: completion(of: [file], label: file.path))

@@ -34,7 +34,7 @@ Scenarios (all three by default, in this order, on the same state folder):
            every job again on purpose, so the detector must flag every job as run after its
            recorded completion; the scenario passes when it does.
 
---bacalhau runs the same jobs with `--profile cluster` against /work/emulator-soak started once
+--bacalhau runs the same jobs with `--profile cluster` against the emulator, started once
 (`--port 0 --fail-rate 0.1 --drop-rate 0.05 --state FILE`) and kept running across the kills; it
 also checks, through GET /api/v1/orchestrator/jobs (paged with next_token, retried through the
 injected faults), that every job name was created once, at version 1. In that mode the jobs run
@@ -592,11 +592,18 @@ def table(rows, mode):
     return "\n".join(lines)
 
 
+def built(product):
+    """This checkout's build of `product`: release if there is one, else debug."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    release = os.path.join(root, ".build", "release", product)
+    return release if os.path.exists(release) else os.path.join(root, ".build", "debug", product)
+
+
 def main():
     ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hypha", default="/work/hypha-soak", help="the hypha binary (default %(default)s)")
-    ap.add_argument("--emulator", default="/work/emulator-soak", help="the emulator binary (default %(default)s)")
+    ap.add_argument("--hypha", default=built("hypha"), help="the hypha binary (default %(default)s)")
+    ap.add_argument("--emulator", default=built("bacalhau-emulator"), help="the emulator binary (default %(default)s)")
     ap.add_argument("--trials", type=int, default=20, help="kills of hypha (default 20)")
     ap.add_argument("--zips", type=int, default=200, help="sample zips (default 200)")
     ap.add_argument("--seed", type=int, default=1, help="seeds the zips, the kill moments and the emulator's faults")

@@ -6,11 +6,11 @@ import Testing
     /// A valid base to break: nodes with known positions.
     static let jobstoreYAML = "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ path }}\"]}}\n"
 
-    func validate(_ yaml: String, extra: [String] = []) throws -> CLI.Result {
+    func validate(_ yaml: String, extra: [String] = [], template: String = Self.jobstoreYAML) throws -> CLI.Result {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
-        try Self.jobstoreYAML.write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
+        try template.write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
         try yaml.write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
         var result = try CLI.run(["validate", dir + "/bad.yml"] + extra)
         result.stderr = result.stderr.replacingOccurrences(of: dir + "/", with: "")
@@ -168,12 +168,8 @@ import Testing
     /// an unknown plugin, an unknown option, a template field no upstream gives and a port
     /// type mismatch, each at its PATH:LINE:COL.
     @Test func fourKindsOfProblemOnFourNodesShowTogether() throws {
-        let dir = try CLI.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/jobstore", withIntermediateDirectories: true)
-        try "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ pth }}\"]}}\n"
-            .write(toFile: dir + "/jobstore/extract.yml", atomically: true, encoding: .utf8)
-        try """
+        let template = "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ pth }}\"]}}\n"
+        let r = try ValidateCommandTests().validate("""
             name: t
             jobstore: jobstore
             nodes:
@@ -198,9 +194,8 @@ import Testing
                 plugin: process
                 from: files
                 max_paralel: 2
-            """.write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
-        let r = try CLI.run(["validate", dir + "/bad.yml"])
-        let err = r.stderr.replacingOccurrences(of: dir + "/", with: "")
+            """, template: template)
+        let err = r.stderr
         #expect(r.status == 1)
         #expect(err.contains("bad.yml:8:13: error: unknown plugin 'arrow-decod'"), "\(err)")
         #expect(err.contains("bad.yml:24:18: error: unknown option 'max_paralel'"), "\(err)")

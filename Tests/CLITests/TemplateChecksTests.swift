@@ -38,7 +38,7 @@ import Testing
     @Test func aMisspeltVariableIsReportedWithASuggestion() throws {
         let r = try validate(extract: Self.template(["{{ path }}", "{{ nmae | stem }}"]))
         #expect(r.status == 1)
-        #expect(r.stderr.contains("jobstore/extract.yml:10:13: error: template variable 'nmae' is not provided by node 'decode'"), "\(r.stderr)")
+        #expect(r.stderr.contains("jobstore/extract.yml:10:14: error: template variable 'nmae' is not provided by node 'decode'"), "\(r.stderr)")
         #expect(r.stderr.contains("did you mean 'name'"), "\(r.stderr)")
     }
 
@@ -46,11 +46,11 @@ import Testing
         let r = try validate(extract: Self.template(["{{ path }}", "{{ owner }}"]),
                              after: Self.template(["{{ record.name | stem }}", "{{ record.checksum }}"]))
         #expect(r.status == 1)
-        #expect(r.stderr.contains("jobstore/extract.yml:10:13: error: template variable 'owner' is not provided by node 'decode'"),
+        #expect(r.stderr.contains("jobstore/extract.yml:10:14: error: template variable 'owner' is not provided by node 'decode'"),
                 "\(r.stderr)")
         #expect(r.stderr.contains("available: modified, name, path, size, vars, workflow"), "\(r.stderr)")
         // Through a job: a result's `record` holds the fields of the record that made the job.
-        #expect(r.stderr.contains("jobstore/after.yml:10:13: error: template variable 'record.checksum' is not provided: "
+        #expect(r.stderr.contains("jobstore/after.yml:10:14: error: template variable 'record.checksum' is not provided: "
                                   + "'record' from node 'run' has no field 'checksum'"), "\(r.stderr)")
         #expect(!r.stderr.contains("after.yml:9:"), "\(r.stderr)")
     }
@@ -60,13 +60,13 @@ import Testing
                                                      "{{ size | json | upper }}"]),
                              after: Self.template(["{{ exit_code | lower }}", "{{ record.size | stem }}", "{{ stdout | lower }}"]))
         #expect(r.status == 1)
-        #expect(r.stderr.contains("jobstore/extract.yml:10:13: error: filter 'stem' needs a string, but 'size' is an int "
+        #expect(r.stderr.contains("jobstore/extract.yml:10:14: error: filter 'stem' needs a string, but 'size' is an int "
                                   + "(through the edge 'decode' → 'spec')"), "\(r.stderr)")
-        #expect(r.stderr.contains("jobstore/extract.yml:11:13: error: filter 'basename' needs a string, but 'modified' is a timestamp"),
+        #expect(r.stderr.contains("jobstore/extract.yml:11:14: error: filter 'basename' needs a string, but 'modified' is a timestamp"),
                 "\(r.stderr)")
-        #expect(r.stderr.contains("jobstore/after.yml:9:13: error: filter 'lower' needs a string, but 'exit_code' is an int "
+        #expect(r.stderr.contains("jobstore/after.yml:9:14: error: filter 'lower' needs a string, but 'exit_code' is an int "
                                   + "(through the edge 'run' → 'after')"), "\(r.stderr)")
-        #expect(r.stderr.contains("jobstore/after.yml:10:13: error: filter 'stem' needs a string, but 'record.size' is an int"),
+        #expect(r.stderr.contains("jobstore/after.yml:10:14: error: filter 'stem' needs a string, but 'record.size' is an int"),
                 "\(r.stderr)")
         #expect(r.stderr.contains("4 errors in"), "\(r.stderr)")
     }

@@ -199,7 +199,7 @@ import Testing
         #expect(r.status == 1)
         #expect(err.contains("bad.yml:8:13: error: unknown plugin 'arrow-decod'"), "\(err)")
         #expect(err.contains("bad.yml:24:18: error: unknown option 'max_paralel'"), "\(err)")
-        #expect(err.contains("jobstore/extract.yml:5:62: error: template variable 'pth' is not provided"), "\(err)")
+        #expect(err.contains("jobstore/extract.yml:5:63: error: template variable 'pth' is not provided"), "\(err)")
         #expect(err.contains("bad.yml:23:11: error: port type mismatch: 'files' (file-watch) emits arrow, but 'run' (process) takes job"),
                 "\(err)")
         #expect(err.contains("bad.yml:12:11: error: node 'spec' reads from unknown node 'files-decoded'"), "\(err)")

@@ -90,8 +90,9 @@ struct JobTemplate: @unchecked Sendable {
             switch node {
             case .scalar(let scalar) where Interpolator.hasPlaceholder(scalar.string):
                 do {
-                    for case .placeholder(let expression, _) in try Interpolator.parse(scalar.string) {
-                        found.append((expression, YAMLValue.location(of: node, in: file)))
+                    let start = YAMLValue.location(of: node, in: file)
+                    for case .placeholder(let expression, let offset) in try Interpolator.parse(scalar.string) {
+                        found.append((expression, Self.location(of: offset, in: scalar, at: start)))
                     }
                 } catch {
                     throw Diagnostic(error.description, at: YAMLValue.location(of: node, in: file))
@@ -102,6 +103,24 @@ struct JobTemplate: @unchecked Sendable {
             }
         }
         return found
+    }
+
+    /// Where the placeholder at character `offset` of `scalar`'s value stands in the file: on
+    /// the scalar's line, past its opening quote, when the text before it is written as it
+    /// reads (no escapes, no line breaks); at the scalar's start otherwise.
+    static func location(of offset: Int, in scalar: Node.Scalar, at start: SourceLocation) -> SourceLocation {
+        let before = scalar.string.prefix(offset)
+        let quote: Int
+        switch scalar.style {
+        case .plain: quote = 0
+        case .singleQuoted: quote = before.contains("'") ? -1 : 1
+        case .doubleQuoted: quote = before.contains(where: { $0 == "\"" || $0 == "\\" }) ? -1 : 1
+        default: quote = -1
+        }
+        guard quote >= 0, !before.contains(where: \.isNewline), !before.contains("\t") else { return start }
+        var location = start
+        location.column += quote + offset
+        return location
     }
 
     /// Renders the spec for one input. Each scalar is rendered on its own, so no value can

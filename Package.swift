@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         // Comes with Hummingbird; the emulator names it to stop its server gracefully.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        // Comes with Hummingbird; the arrow-http source names its HTTP field and status types.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Durable state (SQLite, the system's libsqlite3).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
@@ -72,9 +74,9 @@ let package = Package(
                 "Engine", "HyphaArrow",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/Plugins/ArrowHTTP"
         ),

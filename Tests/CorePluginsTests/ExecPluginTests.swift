@@ -1,0 +1,99 @@
+import Engine
+import Foundation
+@testable import CorePlugins
+import Testing
+
+@Suite struct ExecPluginTests {
+    static let pidEcho = """
+        import json, os, sys, time
+        for line in sys.stdin:
+            r = json.loads(line)
+            if r.get("hang"):
+                time.sleep(60)
+            r["pid"] = os.getpid()
+            print(json.dumps([r]), flush=True)
+        """
+
+    func plugin(_ harness: PluginHarness, script: String, options: [String: Value] = [:]) throws -> ExecPlugin {
+        try script.write(toFile: harness.directory + "/p.py", atomically: true, encoding: .utf8)
+        var all: [String: Value] = ["command": .list(["python3", "p.py"])]
+        for (k, v) in options { all[k] = v }
+        return try ExecPlugin(node: harness.config("up", plugin: ExecPlugin.self, options: all), context: harness.context())
+    }
+
+    @Test func theProgramStartsOnceAnswersEveryMessageAndStopsAtFinish() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let exec = try plugin(harness, script: Self.pidEcho)
+        let emitted = Emitted()
+        for i in 0..<5 { try await exec.process(.record(Record([("i", .int(Int64(i)))])), emitted.output) }
+        let pids = Set(emitted.all.compactMap { payload -> Int64? in
+            guard case .record(let r) = payload, case .int(let pid)? = r["pid"] else { return nil }
+            return pid
+        })
+        #expect(emitted.all.count == 5)
+        #expect(pids.count == 1, "one program for every message")
+        try await exec.finish()
+        if let pid = pids.first {
+            #expect(kill(pid_t(pid), 0) != 0, "the program has exited after finish()")
+        }
+    }
+
+    @Test func cancellingAMessageInterruptsItAndKillsTheProgram() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let exec = try plugin(harness, script: Self.pidEcho)
+        let task = Task { try await exec.process(.record(Record([("hang", true)])), Emitted().output) }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        do {
+            try await task.value
+            Issue.record("a cancelled message did not fail")
+        } catch let failure as MessageFailure {
+            #expect(failure.interrupted, "\(failure)")
+        }
+        // The next message gets a fresh program.
+        let emitted = Emitted()
+        try await exec.process(.record(Record([("i", 1)])), emitted.output)
+        #expect(emitted.all.count == 1)
+        try await exec.finish()
+    }
+
+    @Test func aWrongPayloadOrABadAnswerFailsTheMessage() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let exec = try plugin(harness, script: "import sys\nfor line in sys.stdin:\n    print('not json', flush=True)\n")
+        await #expect(throws: MessageFailure.self) { try await exec.process(.record(Record([("i", 1)])), Emitted().output) }
+        await #expect(throws: MessageFailure.self) {
+            try await exec.process(.arrow(ArrowData(bytes: Data())), Emitted().output)
+        }
+        try await exec.finish()
+    }
+
+    @Test func aProgramThatExitsBetweenMessagesFailsTheNextOneAndIsRestarted() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let exec = try plugin(harness, script: "import sys\nline = sys.stdin.readline()\nprint('[' + line.strip() + ']', flush=True)\n",
+                              options: ["restart_delay": 0.01])
+        let emitted = Emitted()
+        try await exec.process(.record(Record([("i", 1)])), emitted.output)
+        try await Task.sleep(for: .milliseconds(300))  // it has exited by now
+        var failures = 0
+        for i in 2...5 {
+            do { try await exec.process(.record(Record([("i", .int(Int64(i)))])), emitted.output) } catch is MessageFailure { failures += 1 }
+        }
+        #expect(failures == 2, "every other message meets a program that has just exited")
+        #expect(emitted.all.count == 3)
+        try await exec.finish()
+    }
+
+    @Test func framesAreSplitAcrossReads() {
+        var lines = FrameSplitter(lengthPrefixed: false)
+        #expect(lines.add(Array("[1]\n[".utf8)[...]) == [Data("[1]".utf8)])
+        #expect(lines.add(Array("2]\r\n\n[3]\n".utf8)[...]) == [Data("[2]".utf8), Data("[3]".utf8)])
+        var frames = FrameSplitter(lengthPrefixed: true)
+        #expect(frames.add([3, 0, 0, 0, 1, 2][...]) == [])
+        #expect(frames.add([3, 0, 0, 0, 0, 9][...]) == [Data([1, 2, 3]), Data()])
+        #expect(frames.add([0, 0, 0][...]) == [])
+    }
+}

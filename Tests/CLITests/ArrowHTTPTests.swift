@@ -146,10 +146,12 @@ import Testing
         #expect(await post(Data(repeating: 1, count: 10_000)) == 413)
         #expect(await post(Data("not arrow at all".utf8)) == 400)
         #expect(await post(body) == 200)
-        // Keep posting: channels of 64 fill behind the one sleeping job, then 503 pushes back.
+        // Keep posting distinct messages (an identical one would be the same job, which the
+        // journal runs once): channels of 64 fill behind the one sleeping job, then 503 pushes back.
         var statuses: [Int] = []
-        for _ in 0..<300 {
-            let status = await post(body)
+        for n in 0..<300 {
+            let distinct = Data(try ArrowStreamWriter.encode(schema: schema, batches: [try RecordBatch(schema: schema, rows: [[.int(Int64(n) + 2)]])]))
+            let status = await post(distinct)
             statuses.append(status)
             if status == 503 { break }
         }

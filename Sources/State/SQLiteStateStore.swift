@@ -106,6 +106,10 @@ public final class SQLiteStateStore: StateStore {
 
     public var failure: StateStoreError? { writer.failure }
 
+    public func flush() async throws {
+        try await writer.write { _ in }
+    }
+
     // MARK: - Source checkpoints
 
     public func files(node: String) async throws -> [FileCheckpoint] {
@@ -172,8 +176,8 @@ public final class SQLiteStateStore: StateStore {
         return id.value
     }
 
-    public func messageFinished(node: String, id: Int64) async throws {
-        try await writer.write { db in
+    public func messageFinished(node: String, id: Int64) {
+        writer.enqueue { db in
             try db.cachedStatement(sql: "DELETE FROM received WHERE node = ? AND id = ?").execute(arguments: [node, id])
         }
     }

@@ -134,6 +134,14 @@ public final class WorkflowRuntime: Sendable {
         } onCancel: {
             for channel in inputs.values { channel.cancel() }
         }
+        // Queued writes (journal entries, finished messages) commit before the run ends.
+        do {
+            try await state?.flush()
+        } catch let error as StateStoreError {
+            failStateStore(error)
+        } catch {
+            failStateStore(StateStoreError("\(error)"))
+        }
         if let stateError = state?.failure { failStateStore(stateError) }
         let (failureCount, failureLines) = failures.withLock { $0 }
         return Summary(

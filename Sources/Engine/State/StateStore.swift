@@ -11,6 +11,8 @@ import Foundation
 public protocol StateStore: Sendable {
     /// Why the store stopped taking writes, once it has.
     var failure: StateStoreError? { get }
+    /// Returns once everything queued so far is committed (the end of a run).
+    func flush() async throws
 
     // MARK: Source checkpoints
 
@@ -28,8 +30,9 @@ public protocol StateStore: Sendable {
     /// downstream is done with it, so the sender can be answered once it is durable. Returns
     /// its id.
     func messageReceived(node: String, _ bytes: Data) async throws -> Int64
-    /// Everything downstream is done with the message (or failed for good: a dead letter).
-    func messageFinished(node: String, id: Int64) async throws
+    /// Everything downstream is done with the message (or failed for good: a dead letter);
+    /// queued, so it can be said from an acknowledgement's completion.
+    func messageFinished(node: String, id: Int64)
     /// Messages received and not finished, oldest first: a restart emits them again.
     func pendingMessages(node: String) async throws -> [(id: Int64, bytes: Data)]
 

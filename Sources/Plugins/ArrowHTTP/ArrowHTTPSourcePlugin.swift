@@ -202,12 +202,10 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     /// Forgets a kept message once everything downstream is done with it (delivered, or failed
     /// for good: then it is a dead letter); an interrupted one stays for the next start.
     func forget(_ id: Int64) -> @Sendable (Engine.Delivery) -> Void {
-        let (state, node, logger) = (self.state, nodeID, self.logger)
+        let (state, node) = (self.state, nodeID)
         return { delivery in
             guard delivery != .interrupted, let state else { return }
-            Task {
-                do { try await state.messageFinished(node: node, id: id) } catch { logger.error("cannot forget message \(id): \(error)") }
-            }
+            state.messageFinished(node: node, id: id)
         }
     }
 

@@ -105,7 +105,9 @@ import Testing
         #expect(restart.stdout.contains("jobs: 1 completed, 0 failed"), "\(restart.stdout)")
         if killGuardToo { #expect(restart.stderr.contains("left running by an earlier hypha"), "\(restart.stderr)") }
         let history = try CLI.run(["jobs", workflow, "--state-dir", dir + "/state", "--json"])
-        #expect(history.stdout.contains("\"state\":\"completed\"") && history.stdout.contains("\"attempts\":2"), "\(history.stdout)")
+        // Completed by the restart. (`attempts` counts committed intents: the killed run's may
+        // not have committed in the milliseconds before the kill, so it is not asserted.)
+        #expect(history.stdout.contains("\"state\":\"completed\""), "\(history.stdout)")
     }
 
     @Test func aFailedMessageIsRetriedKeptAsADeadLetterAndRunAgainFromItsNode() throws {

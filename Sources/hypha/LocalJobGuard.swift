@@ -20,7 +20,7 @@ final class LocalJobGuard: JobGuard {
         let channel = Pipe()
         helper = Process()
         helper.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        helper.arguments = ["guard-jobs", "--grace", String(grace)]
+        helper.arguments = ["guard-jobs", "--grace", String(grace), "--marker", stateFolder]
         helper.standardInput = channel
         try helper.run()
         pipe = channel.fileHandleForWriting.fileDescriptor
@@ -40,18 +40,7 @@ final class LocalJobGuard: JobGuard {
     /// Ends the process groups of jobs that a Hypha of this state folder started and that are
     /// still running (their Hypha died, and its guard too). Returns how many groups were ended.
     static func endLeftoverJobs(of stateFolder: String, grace: Double) -> Int {
-        let marker = Array("HYPHA_JOB_OF=\(stateFolder)".utf8)
-        var groups = Set<pid_t>()
-        let me = getpid()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), pid != me,
-                  let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
-            let found = environ.split(separator: 0).contains { Array($0) == marker }
-            if found {
-                let group = getpgid(pid)
-                if group > 0 { groups.insert(group) }
-            }
-        }
+        let groups = markedGroups(of: stateFolder)
         guard !groups.isEmpty else { return 0 }
         for group in groups { killpg(group, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
@@ -61,12 +50,41 @@ final class LocalJobGuard: JobGuard {
     }
 }
 
+extension LocalJobGuard {
+    /// Whether no process holds `folder`'s lock (see `StateFolder`).
+    static func stateFolderIsFree(_ folder: String) -> Bool {
+        let fd = open(folder + "/lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
+    }
+
+    /// The process groups of the processes whose environment carries `HYPHA_JOB_OF=stateFolder`.
+    static func markedGroups(of stateFolder: String) -> Set<pid_t> {
+        let marker = Array("HYPHA_JOB_OF=\(stateFolder)".utf8)
+        var groups = Set<pid_t>()
+        let me = getpid()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid != me,
+                  let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"),
+                  environ.split(separator: 0).contains(where: { Array($0) == marker }) else { continue }
+            let group = getpgid(pid)
+            if group > 0 { groups.insert(group) }
+        }
+        return groups
+    }
+}
+
 /// `hypha guard-jobs`: the helper process of `LocalJobGuard` (not for people to run).
 struct GuardJobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guard-jobs", abstract: "Internal: ends the jobs of a Hypha that has died.", shouldDisplay: false)
 
     @Option var grace: Double = 5
+    /// The state folder whose jobs (by their `HYPHA_JOB_OF`) it also ends.
+    @Option var marker: String?
 
     func run() throws {
         // Out of the terminal's process group: Ctrl-C is for Hypha, which stops its jobs itself.
@@ -79,7 +97,10 @@ struct GuardJobsCommand: ParsableCommand {
             guard let sign = line.first, let group = pid_t(line.dropFirst()) else { continue }
             if sign == "+" { groups.insert(group) } else { groups.remove(group) }
         }
-        // Hypha has ended. Groups still listed were running when it did.
+        // Hypha has ended. Groups still listed were running when it did; so were jobs carrying
+        // its marker that it had not reported yet (started in the moment before it died).
+        // Only while no other Hypha holds the state folder: a restart's own jobs carry the marker too.
+        if let marker, LocalJobGuard.stateFolderIsFree(marker) { groups.formUnion(LocalJobGuard.markedGroups(of: marker)) }
         guard !groups.isEmpty else { return }
         for group in groups { killpg(group, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)

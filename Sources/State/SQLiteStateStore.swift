@@ -150,15 +150,15 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    public func filesFinished(node: String, _ files: [FileIdentity], failure: String?) async throws {
+    public func filesFinished(node: String, _ files: [FileIdentity], contentHashes: [String], failure: String?) async throws {
         let now = Date().timeIntervalSince1970
         try await writer.write { db in
             let statement = try db.cachedStatement(sql: """
-                UPDATE files SET state = ?, reason = ?, updated = ?
+                UPDATE files SET state = ?, reason = ?, hash = ?, updated = ?
                 WHERE node = ? AND device = ? AND inode = ? AND size = ? AND modified = ?
                 """)
-            for file in files {
-                try statement.execute(arguments: [failure == nil ? "done" : "failed", failure, now, node,
+            for (file, hash) in zip(files, contentHashes) {
+                try statement.execute(arguments: [failure == nil ? "done" : "failed", failure, hash, now, node,
                                                   Int64(bitPattern: file.device), Int64(bitPattern: file.inode), file.size, file.modified])
             }
         }
@@ -192,13 +192,7 @@ public final class SQLiteStateStore: StateStore {
 
     // MARK: - Job journal
 
-    public func job(node: String, name: String) async throws -> JournalEntry? {
-        try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE node = ? AND name = ?", arguments: [node, name]).map(Self.entry)
-        }
-    }
-
-    public func completedJob(node: String, name: String) async throws -> JournalEntry? {
+    public func completedJob(node: String, name: String) async throws -> CompletedJob? {
         var known = completed.withLock { $0[node] }
         if known == nil {
             let names = try await read { db in
@@ -211,19 +205,19 @@ public final class SQLiteStateStore: StateStore {
             }
         }
         guard known?.contains(name) == true else { return nil }
-        return try await job(node: node, name: name)
-    }
-
-    static func entry(_ row: Row) -> JournalEntry {
-        let details = (row["details"] as String?).flatMap { try? Value(json: Data($0.utf8)) }?.recordValue
-        return JournalEntry(node: row["node"], name: row["name"], state: JournalEntry.State(rawValue: row["state"]) ?? .failed,
-                            fingerprint: row["fingerprint"], pid: (row["pid"] as Int64?).map { Int32(truncatingIfNeeded: $0) },
-                            remoteID: row["remote_id"], details: details, attempts: row["attempts"])
+        return try await read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT fingerprint, details FROM jobs WHERE node = ? AND name = ? AND state = 'completed'
+                """, arguments: [node, name]),
+                let details = (row["details"] as String?).flatMap({ try? Value(json: Data($0.utf8)) })?.recordValue
+            else { return nil }
+            return CompletedJob(fingerprint: row["fingerprint"], details: details)
+        }
     }
 
     public func jobIntent(node: String, job: Job, fingerprint: String) async throws {
         let input = Value.map(job.input).json
-        let file = job.input["path"]?.stringValue ?? job.input["record"]?["path"]?.stringValue
+        let file = job.input.sourceFile
         let now = Date().timeIntervalSince1970
         writer.enqueue { db in
             try db.cachedStatement(sql: """

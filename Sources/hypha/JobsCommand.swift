@@ -24,7 +24,7 @@ struct JobsCommand: AsyncParsableCommand {
     @Option(help: "At most this many jobs, newest first.")
     var limit = 200
 
-    static let states = JournalEntry.State.allCases.map(\.rawValue)
+    static let states = JournalState.allCases.map(\.rawValue)
 
     func validate() throws {
         if let stateFilter, !Self.states.contains(stateFilter) {

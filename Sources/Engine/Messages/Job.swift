@@ -51,3 +51,23 @@ public struct JobResult: Sendable {
         return r
     }
 }
+
+extension Record {
+    /// The file a record is about, as far as its fields tell: its `path`, or the `path` of the
+    /// record it carries (a job result's `record`).
+    public var sourceFile: String? {
+        self["path"]?.stringValue ?? self["record"]?["path"]?.stringValue
+    }
+}
+
+extension Payload {
+    /// The file this message came from, as far as its fields tell (not for Arrow messages).
+    public var sourceFile: String? {
+        switch self {
+        case .record(let record): record.sourceFile
+        case .job(let job): job.input.sourceFile
+        case .result(let result): result.job.input.sourceFile
+        case .arrow: nil
+        }
+    }
+}

@@ -319,8 +319,8 @@ public final class WorkflowRuntime: Sendable {
 
     /// Gives `processor` the value it takes out of `payload`. For an executor with state, the
     /// job journal comes first: a job recorded as completed (with the same spec) is not run
-    /// again, its recorded result is emitted instead; otherwise the intent is committed before
-    /// the job starts, and how it ended after.
+    /// again, its recorded result is emitted instead; otherwise its intent is written before
+    /// the job starts and how it ended after (queued writes: see `StateStore`).
     func process<P: ProcessorPlugin>(_ payload: Payload, with processor: P, node: WorkflowPlan.Node,
                                      _ output: Output) async throws {
         guard let input = P.Input(payload) else {
@@ -332,12 +332,11 @@ public final class WorkflowRuntime: Sendable {
             return
         }
         let id = node.config.id
-        let fingerprint = Self.fingerprint(job)
-        if let entry = try await state.completedJob(node: id, name: job.name), entry.state == .completed,
-           entry.fingerprint == fingerprint, let details = entry.details {
+        let fingerprint = SpecFingerprint.of(.map(job.spec))
+        if let completed = try await state.completedJob(node: id, name: job.name), completed.fingerprint == fingerprint {
             logger.info("job \(job.name) completed in an earlier run; using its recorded result", metadata: ["node": "\(id)"])
             reusedJobs.withLock { $0 += 1 }
-            try await output.emit(.result(JobResult(job: job, state: .completed, details: details)))
+            try await output.emit(.result(JobResult(job: job, state: .completed, details: completed.details)))
             return
         }
         try await state.jobIntent(node: id, job: job, fingerprint: fingerprint)
@@ -358,20 +357,11 @@ public final class WorkflowRuntime: Sendable {
         }
     }
 
-    /// A job spec's fingerprint: a hash of its JSON.
-    static func fingerprint(_ job: Job) -> String {
-        var hash = StableHash()
-        var json: [UInt8] = []
-        Value.map(job.spec).writeJSON(into: &json)
-        hash.add(json)
-        return hash.hex
-    }
-
     /// Keeps a message that failed for good, with what to look at.
     func keepDeadLetter(_ payload: Payload, at node: String, _ failure: any Error) async {
         deadLetters.withLock { $0 += 1 }
         guard let state else { return }
-        let letter = DeadLetter(node: node, reason: "\(failure)", payload: payload, file: Self.sourceFile(of: payload),
+        let letter = DeadLetter(node: node, reason: "\(failure)", payload: payload, file: payload.sourceFile,
                                 logPaths: (failure as? MessageFailure)?.logs ?? [])
         do {
             try await state.deadLetter(letter)
@@ -380,18 +370,6 @@ public final class WorkflowRuntime: Sendable {
         } catch {
             failStateStore(StateStoreError("\(error)"))
         }
-    }
-
-    /// The file a message came from, as far as its fields tell.
-    static func sourceFile(of payload: Payload) -> String? {
-        let record: Record?
-        switch payload {
-        case .record(let r): record = r
-        case .job(let job): record = job.input
-        case .result(let result): record = result.job.input
-        case .arrow: record = nil
-        }
-        return record?["path"]?.stringValue ?? record?["record"]?["path"]?.stringValue
     }
 
     /// The state store failed: nothing more can be promised, so the run stops.

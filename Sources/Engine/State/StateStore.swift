@@ -22,7 +22,9 @@ public protocol StateStore: Sendable {
     func filesEmitted(node: String, _ files: [FileCheckpoint]) async throws
     /// Records how files ended: everything downstream finished (`failure` nil), or some part
     /// failed for good (the file is not emitted again; its message is a dead letter).
-    func filesFinished(node: String, _ files: [FileIdentity], failure: String?) async throws
+    /// `contentHashes` (one per file, in order) are recorded with them: computed here, off the
+    /// path from a new file to its job.
+    func filesFinished(node: String, _ files: [FileIdentity], contentHashes: [String], failure: String?) async throws
 
     // MARK: Received messages
 
@@ -38,11 +40,9 @@ public protocol StateStore: Sendable {
 
     // MARK: Job journal
 
-    /// The journal's entry for a job, if it has one.
-    func job(node: String, name: String) async throws -> JournalEntry?
-    /// The entry of a job recorded as completed, if it is one (asked before every job, so it
-    /// answers from memory where it can).
-    func completedJob(node: String, name: String) async throws -> JournalEntry?
+    /// The job, if the journal records it as completed (asked before every job, so it answers
+    /// from memory where it can).
+    func completedJob(node: String, name: String) async throws -> CompletedJob?
     /// Before a job is started or submitted: its spec's fingerprint and its input.
     func jobIntent(node: String, job: Job, fingerprint: String) async throws
     /// The job is running: its local process group, or the id Bacalhau gave it.
@@ -88,7 +88,7 @@ public struct FileCheckpoint: Sendable, Equatable {
     /// The inode's change time (ns) when recorded: a different one means something touched the
     /// file (a rename, or a write that kept size and mtime), and the content hash decides.
     public var changed: Int64
-    /// A hash of the content (its size, first and last 64 KiB).
+    /// A hash of the content (its size, first and last 64 KiB); empty until the file is finished.
     public var contentHash: String
     public var state: State
 
@@ -101,33 +101,20 @@ public struct FileCheckpoint: Sendable, Equatable {
     }
 }
 
-/// A job as the journal knows it.
-public struct JournalEntry: Sendable {
-    public enum State: String, Sendable, CaseIterable {
-        case intent, running, completed, failed, interrupted
-    }
+/// The states a job passes through in the journal.
+public enum JournalState: String, Sendable, CaseIterable {
+    case intent, running, completed, failed, interrupted
+}
 
-    public var node: String
-    public var name: String
-    public var state: State
+/// A job the journal records as completed: the spec it ran with and its result's details (to
+/// emit again instead of running it again).
+public struct CompletedJob: Sendable {
     public var fingerprint: String
-    /// The local process group, when the job ran here.
-    public var pid: Int32?
-    public var remoteID: String?
-    /// For a completed job, the result's details (to emit again instead of running it again).
-    public var details: Record?
-    public var attempts: Int
+    public var details: Record
 
-    public init(node: String, name: String, state: State, fingerprint: String, pid: Int32?, remoteID: String?,
-                details: Record?, attempts: Int) {
-        self.node = node
-        self.name = name
-        self.state = state
+    public init(fingerprint: String, details: Record) {
         self.fingerprint = fingerprint
-        self.pid = pid
-        self.remoteID = remoteID
         self.details = details
-        self.attempts = attempts
     }
 }
 

@@ -54,8 +54,9 @@ enum ExecOptions {
     }
 }
 
-/// What an `exec` node runs: its copies of the program, handed out one message each.
-final class ExecNode: Sendable {
+/// What an `exec` node runs: its copies of the program, handed out one message each (what the
+/// `ExecVariant`s share).
+public final class ExecNode: Sendable {
     let settings: ExecSettings
     private let idle: Mutex<[ExecWorker]>
     private let all: [ExecWorker]
@@ -118,53 +119,48 @@ final class ExecNode: Sendable {
     }
 }
 
+/// What the three exec plugins share: each is an `ExecNode` whose answers are its spec's output.
+public protocol ExecVariant: ProcessorPlugin where Input == Payload {
+    var exec: ExecNode { get }
+    init(exec: ExecNode)
+}
+
+extension ExecVariant {
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] { ExecOptions.validate(node) }
+    public init(node: NodeConfig, context: RunContext) throws {
+        self.init(exec: try ExecNode(node: node, context: context, output: Self.spec.output))
+    }
+    public var concurrency: Int { exec.concurrency }
+    public func process(_ payload: Payload, _ output: Output) async throws { try await exec.process(payload, output) }
+    public func finish() async throws { await exec.finish() }
+}
+
 /// `exec` (record|arrow → record): a program in any language as a transform; see `ExecOptions`.
-public struct ExecPlugin: ProcessorPlugin {
+public struct ExecPlugin: ExecVariant {
     public static let spec = PluginSpec(
         name: "exec",
         summary: "Runs a program in any language as a transform emitting records: one JSON line in, one JSON array of records (or {\"error\": ...}) out.",
         output: .record, options: ExecOptions.all)
-    public static func validate(_ node: NodeConfig) -> [Diagnostic] { ExecOptions.validate(node) }
-
-    let node: ExecNode
-    public init(node: NodeConfig, context: RunContext) throws {
-        self.node = try ExecNode(node: node, context: context, output: .record)
-    }
-    public var concurrency: Int { node.concurrency }
-    public func process(_ payload: Payload, _ output: Output) async throws { try await node.process(payload, output) }
-    public func finish() async throws { await node.finish() }
+    public let exec: ExecNode
+    public init(exec: ExecNode) { self.exec = exec }
 }
 
 /// `exec-arrow` (record|arrow → arrow): as `exec`, answering with length-prefixed Arrow IPC streams.
-public struct ExecArrowPlugin: ProcessorPlugin {
+public struct ExecArrowPlugin: ExecVariant {
     public static let spec = PluginSpec(
         name: "exec-arrow",
         summary: "Runs a program in any language as a transform emitting Arrow: each answer a length-prefixed Arrow IPC stream.",
         output: .arrow, options: ExecOptions.all)
-    public static func validate(_ node: NodeConfig) -> [Diagnostic] { ExecOptions.validate(node) }
-
-    let node: ExecNode
-    public init(node: NodeConfig, context: RunContext) throws {
-        self.node = try ExecNode(node: node, context: context, output: .arrow)
-    }
-    public var concurrency: Int { node.concurrency }
-    public func process(_ payload: Payload, _ output: Output) async throws { try await node.process(payload, output) }
-    public func finish() async throws { await node.finish() }
+    public let exec: ExecNode
+    public init(exec: ExecNode) { self.exec = exec }
 }
 
 /// `exec-sink` (record|arrow →): as `exec`, a sink; the program answers `[]` (or an error) per message.
-public struct ExecSinkPlugin: ProcessorPlugin {
+public struct ExecSinkPlugin: ExecVariant {
     public static let spec = PluginSpec(
         name: "exec-sink",
         summary: "Runs a program in any language as a sink: it answers [] (or {\"error\": ...}) to each message.",
         output: nil, options: ExecOptions.all)
-    public static func validate(_ node: NodeConfig) -> [Diagnostic] { ExecOptions.validate(node) }
-
-    let node: ExecNode
-    public init(node: NodeConfig, context: RunContext) throws {
-        self.node = try ExecNode(node: node, context: context, output: nil)
-    }
-    public var concurrency: Int { node.concurrency }
-    public func process(_ payload: Payload, _ output: Output) async throws { try await node.process(payload, output) }
-    public func finish() async throws { await node.finish() }
+    public let exec: ExecNode
+    public init(exec: ExecNode) { self.exec = exec }
 }

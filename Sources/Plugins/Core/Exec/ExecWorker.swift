@@ -227,16 +227,7 @@ final class RunningProgram: Sendable {
         let fd = stdinFD, queued = writesQueued
         var written = 0
         if queued.count.load(ordering: .acquiring) == 0 {
-            written = message.withUnsafeBytes { bytes -> Int in
-                var done = 0
-                while done < bytes.count {
-                    let n = write(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    done += n
-                }
-                return done
-            }
+            written = message.withUnsafeBytes { Self.write($0, to: fd) }
         }
         guard written < message.count else { return }
         let rest = message.dropFirst(written)
@@ -244,18 +235,22 @@ final class RunningProgram: Sendable {
         writes.async {
             // Blocking again for the rest: the program reads, or the timeout kills it.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-            rest.withUnsafeBytes { bytes in
-                var done = 0
-                while done < bytes.count {
-                    let n = write(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    done += n
-                }
-            }
+            _ = rest.withUnsafeBytes { Self.write($0, to: fd) }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             queued.count.subtract(1, ordering: .releasing)
         }
+    }
+
+    /// Writes as much of `bytes` as `fd` takes (all of it when blocking); how much was written.
+    static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
+        }
+        return done
     }
 
     func closeInput() {

@@ -28,8 +28,7 @@ final class Checkpoints: Sendable {
     func emitted(_ files: [FileInfo]) async throws {
         if let failure = state.failure { throw failure }
         let records = files.map { file in
-            FileCheckpoint(identity: file.identity, path: file.path, changed: file.changed,
-                           contentHash: ContentHash.of(file.path), state: .emitted)
+            FileCheckpoint(identity: file.identity, path: file.path, changed: file.changed, contentHash: "", state: .emitted)
         }
         try await state.filesEmitted(node: node, records)
         outstanding.withLock { $0.count += 1 }
@@ -47,9 +46,13 @@ final class Checkpoints: Sendable {
             return
         }
         let identities = files.map(\.identity)
+        let paths = files.map(\.path)
         Task {
             do {
-                try await self.state.filesFinished(node: self.node, identities, failure: failure)
+                // The content hash, which tells a renamed file on a later start, is taken here:
+                // after the file's jobs, not on the way to them.
+                try await self.state.filesFinished(node: self.node, identities, contentHashes: paths.map(ContentHash.of),
+                                                   failure: failure)
             } catch {
                 self.logger.error("cannot record files as finished: \(error)")
             }

@@ -293,7 +293,7 @@ struct FileTracker {
         var info = FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified,
                             identity: identity, changed: Self.nanos(st.st_ctim))
         if let earlier = checkpoints[DeviceInode(device: identity.device, inode: identity.inode)], earlier.identity == identity,
-           earlier.changed == info.changed || earlier.contentHash == ContentHash.of(path) {
+           earlier.changed == info.changed || (!earlier.contentHash.isEmpty && earlier.contentHash == ContentHash.of(path)) {
             // The same file as an earlier run's (perhaps renamed: the inode's change time moved,
             // the content is the same).
             guard earlier.state == .emitted else { return nil }

@@ -1,22 +1,37 @@
-import Engine
-
 /// A short, stable fingerprint of a job spec: FNV-1a (64-bit) over its JSON with map keys
-/// sorted. It tells "the same job again" (adopt it) from "this job with another spec" (a
-/// changed template or variables: update it). Not a security hash.
-enum SpecFingerprint {
-    static func of(_ value: Value) -> String {
-        StableHash.hex(of: canonical(value))
+/// sorted. It tells "the same job again" from "this job with another spec" (a changed template
+/// or variables): the job journal uses it to decide whether a recorded result still stands,
+/// the bacalhau plugin to tell a job to adopt from one to update. Not a security hash.
+public enum SpecFingerprint {
+    public static func of(_ value: Value) -> String {
+        var hash = StableHash()
+        var bytes: [UInt8] = []
+        writeCanonical(value, into: &bytes)
+        hash.add(bytes)
+        return hash.hex
     }
 
-    static func canonical(_ value: Value) -> String {
+    /// The JSON of `value` with every map's keys sorted.
+    static func writeCanonical(_ value: Value, into out: inout [UInt8]) {
         switch value {
         case .map(let record):
-            let pairs = record.fields.sorted { $0.0 < $1.0 }
-            return "{" + pairs.map { Value.string($0.0).json + ":" + canonical($0.1) }.joined(separator: ",") + "}"
+            out.append(UInt8(ascii: "{"))
+            for (index, (key, item)) in record.fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Value.string(key).writeJSON(into: &out)
+                out.append(UInt8(ascii: ":"))
+                writeCanonical(item, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         case .list(let items):
-            return "[" + items.map(canonical).joined(separator: ",") + "]"
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeCanonical(item, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         default:
-            return value.json
+            value.writeJSON(into: &out)
         }
     }
 }

@@ -49,4 +49,14 @@ import Testing
         #expect(record["duration"] == .float(1.5))
         #expect(ExecutorResult.excerpt("a\nb\n\nc\nd\n") == ": b | c | d")
     }
+
+    /// The fingerprint is FNV-1a over the JSON with every map's keys sorted: the values stored
+    /// on Bacalhau jobs by earlier versions stay valid.
+    @Test func specFingerprintsHashTheKeySortedJSON() {
+        let spec = Value.map(Record([("Type", "batch"), ("Tasks", .list([.map(Record([("Name", "t"), ("Engine", .map(Record([("Type", "process")])))]))])),
+                                     ("Count", 1)]))
+        let canonical = #"{"Count":1,"Tasks":[{"Engine":{"Type":"process"},"Name":"t"}],"Type":"batch"}"#
+        #expect(SpecFingerprint.of(spec) == StableHash.hex(of: canonical))
+        #expect(SpecFingerprint.of(spec) != StableHash.hex(of: spec.json))
+    }
 }

@@ -42,16 +42,21 @@ final class LocalJobGuard: JobGuard {
     static func endLeftoverJobs(of stateFolder: String, grace: Double) -> Int {
         let groups = markedGroups(of: stateFolder)
         guard !groups.isEmpty else { return 0 }
-        for group in groups { killpg(group, SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline, groups.contains(where: { killpg($0, 0) == 0 }) { usleep(20_000) }
-        for group in groups { killpg(group, SIGKILL) }
+        LocalJobGuard.end(groups, grace: grace)
         return groups.count
     }
 }
 
 extension LocalJobGuard {
     /// Whether no process holds `folder`'s lock (see `StateFolder`).
+    /// SIGTERM to each process group, SIGKILL to those still there after `grace` seconds.
+    static func end(_ groups: Set<pid_t>, grace: Double) {
+        for group in groups { killpg(group, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline, groups.contains(where: { killpg($0, 0) == 0 }) { usleep(20_000) }
+        for group in groups { killpg(group, SIGKILL) }
+    }
+
     static func stateFolderIsFree(_ folder: String) -> Bool {
         let fd = open(folder + "/lock", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return true }
@@ -102,9 +107,6 @@ struct GuardJobsCommand: ParsableCommand {
         // Only while no other Hypha holds the state folder: a restart's own jobs carry the marker too.
         if let marker, LocalJobGuard.stateFolderIsFree(marker) { groups.formUnion(LocalJobGuard.markedGroups(of: marker)) }
         guard !groups.isEmpty else { return }
-        for group in groups { killpg(group, SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline, groups.contains(where: { killpg($0, 0) == 0 }) { usleep(20_000) }
-        for group in groups { killpg(group, SIGKILL) }
+        LocalJobGuard.end(groups, grace: grace)
     }
 }

@@ -12,29 +12,48 @@ import Synchronization
 /// (`endLeftoverJobs`).
 final class LocalJobGuard: JobGuard {
     let environmentKey: (name: String, value: String)
-    private let pipe: Int32
-    private let helper: Process
+    private let grace: Double
+    /// The helper and the pipe to it, started with the first job (a run without local jobs
+    /// starts none).
+    private let helper = Mutex<(process: Process, input: FileHandle)?>(nil)
+    private let failedToStart = Mutex(false)
 
-    init(stateFolder: String, grace: Double) throws {
+    init(stateFolder: String, grace: Double) {
         environmentKey = ("HYPHA_JOB_OF", stateFolder)
-        let channel = Pipe()
-        helper = Process()
-        helper.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        helper.arguments = ["guard-jobs", "--grace", String(grace), "--marker", stateFolder]
-        helper.standardInput = channel
-        try helper.run()
-        pipe = channel.fileHandleForWriting.fileDescriptor
-        // Keep the descriptor out of every job (they are spawned with closefrom(3) as well).
-        _ = fcntl(pipe, F_SETFD, FD_CLOEXEC)
-        signal(SIGPIPE, SIG_IGN)
+        self.grace = grace
     }
 
     func started(processGroup: Int32) { send("+\(processGroup)\n") }
     func ended(processGroup: Int32) { send("-\(processGroup)\n") }
 
     private func send(_ line: String) {
+        let fd: Int32? = helper.withLock { helper in
+            if helper == nil, !failedToStart.withLock({ $0 }) {
+                do {
+                    helper = try start()
+                } catch {
+                    failedToStart.withLock { $0 = true }
+                    Console.error("hypha: cannot start the job guard (\(error)); local jobs may outlive a killed hypha")
+                }
+            }
+            return helper?.input.fileDescriptor
+        }
         // A line is far below PIPE_BUF, so each write is atomic among the writing tasks.
-        _ = line.withCString { write(pipe, $0, strlen($0)) }
+        if let fd { _ = line.withCString { write(fd, $0, strlen($0)) } }
+    }
+
+    private func start() throws -> (process: Process, input: FileHandle) {
+        let channel = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = ["guard-jobs", "--grace", String(grace), "--marker", environmentKey.value]
+        process.standardInput = channel
+        try process.run()
+        let input = channel.fileHandleForWriting
+        // Keep the descriptor out of every job (they are spawned with closefrom(3) as well).
+        _ = fcntl(input.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        signal(SIGPIPE, SIG_IGN)
+        return (process, input)
     }
 
     /// Ends the process groups of jobs that a Hypha of this state folder started and that are

@@ -60,8 +60,7 @@ struct WorkflowRunner {
         if leftovers > 0 {
             logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(guardKey); their jobs run again")
         }
-        let jobGuard = try? LocalJobGuard(stateFolder: guardKey, grace: 2)
-        if jobGuard == nil { logger.warning("cannot start the job guard; local jobs may outlive a killed hypha") }
+        let jobGuard = LocalJobGuard(stateFolder: guardKey, grace: 2)
         let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
                                       state: stateFolder?.store, jobGuard: jobGuard)
         logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder?.path ?? "none (--no-state)"), job logs in \(runDirectory)")

@@ -72,7 +72,7 @@ public final class ExecNode: Sendable {
         settings = ExecSettings(
             nodeID: node.id, program: program, executable: path, arguments: Array(command.dropFirst()),
             directory: node.workflow.directory,
-            environment: JobEnvironment(passthrough: node[ExecOptions.envPassthrough]).base,
+            environment: JobEnvironment(passthrough: node[ExecOptions.envPassthrough]),
             input: node[ExecOptions.input] == "arrow" ? .arrow : .record, output: output,
             timeout: node[ExecOptions.timeout],
             backoff: RetryPolicy(maxAttempts: Int.max, initialDelay: node[ExecOptions.restartDelay].inSeconds,

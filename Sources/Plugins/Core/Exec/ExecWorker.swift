@@ -11,7 +11,7 @@ struct ExecSettings: Sendable {
     var executable: String
     var arguments: [String]
     var directory: String
-    var environment: [String: String]
+    var environment: JobEnvironment
     var input: PortType
     /// Nil for `exec-sink`: answers are JSON lines and their records are dropped.
     var output: PortType?
@@ -149,7 +149,7 @@ final class ExecWorker: Sendable {
 /// blocks no task: the timeout kills it), a thread reading answers off its stdout into
 /// `answers`, and one copying its stderr lines into the node's log.
 final class RunningProgram: Sendable {
-    private let process: ProcessBox
+    private let process: ChildProcess
     private let stdin: FileHandle
     private let stdinFD: Int32
     private let writes: DispatchQueue
@@ -160,27 +160,28 @@ final class RunningProgram: Sendable {
     init(settings: ExecSettings, copy: Int) throws {
         // A program that exits between messages must show as a failed write (EPIPE), not end Hypha.
         signal(SIGPIPE, SIG_IGN)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: settings.executable)
-        process.arguments = settings.arguments
-        process.environment = settings.environment
-        process.currentDirectoryURL = URL(fileURLWithPath: settings.directory)
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        self.process = ProcessBox(process)
-        stdin = input.fileHandleForWriting
-        stdinFD = input.fileHandleForWriting.fileDescriptor
+        // Started as local jobs are (ProcessLauncher: no shell, its own session, no inherited
+        // descriptors), with pipes for its three streams.
+        let stdinPipe = try ProcessLauncher.pipe(), stdoutPipe = try ProcessLauncher.pipe(), stderrPipe = try ProcessLauncher.pipe()
+        let pid: pid_t
+        do {
+            pid = try ProcessLauncher.spawn(program: settings.executable, arguments: settings.arguments,
+                                            environment: settings.environment, adding: [:], workingDirectory: settings.directory,
+                                            stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
+        } catch {
+            for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] { close(fd) }
+            throw error
+        }
+        for fd in [stdinPipe.read, stdoutPipe.write, stderrPipe.write] { close(fd) }
+        self.process = ChildProcess(pid: pid)
+        stdin = FileHandle(fileDescriptor: stdinPipe.write, closeOnDealloc: true)
+        stdinFD = stdinPipe.write
         _ = fcntl(stdinFD, F_SETFL, fcntl(stdinFD, F_GETFL) | O_NONBLOCK)
         writes = DispatchQueue(label: "hypha.exec.\(settings.nodeID).\(copy).stdin")
 
         let answers = answers, box = self.process
-        let stdoutFD = output.fileHandleForReading.fileDescriptor
+        let stdoutFD = stdoutPipe.read
         let framed = settings.output == .arrow
-        let pid = process.processIdentifier
-        let outReader = output.fileHandleForReading
         Thread.detachNewThread {
             var splitter = FrameSplitter(lengthPrefixed: framed)
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -190,22 +191,21 @@ final class RunningProgram: Sendable {
                 if n <= 0 { break }
                 for frame in splitter.add(buffer[0..<n]) { answers.put(frame) }
             }
-            box.process.waitUntilExit()
-            let why: String = switch box.process.terminationReason {
-            case .uncaughtSignal: "(pid \(pid)) was killed by signal \(box.process.terminationStatus)"
-            default: "(pid \(pid)) exited with status \(box.process.terminationStatus)"
+            close(stdoutFD)
+            let why: String = switch box.waitForExit() {
+            case .signaled(let signal): "(pid \(pid)) was killed by signal \(signal)"
+            case .exited(let code): "(pid \(pid)) exited with status \(code)"
             }
             answers.close(why)
-            try? outReader.close()
         }
         let tick = min(max(settings.timeout / 10, .milliseconds(1)), .milliseconds(100))
         Task.detached { await answers.watch(tick: tick) }
         let logger = settings.logger, program = settings.program
-        let errReader = errors.fileHandleForReading
+        let stderrFD = stderrPipe.read
         Thread.detachNewThread {
             var splitter = FrameSplitter(lengthPrefixed: false)
             var buffer = [UInt8](repeating: 0, count: 1 << 14)
-            let fd = errReader.fileDescriptor
+            let fd = stderrFD
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
@@ -214,11 +214,11 @@ final class RunningProgram: Sendable {
                     logger.notice("\(program) (copy \(copy)): \(String(decoding: line, as: UTF8.self))")
                 }
             }
-            try? errReader.close()
+            close(fd)
         }
     }
 
-    var isRunning: Bool { process.process.isRunning }
+    var isRunning: Bool { process.isRunning }
 
     /// Writes one message; a dead program's broken pipe shows as the end of its stdout.
     func send(_ message: Data) {
@@ -259,7 +259,7 @@ final class RunningProgram: Sendable {
     }
 
     func kill() {
-        if process.process.isRunning { _ = Foundation.kill(process.process.processIdentifier, SIGKILL) }
+        process.kill()
         closeInput()
     }
 }
@@ -268,10 +268,27 @@ final class WriteCounter: Sendable {
     let count = Atomic<Int>(0)
 }
 
-/// `Process` is used from one worker at a time (its reader thread only waits for it).
-final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
+/// A started program: its pid, reaped by the thread that read its stdout to the end.
+final class ChildProcess: Sendable {
+    let pid: pid_t
+    private let exited = Atomic<Bool>(false)
+
+    init(pid: pid_t) { self.pid = pid }
+
+    var isRunning: Bool { !exited.load(ordering: .acquiring) }
+
+    /// Waits for the program to end and reaps it (called once).
+    func waitForExit() -> ProcessLauncher.Exit {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exited.store(true, ordering: .releasing)
+        return ProcessLauncher.Exit(status: status)
+    }
+
+    /// SIGKILL while it has not been reaped (its pid cannot have been reused yet).
+    func kill() {
+        if isRunning { _ = Glibc.kill(pid, SIGKILL) }
+    }
 }
 
 /// Splits a byte stream into JSON lines or into frames of a 4-byte little-endian length and

@@ -32,26 +32,19 @@ final class JobOutput: Sendable {
         var description: String
     }
 
-    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    /// glibc's `pipe2` (a GNU extension Swift's Glibc module doesn't import): a pipe whose
-    /// ends are close-on-exec from the start, in one call instead of three.
-    static let pipe2: Pipe2? = dlsym(dlopen(nil, RTLD_NOW), "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
-
     /// A stream for a job whose log goes to `path`; through a pipe when `piped`.
     init(path: String, tailBytes: Int, piped: Bool) throws(Failure) {
         self.path = path
         self.tailBytes = max(0, tailBytes)
         if piped {
-            var ends: [Int32] = [-1, -1]
-            if let pipe2 = Self.pipe2 {
-                guard pipe2(&ends, O_CLOEXEC) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
-            } else {
-                guard pipe(&ends) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
-                _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-                _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+            let ends: (read: Int32, write: Int32)
+            do {
+                ends = try ProcessLauncher.pipe()
+            } catch {
+                throw Failure(description: error.description)
             }
-            _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
-            (readEnd, childEnd) = (ends[0], ends[1])
+            _ = fcntl(ends.read, F_SETFL, O_NONBLOCK)
+            (readEnd, childEnd) = (ends.read, ends.write)
         } else {
             let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }

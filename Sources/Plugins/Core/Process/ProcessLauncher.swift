@@ -39,16 +39,38 @@ enum ProcessLauncher {
         dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: FileActionClosefrom.self) }
     }()
 
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    /// glibc's `pipe2` (a GNU extension Swift's Glibc module doesn't import).
+    static let pipe2: Pipe2? = dlsym(dlopen(nil, RTLD_NOW), "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
+
+    /// A pipe whose ends are close-on-exec from the start (in one call where `pipe2` exists), so
+    /// no other child inherits them.
+    static func pipe() throws(Failure) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [-1, -1]
+        if let pipe2 {
+            guard pipe2(&ends, O_CLOEXEC) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
+        } else {
+            guard Glibc.pipe(&ends) == 0 else { throw Failure(description: "cannot make a pipe: \(String(cString: strerror(errno)))") }
+            _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        }
+        return (ends[0], ends[1])
+    }
+
     /// `/dev/null`, opened once: every job's stdin (a `dup2` in the child instead of a path lookup).
     static let devNull: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
     /// Spawns `program` (an absolute path) with `arguments`; returns its pid.
+    /// `stdin` is /dev/null unless a descriptor is given. Descriptors from 3 up are closed in the
+    /// child, so a program never holds Hypha's files, pipes or database open.
     static func spawn(program: String, arguments: [String], environment: JobEnvironment, adding overrides: [String: String],
-                      workingDirectory: String?, stdout: Int32, stderr: Int32) throws(Failure) -> pid_t {
+                      workingDirectory: String?, stdin: Int32? = nil, stdout: Int32, stderr: Int32) throws(Failure) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if devNull > 2 {  // (a process started without stdin may get 0, 1 or 2 for it)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else if devNull > 2 {  // (a process started without stdin may get 0, 1 or 2 for it)
             posix_spawn_file_actions_adddup2(&actions, devNull, 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)

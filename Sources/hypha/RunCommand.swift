@@ -20,11 +20,27 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Process what is present now, wait for every job, then exit.")
     var once = false
 
+    @Flag(help: "Reload when the workflow file or a jobstore template changes (SIGHUP always reloads): only the nodes that changed restart.")
+    var watch = false
+
     @OptionGroup var runOptions: RunOptions
+
+    func validate() throws {
+        if watch && once { throw ValidationError("--watch keeps running and reloads on edits; --once ends after one pass: use one of them") }
+        if watch && runOptions.noState {
+            throw ValidationError("--watch keeps the sources' positions across a reload in the state folder; drop --no-state")
+        }
+    }
 
     func run() async throws {
         let plan = try workflow.load()
-        let code = try await WorkflowRunner(options: runOptions).run(plan, once: once)
+        let arguments = workflow
+        let overrides = try workflow.overrides()
+        // SIGHUP reloads a run that keeps going (with state: a source's position is kept there).
+        let reload = once || runOptions.noState ? nil : LiveReload(file: workflow.workflow, watch: watch) { () throws(Diagnostics) in
+            try WorkflowLoader(registry: BuiltinPlugins.registry).load(path: arguments.workflow, overrides: overrides)
+        }
+        let code = try await WorkflowRunner(options: runOptions).run(plan, once: once, reload: reload)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -17,12 +17,16 @@ struct WorkflowRunner {
     enum Event: Sendable {
         case finished(WorkflowRuntime.Summary)
         case forceStop
+        /// A new version of the workflow whose shape changed: it starts once the running one ends.
+        case restart(WorkflowPlan)
         case idle
     }
 
     /// Runs `plan`; with `injections`, runs those messages through the DAG instead of the
     /// sources, and `afterwards` gets the state folder before it is released.
+    /// With `reload`, the workflow is loaded again on SIGHUP (and on edits with `--watch`).
     func run(_ plan: WorkflowPlan, once: Bool, injecting injections: [WorkflowRuntime.Injection] = [],
+             reload: LiveReload? = nil,
              afterwards: ((StateFolder) async throws -> Void)? = nil) async throws -> Int32 {
         let showProgress = Console.stderrIsTerminal && !options.noProgress
         let level = options.logLevel ?? (showProgress ? .warning : .info)
@@ -61,57 +65,76 @@ struct WorkflowRunner {
             logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(guardKey); their jobs run again")
         }
         let jobGuard = LocalJobGuard(stateFolder: guardKey, grace: 2)
-        let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
-                                      state: stateFolder?.store, jobGuard: jobGuard)
         logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder?.path ?? "none (--no-state)"), job logs in \(runDirectory)")
 
         let started = ContinuousClock.now
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
-        let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
         let grace = options.grace
         var interrupted = false
-        let summary: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
-            group.addTask { .finished(try await runtime.run(injecting: injections)) }
-            group.addTask {
-                // First signal: stop the sources, let running work finish. Second signal, or
-                // the end of the grace period: stop everything.
-                await signals.first.wait()
-                guard !Task.isCancelled else { return .idle }
-                runtime.stop()
-                Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
-                              + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
-                await withTaskGroup(of: Void.self) { race in
-                    race.addTask { try? await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
-                    race.addTask { await signals.second.wait() }
-                    await race.next()
-                    race.cancelAll()
-                }
-                return Task.isCancelled ? .idle : .forceStop
-            }
-            if let progress {
+        var plan = plan
+        var earlier: WorkflowRuntime.Summary?
+        var summary: WorkflowRuntime.Summary
+        // One runtime per version of the workflow: a reload that changes its shape ends the
+        // running one (what is in flight finishes) and starts the next.
+        while true {
+            let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
+                                          state: stateFolder?.store, jobGuard: jobGuard)
+            let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
+            var next: WorkflowPlan?
+            let ended: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
+                group.addTask { .finished(try await runtime.run(injecting: injections)) }
                 group.addTask {
-                    await progress.run()
-                    return .idle
+                    // First signal: stop the sources, let running work finish. Second signal, or
+                    // the end of the grace period: stop everything.
+                    await signals.first.wait()
+                    guard !Task.isCancelled else { return .idle }
+                    runtime.stop()
+                    Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
+                                  + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
+                    await withTaskGroup(of: Void.self) { race in
+                        race.addTask { try? await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
+                        race.addTask { await signals.second.wait() }
+                        await race.next()
+                        race.cancelAll()
+                    }
+                    return Task.isCancelled ? .idle : .forceStop
                 }
-            }
-            var result: WorkflowRuntime.Summary?
-            while let event = try await group.next() {
-                switch event {
-                case .finished(let s):
-                    result = s
-                    group.cancelAll()
-                case .forceStop:
-                    interrupted = true
-                    Console.error("hypha: stopping running jobs")
-                    group.cancelAll()
-                case .idle:
-                    break
+                if let progress {
+                    group.addTask {
+                        await progress.run()
+                        return .idle
+                    }
                 }
-                if result != nil { break }
+                if let reload {
+                    group.addTask { await reload.serve(runtime).map(Event.restart) ?? .idle }
+                }
+                var result: WorkflowRuntime.Summary?
+                while let event = try await group.next() {
+                    switch event {
+                    case .finished(let s):
+                        result = s
+                        group.cancelAll()
+                    case .forceStop:
+                        interrupted = true
+                        Console.error("hypha: stopping running jobs")
+                        group.cancelAll()
+                    case .restart(let newPlan):
+                        next = newPlan
+                        runtime.stop()
+                    case .idle:
+                        break
+                    }
+                    if result != nil { break }
+                }
+                progress?.clear()
+                guard let result else { throw CancellationError() }
+                return result
             }
-            progress?.clear()
-            guard let result else { throw CancellationError() }
-            return result
+            summary = earlier.map { $0.followed(by: ended) } ?? ended
+            guard let newPlan = next, !interrupted, signals.firstSignal == nil, ended.stateFailure == nil else { break }
+            earlier = summary
+            plan = newPlan
+            Console.error("hypha: the previous version has finished; starting the new one")
         }
         interrupted = interrupted || summary.stoppedEarly
         let elapsed = started.duration(to: .now)

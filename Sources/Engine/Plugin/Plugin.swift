@@ -20,11 +20,17 @@ public protocol Plugin: Sendable {
     /// The fields this node emits, where its options say (a declared `schema:`); the default is
     /// the spec's `outputSchema`.
     static func outputSchema(for node: NodeConfig) -> [RecordField]?
+
+    /// What the node's behaviour depends on besides its options, its plugin and its inputs (a
+    /// template's text, the workflow vars it renders): live reload restarts the node when this
+    /// changes. The default is nothing.
+    static func reloadFingerprint(for node: NodeConfig) -> String
 }
 
 extension Plugin {
     public static func validate(_ node: NodeConfig) -> [Diagnostic] { [] }
     public static func outputSchema(for node: NodeConfig) -> [RecordField]? { spec.outputSchema }
+    public static func reloadFingerprint(for node: NodeConfig) -> String { "" }
     public static var isSource: Bool { input == .none }
     /// Whether the plugin runs jobs: it takes jobs and emits their results.
     public static var isExecutor: Bool { input.accepts(.job) && spec.output == .result }
@@ -34,10 +40,16 @@ extension Plugin {
 public protocol SourcePlugin: Plugin {
     /// Emits messages until done (`--once`: what is present now) or cancelled (shutdown).
     func run(_ output: SourceOutput) async throws
+
+    /// Waits until what it records about the messages it emitted (checkpoints) is written, once
+    /// they have all ended. Live reload calls it between stopping a source and starting its
+    /// replacement, which reads those records. The default returns at once.
+    func settle() async
 }
 
 extension SourcePlugin {
     public static var input: InputPorts { .none }
+    public func settle() async {}
 }
 
 /// A node that handles one message at a time: a transform (it emits) or a sink (it doesn't).
@@ -72,11 +84,19 @@ public struct SourceOutput: Sendable {
     /// Whether every channel downstream has room now, so `emit` would not wait. Sources that
     /// can refuse work (an HTTP endpoint answering 503) use it to push back on their senders.
     public let hasRoom: @Sendable () -> Bool
+    /// Counts the messages emitted and not yet ended (the runtime's, for live reload).
+    let inFlight: InFlightCount?
 
     public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true },
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
+        self.init(once: once, hasRoom: hasRoom, inFlight: nil, send: send)
+    }
+
+    init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, inFlight: InFlightCount?,
+         send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
+        self.inFlight = inFlight
         self.send = send
     }
 
@@ -85,7 +105,15 @@ public struct SourceOutput: Sendable {
     public func emit(_ payload: Payload, onComplete: @escaping @Sendable (Delivery) -> Void = { _ in })
         async throws
     {
-        try await send(payload, Acknowledgement(onComplete: onComplete))
+        guard let inFlight else {
+            try await send(payload, Acknowledgement(onComplete: onComplete))
+            return
+        }
+        inFlight.begin()
+        try await send(payload, Acknowledgement { delivery in
+            onComplete(delivery)
+            inFlight.end()
+        })
     }
 }
 

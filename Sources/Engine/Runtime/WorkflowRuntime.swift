@@ -31,6 +31,12 @@ public final class WorkflowRuntime: Sendable {
     let reusedJobs = Mutex(0)
     /// A failure of the state store: the run stops, since nothing more can be promised.
     let stateFailure = Mutex<String?>(nil)
+    /// The running nodes' instances, while `run` runs (live reload swaps them).
+    let slots = Mutex<Slots?>(nil)
+    /// What each running node was built from (`behaviour(of:)`), by index: a reload compares it.
+    let runningBehaviour = Mutex<[Int: String]>([:])
+    /// One reload at a time.
+    let reloading = Mutex(false)
 
     /// The outcome of a run.
     public struct Summary: Sendable {
@@ -85,19 +91,20 @@ public final class WorkflowRuntime: Sendable {
     public func run(injecting injections: [Injection] = []) async throws -> Summary {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         let nodes = plan.nodes
-        var sources: [(Int, any SourcePlugin)] = []
-        var processors: [(Int, any ProcessorPlugin)] = []
+        var sources: [(Int, SourceSlot, any SourcePlugin)] = []
+        var processors: [(Int, ProcessorSlot)] = []
+        runningBehaviour.withLock { $0 = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($0, Self.behaviour(of: $1)) }) }
         for (index, node) in nodes.enumerated() {
-            var nodeLogger = logger
-            nodeLogger[metadataKey: "node"] = "\(node.config.id)"
-            let context = RunContext(runID: runID, runDirectory: runDirectory, logger: nodeLogger, state: state, jobGuard: jobGuard)
-            let instance = try node.plugin.init(node: node.config, context: context)
+            let instance = try makeInstance(of: node)
             if let source = instance as? any SourcePlugin {
-                sources.append((index, source))
+                sources.append((index, SourceSlot(), source))
             } else if let processor = instance as? any ProcessorPlugin {
-                processors.append((index, processor))
+                processors.append((index, ProcessorSlot(node: node, processor: processor)))
             }
         }
+        slots.withLock { $0 = Slots(sources: Dictionary(uniqueKeysWithValues: sources.map { ($0.0, $0.1) }),
+                                    processors: Dictionary(uniqueKeysWithValues: processors)) }
+        defer { slots.withLock { $0 = nil } }
         let indexByID = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.config.id, $0) })
         let injected = Dictionary(grouping: injections, by: { indexByID[$0.node] ?? -1 })
         let inputs: [Int: BoundedChannel<Message>] = Dictionary(uniqueKeysWithValues: processors.map { index, _ in
@@ -110,7 +117,10 @@ public final class WorkflowRuntime: Sendable {
 
         let sourceNodes = injections.isEmpty ? sources : []
         if !injections.isEmpty {
-            for (index, _) in sources { for channel in outputs[index] { channel.finish() } }
+            for (index, slot, _) in sources {
+                slot.end()
+                for channel in outputs[index] { channel.finish() }
+            }
         }
         let processorNodes = processors
         await withTaskCancellationHandler {
@@ -126,9 +136,9 @@ public final class WorkflowRuntime: Sendable {
                         input.finish()
                     }
                 }
-                for (index, processor) in processorNodes {
+                for (index, slot) in processorNodes {
                     guard let input = inputs[index] else { continue }
-                    group.addTask { await self.runProcessor(processor, index: index, input: input, outputs: outputs[index]) }
+                    group.addTask { await self.runProcessor(slot, index: index, input: input, outputs: outputs[index]) }
                 }
             }
         } onCancel: {
@@ -157,24 +167,11 @@ public final class WorkflowRuntime: Sendable {
 
     private enum SourceEvent: Sendable { case finished, stopRequested }
 
-    func runSources(_ sources: [(Int, any SourcePlugin)], outputs: [[BoundedChannel<Message>]]) async {
+    func runSources(_ sources: [(Int, SourceSlot, any SourcePlugin)], outputs: [[BoundedChannel<Message>]]) async {
         await withTaskGroup(of: SourceEvent.self) { group in
-            for (index, source) in sources {
+            for (index, slot, source) in sources {
                 group.addTask {
-                    let targets = outputs[index]
-                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } }) { payload, ack in
-                        self.stats[index].update { $0.emitted += 1 }
-                        try await self.deliver(payload, ack: ack, to: outputs[index])
-                    }
-                    do {
-                        try await source.run(output)
-                    } catch is CancellationError {
-                    } catch let error as StateStoreError {
-                        self.failStateStore(error)
-                    } catch {
-                        self.recordFailure(node: index, "\(error)")
-                    }
-                    for channel in outputs[index] { channel.finish() }
+                    await self.runSource(source, slot: slot, index: index, outputs: outputs[index])
                     return .finished
                 }
             }
@@ -193,69 +190,142 @@ public final class WorkflowRuntime: Sendable {
         }
     }
 
+    private enum SourceRound: Sendable {
+        case ended
+        case replace(SourceSlot.Replacement?)
+    }
+
+    /// Runs one source node until it ends or the run stops. Live reload replaces its instance:
+    /// the running one is stopped, every message it emitted ends and what it records about them
+    /// is written, and then the new one starts (and reads those records).
+    func runSource(_ first: any SourcePlugin, slot: SourceSlot, index: Int, outputs targets: [BoundedChannel<Message>]) async {
+        var source = first
+        while true {
+            let inFlight = InFlightCount()
+            let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } }, inFlight: inFlight) { payload, ack in
+                self.stats[index].update { $0.emitted += 1 }
+                try await self.deliver(payload, ack: ack, to: targets)
+            }
+            let running = source
+            let replacement: SourceSlot.Replacement? = await withTaskGroup(of: SourceRound.self) { group in
+                group.addTask {
+                    do {
+                        try await running.run(output)
+                    } catch is CancellationError {
+                    } catch let error as StateStoreError {
+                        self.failStateStore(error)
+                    } catch {
+                        if !Task.isCancelled { self.recordFailure(node: index, "\(error)") }
+                    }
+                    return .ended
+                }
+                group.addTask { .replace(await slot.nextReplacement()) }
+                var replacement: SourceSlot.Replacement?
+                while let round = await group.next() {
+                    if case .replace(let r) = round { replacement = r }
+                    group.cancelAll()
+                }
+                return replacement
+            }
+            guard let replacement else { break }
+            if Task.isCancelled {
+                replacement.started.resume(returning: false)
+                break
+            }
+            await inFlight.drained()
+            await running.settle()
+            do {
+                try await state?.flush()
+            } catch let error as StateStoreError {
+                failStateStore(error)
+            } catch {
+                failStateStore(StateStoreError("\(error)"))
+            }
+            source = replacement.source
+            replacement.started.resume(returning: true)
+        }
+        slot.end()
+        for channel in targets { channel.finish() }
+    }
+
     // MARK: - Processors
 
-    func runProcessor(_ processor: any ProcessorPlugin, index: Int, input: BoundedChannel<Message>,
+    func runProcessor(_ slot: ProcessorSlot, index: Int, input: BoundedChannel<Message>,
                       outputs: [BoundedChannel<Message>]) async {
-        let limit = max(1, processor.concurrency)
-        if limit == 1 {
-            // One message at a time: handled in this task.
-            await work(on: input, with: processor, index: index, outputs: outputs)
-        } else {
-            await handleConcurrently(limit, processor: processor, index: index, input: input, outputs: outputs)
+        // One message at a time is handled in this task; a node that handles more (from the
+        // start, or after a reload raised its concurrency) gets worker tasks.
+        let inputEnded = await work(on: input, with: slot, index: index, outputs: outputs)
+        if !inputEnded {
+            await handleConcurrently(processor: slot, index: index, input: input, outputs: outputs)
         }
         do {
-            try await processor.finish()
+            try await slot.current.processor.finish()
         } catch {
             recordFailure(node: index, "\(error)")
         }
         for channel in outputs { channel.finish() }
     }
 
-    /// Takes each message from the node's input in turn and handles it, until the input ends.
-    func work(on input: BoundedChannel<Message>, with processor: any ProcessorPlugin, index: Int,
-              outputs: [BoundedChannel<Message>]) async {
-        while let message = await input.receive() {
-            await handle(message, with: processor, index: index, outputs: outputs)
+    /// Takes each message from the node's input in turn and handles it, until the input ends
+    /// or the node handles more than one message at a time. Returns whether the input ended.
+    func work(on input: BoundedChannel<Message>, with slot: ProcessorSlot, index: Int,
+              outputs: [BoundedChannel<Message>]) async -> Bool {
+        while slot.concurrency == 1 {
+            guard let message = await input.receive() else { return true }
+            await handle(message, with: slot, index: index, outputs: outputs)
         }
+        return false
     }
 
-    /// Up to `limit` messages at once, each handled by a worker task that takes it straight from
-    /// the input channel (no task per message: one hand-off less on the way to a job). Workers
-    /// are started as they are needed: one more whenever every worker is busy, up to `limit`;
-    /// the spare starts while the others work, off the path of the message at hand.
-    func handleConcurrently(_ limit: Int, processor: any ProcessorPlugin, index: Int, input: BoundedChannel<Message>,
+    /// Up to the node's concurrency of messages at once, each handled by a worker task that
+    /// takes it straight from the input channel (no task per message: one hand-off less on the
+    /// way to a job). Workers are started as they are needed: one more whenever every worker is
+    /// busy, up to the limit; the spare starts while the others work, off the path of the
+    /// message at hand. A worker above a lowered limit stops after its message.
+    func handleConcurrently(processor slot: ProcessorSlot, index: Int, input: BoundedChannel<Message>,
                             outputs: [BoundedChannel<Message>]) async {
-        let idle = Mutex(0)
+        let workers = Mutex((idle: 0, running: 0))
         let (spareNeeded, requestSpare) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let worker: @Sendable () async -> Void = {
             while true {
-                idle.withLock { $0 += 1 }
+                workers.withLock { $0.idle += 1 }
                 guard let message = await input.receive() else { break }
-                let allBusy = idle.withLock { count in
-                    count -= 1
-                    return count == 0
+                let allBusy = workers.withLock { w in
+                    w.idle -= 1
+                    return w.idle == 0
                 }
                 if allBusy { requestSpare.yield() }
-                await self.handle(message, with: processor, index: index, outputs: outputs)
+                await self.handle(message, with: slot, index: index, outputs: outputs)
+                let surplus = workers.withLock { w in
+                    guard w.running > slot.concurrency else { return false }
+                    w.running -= 1
+                    return true
+                }
+                if surplus { return }
             }
             requestSpare.finish()  // the input has ended, or the run is cancelled
         }
         await withTaskGroup(of: Void.self) { group in
+            workers.withLock { $0.running = 1 }
             group.addTask(operation: worker)
-            var workers = 1
             for await _ in spareNeeded {
-                workers += 1
-                group.addTask(operation: worker)
-                if workers == limit { break }
+                let start = workers.withLock { w in
+                    guard w.running < slot.concurrency else { return false }
+                    w.running += 1
+                    return true
+                }
+                if start { group.addTask(operation: worker) }
             }
         }
     }
 
-    func handle(_ message: Message, with processor: any ProcessorPlugin, index: Int,
+    func handle(_ message: Message, with slot: ProcessorSlot, index: Int,
                 outputs: [BoundedChannel<Message>]) async {
+        let lease = slot.acquire()
+        defer { slot.release(lease) }
+        let processor = lease.processor
+        let node = lease.node
         let stats = self.stats[index]
-        let node = plan.nodes[index]
         stats.update {
             $0.received += 1
             $0.active += 1

@@ -124,6 +124,11 @@ public struct FileWatchPlugin: SourcePlugin {
         }
     }
 
+    /// Returns once every file emitted so far has ended and its end is recorded.
+    public func settle() async {
+        await checkpoints?.drain()
+    }
+
     func matches(_ path: String) -> Bool {
         fnmatch(pattern, FileInfo.name(of: path), FNM_PERIOD) == 0
     }

@@ -87,6 +87,60 @@ import Testing
         try await exec.finish()
     }
 
+    /// Answers come back in order; each message gets its own (each answer carries its input's `i`).
+    @Test func pipelinedMessagesEachGetTheirOwnAnswer() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let exec = try plugin(harness, script: Self.pidEcho, options: ["pipeline": 8, "concurrency": 2])
+        #expect(exec.concurrency == 16)
+        let answered = try await withThrowingTaskGroup(of: (sent: Int64, got: [Int64]).self) { group in
+            var answered: [(sent: Int64, got: [Int64])] = []
+            for i in 0..<200 {
+                group.addTask {
+                    let emitted = Emitted()
+                    try await exec.process(.record(Record([("i", .int(Int64(i)))])), emitted.output)
+                    return (Int64(i), emitted.all.compactMap { payload -> Int64? in
+                        guard case .record(let r) = payload, case .int(let n)? = r["i"] else { return nil }
+                        return n
+                    })
+                }
+                // At most 16 in flight, as the runtime hands them.
+                if i >= 15, let done = try await group.next() { answered.append(done) }
+            }
+            for try await done in group { answered.append(done) }
+            return answered
+        }
+        #expect(answered.count == 200)
+        #expect(answered.allSatisfy { $0.got == [$0.sent] }, "every message got its own answer")
+        try await exec.finish()
+    }
+
+    @Test func aProgramThatDiesFailsEveryMessageItHadAndIsRestarted() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        // Answers two messages, then exits with the rest unanswered.
+        let script = "import sys\nfor n, line in enumerate(sys.stdin):\n    if n == 2: sys.exit(3)\n    print('[' + line.strip() + ']', flush=True)\n"
+        let exec = try plugin(harness, script: script, options: ["pipeline": 4, "restart_delay": 0.01])
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<4 {
+                group.addTask {
+                    do {
+                        try await exec.process(.record(Record([("i", .int(Int64(i)))])), Emitted().output)
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 2 && outcomes.count == 4, "two answered, two failed with the program: \(outcomes)")
+        let emitted = Emitted()
+        try await exec.process(.record(Record([("i", 9)])), emitted.output)
+        #expect(emitted.all.count == 1, "a new program answers the next message")
+        try await exec.finish()
+    }
+
     @Test func framesAreSplitAcrossReads() {
         var lines = FrameSplitter(lengthPrefixed: false)
         #expect(lines.add(Array("[1]\n[".utf8)[...]) == [Data("[1]".utf8)])

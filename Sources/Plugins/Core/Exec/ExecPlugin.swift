@@ -16,6 +16,9 @@ enum ExecOptions {
         "input", ["record", "arrow"], default: "record",
         help: "what the program reads: record = one JSON line per message, arrow = a length-prefixed Arrow IPC stream per message")
     static let concurrency = NodeOption.int("concurrency", default: 1, atLeast: 1, atMost: 256, help: "how many copies of the program run")
+    static let pipeline = NodeOption.int(
+        "pipeline", default: 1, atLeast: 1, atMost: 1024,
+        help: "how many messages each copy is sent before it has answered the first (answers come back in order); more keeps the pipe busy, and a program that dies fails every message it had")
     static let timeout = NodeOption.duration(
         "timeout", default: .seconds(60), atLeast: .milliseconds(1),
         help: "how long one answer may take; then the message fails and the program is restarted")
@@ -26,7 +29,7 @@ enum ExecOptions {
     static let envPassthrough = NodeOption.strings(
         "env_passthrough", default: [], help: "names of Hypha's environment variables the program also gets (it gets PATH, HOME, LANG and a few others)")
 
-    static let all: [any OptionDeclaration] = [command, input, concurrency, timeout, restartDelay, restartMaxDelay, envPassthrough]
+    static let all: [any OptionDeclaration] = [command, input, concurrency, pipeline, timeout, restartDelay, restartMaxDelay, envPassthrough]
 
     /// Load-time checks: the command is there and its program found; `input:` fits the upstream.
     static func validate(_ node: NodeConfig) -> [Diagnostic] {
@@ -54,12 +57,14 @@ enum ExecOptions {
     }
 }
 
-/// What an `exec` node runs: its copies of the program, handed out one message each (what the
-/// `ExecVariant`s share).
+/// What an `exec` node runs: its copies of the program, each sent up to `pipeline` messages at
+/// once (what the `ExecVariant`s share).
 public final class ExecNode: Sendable {
     let settings: ExecSettings
-    private let idle: Mutex<[ExecWorker]>
+    /// Messages in flight on each copy.
+    private let load: Mutex<[Int]>
     private let all: [ExecWorker]
+    private let pipeline: Int
 
     init(node: NodeConfig, context: RunContext, output: PortType?) throws {
         guard let command = node[ExecOptions.command], let program = command.first, !program.isEmpty else {
@@ -81,10 +86,11 @@ public final class ExecNode: Sendable {
         let copies = node[ExecOptions.concurrency]
         let settings = settings
         all = (0..<copies).map { ExecWorker(settings: settings, copy: $0) }
-        idle = Mutex(all)
+        load = Mutex(Array(repeating: 0, count: copies))
+        pipeline = node[ExecOptions.pipeline]
     }
 
-    var concurrency: Int { all.count }
+    var concurrency: Int { all.count * pipeline }
 
     func process(_ payload: Payload, _ output: Output) async throws {
         let message: Data
@@ -103,12 +109,18 @@ public final class ExecNode: Sendable {
         default:
             throw MessageFailure("exec '\(settings.program)' takes \(settings.input.rawValue) messages, but got \(payload.portType.rawValue)")
         }
-        // The runtime hands this node at most `concurrency` messages at once: one copy each.
-        guard let worker = idle.withLock({ $0.popLast() }) else {
-            throw MessageFailure("exec '\(settings.program)': no idle copy of the program (more messages in flight than 'concurrency')")
+        // The runtime hands this node at most `concurrency` × `pipeline` messages at once: each
+        // goes to the copy with the fewest.
+        let pipeline = pipeline
+        guard let copy = load.withLock({ load -> Int? in
+            guard let least = load.indices.min(by: { load[$0] < load[$1] }), load[least] < pipeline else { return nil }
+            load[least] += 1
+            return least
+        }) else {
+            throw MessageFailure("exec '\(settings.program)': every copy has 'pipeline' messages in flight already")
         }
-        defer { idle.withLock { $0.append(worker) } }
-        let outputs = try await worker.handle(message)
+        defer { load.withLock { $0[copy] -= 1 } }
+        let outputs = try await all[copy].handle(message)
         for payload in outputs { try await output.emit(payload) }
     }
 

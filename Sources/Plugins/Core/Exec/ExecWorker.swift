@@ -21,10 +21,12 @@ struct ExecSettings: Sendable {
 }
 
 /// One copy of the program: started on its first message, restarted (after a backoff) on the
-/// message after it died or timed out. `ExecNode` gives it one message at a time.
+/// message after it died or timed out. `ExecNode` gives it up to `pipeline` messages at once.
 final class ExecWorker: Sendable {
     private struct State {
         var running: RunningProgram?
+        /// The start under way, which messages arriving meanwhile wait for.
+        var starting: Task<RunningProgram, any Error>?
         /// Deaths and timeouts since the last good answer: the backoff before the next start.
         var failures = 0
     }
@@ -38,11 +40,12 @@ final class ExecWorker: Sendable {
         self.copy = copy
     }
 
-    /// Sends one message (already framed) and returns what the answer emits.
+    /// Sends one message (already framed) and returns what the answer emits. Up to the node's
+    /// `pipeline` messages may be in flight on one copy: answers come back in the order sent.
     func handle(_ message: Data) async throws -> [Payload] {
         let program = try await running()
-        program.send(message)
-        switch await program.answers.next(timeout: settings.timeout) {
+        let ticket = program.submit(message, timeout: settings.timeout)
+        switch await program.answers.answer(ticket) {
         case .frame(let frame):
             state.withLock { $0.failures = 0 }
             return try decode(frame)
@@ -71,30 +74,60 @@ final class ExecWorker: Sendable {
         if program.isRunning { program.kill() }
     }
 
+    /// The program is done for (it died, timed out or was stopped): the next message starts
+    /// another. Counted once per program, however many messages it was handling.
     private func forget(_ program: RunningProgram, failed: Bool) {
         state.withLock { s in
-            if s.running === program { s.running = nil }
+            guard s.running === program else { return }
+            s.running = nil
             if failed { s.failures += 1 }
         }
     }
 
+    /// The running program, started (after the backoff, when it failed before) if there is
+    /// none; messages arriving meanwhile wait for the same start.
     private func running() async throws -> RunningProgram {
-        let (current, failures) = state.withLock { ($0.running, $0.failures) }
-        if let current { return current }
-        if failures > 0 {
-            let delay = settings.backoff.delay(beforeRetry: failures)
-            settings.logger.notice("exec '\(settings.program)' (copy \(copy)) restarts in \(String(format: "%.2f", delay)) s")
-            try await Task.sleep(for: .seconds(delay))
+        let start = state.withLock { s -> Task<RunningProgram, any Error>? in
+            if s.running != nil { return nil }
+            if let starting = s.starting { return starting }
+            let failures = s.failures
+            let task = Task { [settings, copy] () throws -> RunningProgram in
+                if failures > 0 {
+                    let delay = settings.backoff.delay(beforeRetry: failures)
+                    settings.logger.notice("exec '\(settings.program)' (copy \(copy)) restarts in \(String(format: "%.2f", delay)) s")
+                    try await Task.sleep(for: .seconds(delay))
+                }
+                do {
+                    return try RunningProgram(settings: settings, copy: copy)
+                } catch {
+                    throw MessageFailure("exec '\(settings.program)' could not be started: \(error)")
+                }
+            }
+            s.starting = task
+            return task
         }
-        let program: RunningProgram
+        guard let start else {
+            if let current = state.withLock({ $0.running }) { return current }
+            return try await running()
+        }
         do {
-            program = try RunningProgram(settings: settings, copy: copy)
+            let program = try await start.value
+            state.withLock { s in
+                if s.starting == start {
+                    s.running = program
+                    s.starting = nil
+                }
+            }
+            return program
         } catch {
-            state.withLock { $0.failures += 1 }
-            throw MessageFailure("exec '\(settings.program)' could not be started: \(error)")
+            state.withLock { s in
+                if s.starting == start {
+                    s.failures += 1
+                    s.starting = nil
+                }
+            }
+            throw error
         }
-        state.withLock { $0.running = program }
-        return program
     }
 
     /// An answer: for records a JSON line, for Arrow a frame's body.
@@ -155,6 +188,8 @@ final class RunningProgram: Sendable {
     private let writes: DispatchQueue
     /// Writes waiting on `writes`: while any is, later ones queue behind it (in order).
     private let writesQueued = WriteCounter()
+    /// Taken while a message is given its ticket and written.
+    private let submitting = Mutex(())
     let answers = Mailbox()
 
     init(settings: ExecSettings, copy: Int) throws {
@@ -220,9 +255,20 @@ final class RunningProgram: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// Sends one message and returns the ticket its answer comes back on. The ticket is taken
+    /// and the message written in one step, so answers (which come back in the order sent)
+    /// meet their messages.
+    func submit(_ message: Data, timeout: Duration) -> Mailbox.Ticket {
+        submitting.withLock { _ in
+            let ticket = answers.expect(deadline: ContinuousClock.now + timeout)
+            send(message)
+            return ticket
+        }
+    }
+
     /// Writes one message; a dead program's broken pipe shows as the end of its stdout.
     func send(_ message: Data) {
-        // Straight into the pipe when it has room (the usual case: one message in flight);
+        // Straight into the pipe when it has room (the usual case);
         // what doesn't fit goes on the queue, which blocks no task.
         let fd = stdinFD, queued = writesQueued
         var written = 0
@@ -323,7 +369,8 @@ struct FrameSplitter {
     }
 }
 
-/// Answers from a program's stdout, waited for one at a time with a timeout.
+/// Answers from a program's stdout, each for the message sent that long ago: the first answer
+/// is the first ticket's, and so on. Each ticket has a deadline.
 final class Mailbox: Sendable {
     enum Answer: Sendable {
         case frame(Data)
@@ -332,87 +379,141 @@ final class Mailbox: Sendable {
         case cancelled
     }
 
+    /// A message's place in line for its answer.
+    struct Ticket: Sendable {
+        fileprivate let id: Int
+    }
+
+    private enum Slot {
+        /// Sent; its answer has not come (`continuation` once someone waits for it).
+        case waiting(deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Answer, Never>?)
+        /// Its answer came before anyone waited, or its wait ended (timeout) before it did.
+        case settled(Answer)
+        /// Nobody waits any more (cancelled): its answer, when it comes, is dropped.
+        case abandoned
+    }
+
     private struct State {
-        var frames: [Data] = []
-        var closed: String?
-        var waiter: (id: Int, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Answer, Never>)?
+        var slots: [Int: Slot] = [:]
+        /// Tickets whose answers have not come, in the order their messages were sent.
+        var line: [Int] = []
         var nextID = 0
-        /// A wait that ended (timer or cancellation) before its continuation was installed.
-        var expired: (id: Int, answer: Answer)?
+        var closed: String?
     }
 
     private let state = Mutex(State())
 
+    /// A ticket for the message about to be sent.
+    func expect(deadline: ContinuousClock.Instant) -> Ticket {
+        state.withLock { s in
+            s.nextID += 1
+            if let closed = s.closed {
+                // The program's stdout has ended already: no answer will come.
+                s.slots[s.nextID] = .settled(.closed(closed))
+            } else {
+                s.slots[s.nextID] = .waiting(deadline: deadline, continuation: nil)
+                s.line.append(s.nextID)
+            }
+            return Ticket(id: s.nextID)
+        }
+    }
+
+    /// An answer came: it belongs to the oldest ticket.
     func put(_ frame: Data) {
         let waiter = state.withLock { s -> CheckedContinuation<Answer, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w.continuation
+            guard !s.line.isEmpty else { return nil }  // an answer nobody asked for: dropped
+            let id = s.line.removeFirst()
+            switch s.slots[id] {
+            case .waiting(_, let continuation?):
+                s.slots[id] = nil
+                return continuation
+            case .waiting(_, nil):
+                s.slots[id] = .settled(.frame(frame))
+            case .abandoned:
+                s.slots[id] = nil
+            default:
+                break  // settled already (timed out): the late answer is dropped
             }
-            s.frames.append(frame)
             return nil
         }
         waiter?.resume(returning: .frame(frame))
     }
 
+    /// The program's stdout ended: every ticket still waiting gets `why`.
     func close(_ why: String) {
-        let waiter = state.withLock { s -> CheckedContinuation<Answer, Never>? in
+        let waiters = state.withLock { s -> [CheckedContinuation<Answer, Never>] in
             s.closed = why
-            defer { s.waiter = nil }
-            return s.waiter?.continuation
-        }
-        waiter?.resume(returning: .closed(why))
-    }
-
-    private func expire(_ id: Int, _ answer: Answer) {
-        let waiter = state.withLock { s -> CheckedContinuation<Answer, Never>? in
-            if let w = s.waiter, w.id == id {
-                s.waiter = nil
-                return w.continuation
+            var waiters: [CheckedContinuation<Answer, Never>] = []
+            for id in s.line {
+                switch s.slots[id] {
+                case .waiting(_, let continuation?):
+                    waiters.append(continuation)
+                    s.slots[id] = nil
+                case .waiting(_, nil):
+                    s.slots[id] = .settled(.closed(why))
+                case .abandoned:
+                    s.slots[id] = nil
+                default:
+                    break
+                }
             }
-            s.expired = (id, answer)
-            return nil
+            s.line = []
+            return waiters
         }
-        waiter?.resume(returning: answer)
+        for waiter in waiters { waiter.resume(returning: .closed(why)) }
     }
 
-    /// The next answer, or `.timedOut` once `timeout` has passed without one (as seen by `watch`).
-    func next(timeout: Duration) async -> Answer {
-        let deadline = ContinuousClock.now + timeout
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
+    /// The answer for `ticket`: its frame, or why there is none.
+    func answer(_ ticket: Ticket) async -> Answer {
+        let id = ticket.id
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
                 let ready = state.withLock { s -> Answer? in
-                    if !s.frames.isEmpty { return .frame(s.frames.removeFirst()) }
-                    if let closed = s.closed { return .closed(closed) }
-                    if let expired = s.expired, expired.id == id { return expired.answer }
-                    s.waiter = (id, deadline, continuation)
-                    return nil
+                    switch s.slots[id] {
+                    case .waiting(let deadline, nil):
+                        s.slots[id] = .waiting(deadline: deadline, continuation: continuation)
+                        return nil
+                    case .settled(let answer):
+                        s.slots[id] = nil
+                        return answer
+                    case .abandoned:
+                        return .cancelled
+                    default:
+                        return .closed(s.closed ?? "stopped answering")
+                    }
                 }
                 if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
-            expire(id, .cancelled)
+            let waiter = state.withLock { s -> CheckedContinuation<Answer, Never>? in
+                guard case .waiting(_, let continuation) = s.slots[id] else { return nil }
+                s.slots[id] = .abandoned
+                return continuation
+            }
+            waiter?.resume(returning: .cancelled)
         }
     }
 
-    /// Times out the answer waited for once its deadline has passed, checking every `tick`,
-    /// until the program's stdout ends: one timer per program rather than one per message.
+    /// Times out tickets whose deadline has passed, checking every `tick`, until the program's
+    /// stdout ends: one timer per program rather than one per message.
     func watch(tick: Duration) async {
         while true {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
-            let (late, done) = state.withLock { s -> (CheckedContinuation<Answer, Never>?, Bool) in
-                if let w = s.waiter, w.deadline <= now {
-                    s.waiter = nil
-                    return (w.continuation, s.closed != nil)
+            let (late, done) = state.withLock { s -> ([CheckedContinuation<Answer, Never>], Bool) in
+                var late: [CheckedContinuation<Answer, Never>] = []
+                for id in s.line {
+                    guard case .waiting(let deadline, let continuation) = s.slots[id], deadline <= now else { continue }
+                    if let continuation {
+                        late.append(continuation)
+                        s.slots[id] = .abandoned
+                    } else {
+                        s.slots[id] = .settled(.timedOut)
+                    }
                 }
-                return (nil, s.closed != nil)
+                return (late, s.closed != nil)
             }
-            late?.resume(returning: .timedOut)
+            for waiter in late { waiter.resume(returning: .timedOut) }
             if done { return }
         }
     }

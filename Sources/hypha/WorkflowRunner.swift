@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import HyphaState
 import Logging
+import Observe
 import Synchronization
 
 /// Runs a checked workflow for the CLI: logging, live progress, signals, the summary and
@@ -28,7 +29,9 @@ struct WorkflowRunner {
         let level = options.logLevel ?? (showProgress ? .warning : .info)
         Self.loggingBootstrapped.withLock { done in
             if !done {
+                let json = options.logFormat == .json
                 LoggingSystem.bootstrap { label in
+                    if json { return JSONLogHandler.standardError(label: label) }
                     var handler = StreamLogHandler.standardError(label: label)
                     handler.logLevel = .trace
                     return handler
@@ -61,8 +64,11 @@ struct WorkflowRunner {
             logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(guardKey); their jobs run again")
         }
         let jobGuard = LocalJobGuard(stateFolder: guardKey, grace: 2)
+        let observe = try await ObserveHook.start(options.http, plan: plan, runID: runID, runDirectory: runDirectory,
+                                                  state: stateFolder, logger: logger)
         let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
-                                      state: stateFolder?.store, jobGuard: jobGuard)
+                                      state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
+        observe.watcher?.attach(stats: runtime.stats)
         logger.info("run \(runID) of \(plan.info.name) started; state in \(stateFolder?.path ?? "none (--no-state)"), job logs in \(runDirectory)")
 
         let started = ContinuousClock.now
@@ -121,6 +127,8 @@ struct WorkflowRunner {
                         + "see them with: hypha dead-letters list \(plan.info.file)"
                         + (options.state.stateDir.map { " --state-dir \($0)" } ?? ""))
         }
+        let signalled = signals.firstSignal != nil  // a signal that ends --http-linger does not make the run interrupted
+        await observe.finish(until: signals.first)
         do {
             if let stateFolder { try await afterwards?(stateFolder) }
         } catch let error as StateStoreError {
@@ -131,7 +139,7 @@ struct WorkflowRunner {
             Console.error("hypha: \(failure)")
             return 3
         }
-        if signals.firstSignal != nil || interrupted { return 130 }
+        if signalled || interrupted { return 130 }
         return summary.succeeded ? 0 : 1
     }
 

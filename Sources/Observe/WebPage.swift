@@ -26,7 +26,7 @@ enum WebPage {
   #graph-section { grid-column: 1 / span 2; }
   svg { width:100%; display:block; }
   .node rect { stroke:#1d2430; stroke-width:1; rx:6; }
-  .node text { fill:#fff; font-size:12px; }
+  .node text { fill:#fff; font-size:11px; }
   .node text.id { font-weight:600; font-size:13px; }
   .edge path { fill:none; stroke:#8a94a6; stroke-width:1.5; }
   .edge text { font-size:11px; fill:var(--dim); }
@@ -41,6 +41,7 @@ enum WebPage {
   .state-interrupted { color:#b7791f; }
   a.logs { color:var(--src); cursor:pointer; text-decoration:underline; }
   pre { background:#11161f; color:#e6e9ef; padding:.6em; border-radius:4px; max-height:22em; overflow:auto; font-size:12px; white-space:pre-wrap; }
+  .scroll { max-height: 26em; overflow:auto; }
   #log-section { grid-column: 1 / span 2; display:none; }
   .legend span { margin-right:1em; }
   .legend i { display:inline-block; width:.8em; height:.8em; border-radius:2px; margin-right:.3em; vertical-align:-1px; }
@@ -67,8 +68,8 @@ enum WebPage {
   </section>
   <section>
     <h2>Jobs <span id="jobs-source" class="dim"></span></h2>
-    <table id="jobs"><thead><tr><th>job</th><th>node</th><th>state</th><th class="num">seconds</th><th>file</th><th></th></tr></thead>
-      <tbody></tbody></table>
+    <div class="scroll"><table id="jobs"><thead><tr><th>job</th><th>node</th><th>state</th><th class="num">seconds</th><th>file</th><th></th></tr></thead>
+      <tbody></tbody></table></div>
   </section>
   <section>
     <h2>Nodes</h2>
@@ -110,7 +111,7 @@ function layout(nodes) {
   for (const n of nodes) depth[n.id] = n.from.length ? Math.max(...n.from.map(f => (depth[f] ?? 0) + 1)) : 0;
   const columns = {};
   for (const n of nodes) (columns[depth[n.id]] = columns[depth[n.id]] || []).push(n.id);
-  const pos = {}, W = 170, H = 56, GX = 90, GY = 40;
+  const pos = {}, W = 200, H = 56, GX = 80, GY = 40;
   let rows = 1;
   for (const [d, ids] of Object.entries(columns)) {
     rows = Math.max(rows, ids.length);
@@ -211,7 +212,7 @@ async function refreshJobs() {
     tr.appendChild(el("td", {}, j.node));
     tr.appendChild(el("td", { class: "state-" + j.state }, j.state));
     tr.appendChild(el("td", { class: "num" }, j.duration == null ? "" : j.duration.toFixed(2)));
-    tr.appendChild(el("td", { class: "wrap" }, j.file ? j.file.split("/").pop() : ""));
+    tr.appendChild(el("td", {}, j.file ? j.file.split("/").pop() : ""));
     const cell = el("td");
     const link = el("a", { class: "logs" }, "logs");
     link.addEventListener("click", () => showLogs(j.name));

@@ -69,7 +69,7 @@ def main():
                 time.sleep(0.1)
         options = webdriver.ChromeOptions()
         options.binary_location = BROWSER
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1050"):
             options.add_argument(arg)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -77,33 +77,48 @@ def main():
         wait = WebDriverWait(driver, 60, poll_frequency=0.1)
 
         # Every node of the workflow is drawn, in the graph and in the table.
+        # (Read in one script each: the page redraws the graph and tables as it updates.)
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#graph g.node")) == len(NODES))
-        drawn = {e.get_attribute("data-node") for e in driver.find_elements(By.CSS_SELECTOR, "#graph g.node")}
+        drawn = set(driver.execute_script(
+            "return [...document.querySelectorAll('#graph g.node')].map(e => e.getAttribute('data-node'))"))
         if drawn != set(NODES):
             fail(f"the graph shows {sorted(drawn)}, not {sorted(NODES)}")
-        edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")) for e in driver.find_elements(By.CSS_SELECTOR, "#graph g.edge")}
-        if len(edges) != 5:
+        listed = set(driver.execute_script(
+            "return [...document.querySelectorAll('#nodes tbody tr')].map(e => e.getAttribute('data-node'))"))
+        if listed != set(NODES):
+            fail(f"the node table shows {sorted(listed)}, not {sorted(NODES)}")
+        edges = {tuple(e) for e in driver.execute_script(
+            "return [...document.querySelectorAll('#graph g.edge')].map(e => [e.getAttribute('data-from'), e.getAttribute('data-to')])")}
+        if edges != {("downloads", "decode"), ("decode", "extract-spec"), ("extract-spec", "extract"),
+                     ("extract", "aggregate-spec"), ("aggregate-spec", "aggregate")}:
             fail(f"the graph has edges {sorted(edges)}")
-        if len(driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) != 0:
+        if driver.execute_script("return document.querySelectorAll('#jobs tbody tr').length") != 0:
             fail("the jobs table is not empty before any file arrived")
 
         # The jobs table fills as the jobs complete.
         for name in sorted(os.listdir(staging)):
             os.rename(os.path.join(staging, name), os.path.join(inbox, name))
-        completed = lambda d: len(d.find_elements(By.CSS_SELECTOR, '#jobs tbody tr[data-state="completed"]'))
+        completed = lambda d: d.execute_script(
+            "return document.querySelectorAll('#jobs tbody tr[data-state=\"completed\"]').length")
         seen = set()
         wait.until(lambda d: seen.add(completed(d)) or completed(d) == 40)
         if len(seen) < 2:
             fail(f"the jobs table did not fill step by step: counts seen {sorted(seen)}")
-        wait.until(lambda d: "in 20" in d.find_element(By.CSS_SELECTOR, '#graph g.node[data-node="aggregate"]').text)
+        wait.until(lambda d: "in 20 · out 20" in d.execute_script(
+            "return document.querySelector('#graph g.node[data-node=\"aggregate\"]').textContent"))
 
         # A job's logs are one click away.
-        link = driver.find_element(By.CSS_SELECTOR, '#jobs tbody tr[data-state="completed"] a.logs')
-        link.click()
-        wait.until(lambda d: d.find_element(By.ID, "log-section").is_displayed()
-                   and d.find_element(By.ID, "log-stdout").text not in ("",))
+        job = driver.execute_script("""
+            const row = document.querySelector('#jobs tbody tr[data-state="completed"]');
+            row.querySelector('a.logs').click();
+            return row.getAttribute('data-job');""")
+        wait.until(lambda d: d.execute_script(
+            "return document.getElementById('log-job').textContent === arguments[0]"
+            " && document.getElementById('log-stdout').textContent.length > 0", job))
+        stdout = driver.execute_script("return document.getElementById('log-stdout').textContent")
+        if not stdout.strip() or stdout == "(empty)":
+            fail(f"the logs of {job} show nothing")
         os.makedirs(os.path.dirname(screenshot), exist_ok=True)
-        driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(screenshot)
         errors = severe(driver)
         if errors:

@@ -50,7 +50,7 @@ public final class ObserveServer: Sendable {
             },
             logger: {
                 var quiet = logger
-                quiet.logLevel = .error
+                quiet.logLevel = .critical  // its shutdown reports a cancelled accept loop as an error
                 return quiet
             }())
         let host = host, port = port

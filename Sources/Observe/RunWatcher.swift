@@ -54,7 +54,7 @@ public final class RunWatcher: RuntimeObserver, Sendable {
         let watch = nodes[node]
         guard watch.isExecutor, case .job(let job) = payload else { return }
         let entry = JobEntry(node: plan.nodes[node].config.id, name: job.name, state: "running",
-                             file: job.input.sourceFile, input: Value.map(job.input).json, started: Date().timeIntervalSince1970)
+                             file: job.input.sourceFile, input: .map(job.input), started: Date().timeIntervalSince1970)
         watch.state.withLock { $0.running[job.name] = (entry, .now) }
         if events.hasSubscribers { events.publish("job", entry.value) }
     }
@@ -211,12 +211,13 @@ final class DurationRecorder: Sendable {
 }
 
 /// A job as the endpoint shows it (from memory or from the journal).
-struct JobEntry: Sendable, Codable {
+struct JobEntry: Sendable {
     var node: String
     var name: String
     var state: String
     var file: String?
-    var input: String
+    /// The input record (turned into JSON text only when shown: off the job's path).
+    var input: Value
     var exitCode: Int64?
     var duration: Double?
     var stdoutPath: String?
@@ -225,7 +226,7 @@ struct JobEntry: Sendable, Codable {
     var started: Double?
     var ended: Double?
 
-    init(node: String, name: String, state: String, file: String?, input: String, started: Double?) {
+    init(node: String, name: String, state: String, file: String?, input: Value, started: Double?) {
         self.node = node
         self.name = name
         self.state = state
@@ -235,7 +236,7 @@ struct JobEntry: Sendable, Codable {
     }
 
     init(_ job: JournalJob) {
-        self.init(node: job.node, name: job.name, state: job.state, file: job.file, input: job.input, started: job.started)
+        self.init(node: job.node, name: job.name, state: job.state, file: job.file, input: .string(job.input), started: job.started)
         exitCode = job.exitCode
         duration = job.duration
         stdoutPath = job.stdoutPath
@@ -248,7 +249,7 @@ struct JobEntry: Sendable, Codable {
         func opt<T>(_ v: T?, _ f: (T) -> Value) -> Value { v.map(f) ?? .null }
         return .map(Record([
             ("node", .string(node)), ("name", .string(name)), ("state", .string(state)), ("file", opt(file, Value.string)),
-            ("input", .string(input)), ("exit_code", opt(exitCode, Value.int)), ("duration", opt(duration, Value.float)),
+            ("input", .string(input.stringValue ?? input.json)), ("exit_code", opt(exitCode, Value.int)), ("duration", opt(duration, Value.float)),
             ("stdout_path", opt(stdoutPath, Value.string)), ("stderr_path", opt(stderrPath, Value.string)),
             ("reason", opt(reason, Value.string)), ("started", opt(started, Value.float)), ("ended", opt(ended, Value.float)),
         ]))

@@ -34,7 +34,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["run"] + arguments + ["--no-progress"]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
@@ -178,6 +178,28 @@ import Testing
         try unknown.write(toFile: file, atomically: true, encoding: .utf8)
         let typo = try CLI.run(["validate", file])
         #expect(typo.stderr.contains("unknown key 'adress' in 'http'"), "\(typo.stderr)")
+    }
+
+    @Test(.enabled(if: SchemaCommandTests.haveValidator, "needs jsonschema and PyYAML in the test Python"))
+    func theSchemaKnowsHTTP() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodes = "nodes:\n  in:\n    plugin: file-watch\n    path: /tmp\n"
+        let variants = [
+            "short": ("http: 127.0.0.1:9464\n", true),
+            "mapping": ("http: { address: 0.0.0.0:9464, token: env:T }\n", true),
+            "typo": ("http: { adress: 127.0.0.1:1 }\n", false),
+        ]
+        var files: [String: Bool] = [:]
+        for (name, (text, valid)) in variants {
+            let file = dir + "/\(name).yml"
+            try (text + nodes).write(toFile: file, atomically: true, encoding: .utf8)
+            files[file] = valid
+        }
+        let results = try SchemaCommandTests().validate(Array(files.keys), in: dir)
+        for (file, valid) in files {
+            #expect((results[file] == .some(nil)) == valid, "\(file): \(String(describing: results[file]))")
+        }
     }
 
     @Test(.enabled(if: ObserveTests.hasPrometheusClient, "needs prometheus_client in the test Python"))

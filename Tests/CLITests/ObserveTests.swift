@@ -123,6 +123,65 @@ import Testing
         #expect(Self.interrupt(process) == 0, "\(Self.log(logFile))")
     }
 
+    @Test func followingARunningJobsLogStreamsItUntilTheJobEnds() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for folder in ["in", "store"] { try FileManager.default.createDirectory(atPath: "\(dir)/\(folder)", withIntermediateDirectories: true) }
+        // The job writes "one", waits for the gate file, then writes "two" and ends.
+        try """
+            Type: batch
+            Count: 1
+            Tasks:
+              - Name: gated
+                Engine:
+                  Type: process
+                  Params:
+                    Name: /bin/sh
+                    Arguments: ["-c", "echo one; while [ ! -e \(dir)/gate ]; do sleep 0.02; done; echo two"]
+            """.write(toFile: dir + "/store/gated.yml", atomically: true, encoding: .utf8)
+        try """
+            name: gated
+            jobstore: \(dir)/store
+            nodes:
+              files: { plugin: file-watch, path: \(dir)/in, pattern: "*.txt" }
+              decode: { plugin: arrow-decode, from: files }
+              spec: { plugin: template, from: decode, job: gated }
+              run: { plugin: process, from: spec }
+            """.write(toFile: dir + "/gated.yml", atomically: true, encoding: .utf8)
+        try "x".write(toFile: dir + "/in/a.txt", atomically: true, encoding: .utf8)
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        let process = try Self.start([dir + "/gated.yml", "--once", "--no-state", "--run-dir", dir + "/run",
+                                      "--http", "\(port)", "--http-linger", "120"], log: logFile)
+        defer { if process.isRunning { process.terminate() } }
+        // Wait until the job has written its first line.
+        var stdoutLog: String?
+        #expect(ArrowHTTPTests.waitUntil(60) {
+            stdoutLog = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/run/jobs"))?
+                .first { $0.hasSuffix(".stdout.log") }.map { dir + "/run/jobs/" + $0 }
+            return stdoutLog.map { Self.log($0).contains("one") } ?? false
+        }, "\(Self.log(logFile))")
+        let name = try #require(stdoutLog.map { URL(fileURLWithPath: $0).lastPathComponent.replacingOccurrences(of: ".stdout.log", with: "") })
+        // The follower reads the first line, only then opens the gate, and reads to the end:
+        // "two" can only come through a stream that was still open when the job wrote it.
+        let follower = """
+            import json, sys, urllib.request
+            with urllib.request.urlopen(sys.argv[1], timeout=60) as response:
+                first = response.readline().decode()
+                open(sys.argv[2], "w").close()
+                rest = response.read().decode()
+            print(json.dumps([first, rest]))
+            """
+        let py = CLI.python
+        let url = "http://127.0.0.1:\(port)/api/v1/jobs/\(name)/logs?follow=1"
+        let r = try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + ["-c", follower, url, dir + "/gate"], timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let parts = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String]
+        #expect(parts == ["one\n", "two\n"], "\(r.stdout) \(r.stderr)")
+        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 1 completed") }, "\(Self.log(logFile))")
+        #expect(Self.interrupt(process) == 0)
+    }
+
     @Test func withATokenEveryRouteAnswers401WithoutIt() async throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -164,20 +164,37 @@ import Testing
         let name = try #require(stdoutLog.map { URL(fileURLWithPath: $0).lastPathComponent.replacingOccurrences(of: ".stdout.log", with: "") })
         // The follower reads the first line, only then opens the gate, and reads to the end:
         // "two" can only come through a stream that was still open when the job wrote it.
+        // An events stream opened before the gate then carries the job's end.
         let follower = """
             import json, sys, urllib.request
-            with urllib.request.urlopen(sys.argv[1], timeout=60) as response:
+            base, name, gate = sys.argv[1], sys.argv[2], sys.argv[3]
+            events = urllib.request.urlopen(base + "/api/v1/events", timeout=60)
+            assert events.readline().startswith(b": hypha events")
+            with urllib.request.urlopen(base + "/api/v1/jobs/" + name + "/logs?follow=1", timeout=60) as response:
                 first = response.readline().decode()
-                open(sys.argv[2], "w").close()
+                open(gate, "w").close()
                 rest = response.read().decode()
-            print(json.dumps([first, rest]))
+            kinds, ended = set(), None
+            event = None
+            for line in events:
+                line = line.decode().rstrip("\\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                    kinds.add(event)
+                elif line.startswith("data: ") and event == "job":
+                    job = json.loads(line[6:])
+                    if job["name"] == name and job["state"] != "running":
+                        ended = job["state"]
+                        break
+            print(json.dumps([first, rest, ended, sorted(kinds)]))
             """
         let py = CLI.python
-        let url = "http://127.0.0.1:\(port)/api/v1/jobs/\(name)/logs?follow=1"
-        let r = try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + ["-c", follower, url, dir + "/gate"], timeout: 120)
+        let r = try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + ["-c", follower, "http://127.0.0.1:\(port)", name, dir + "/gate"],
+                              timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
-        let parts = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String]
-        #expect(parts == ["one\n", "two\n"], "\(r.stdout) \(r.stderr)")
+        let parts = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [Any]
+        #expect(parts?.prefix(3).compactMap { $0 as? String } == ["one\n", "two\n", "completed"], "\(r.stdout) \(r.stderr)")
+        #expect((parts?.last as? [String])?.contains("job") == true, "\(r.stdout)")
         #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 1 completed") }, "\(Self.log(logFile))")
         #expect(Self.interrupt(process) == 0)
     }

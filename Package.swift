@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Durable state (SQLite, the system's libsqlite3).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // The observability endpoint's /metrics (docs/OBSERVE.md).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The Arrow IPC codec: no dependencies, usable on its own.
@@ -86,10 +89,24 @@ let package = Package(
             dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/State"
         ),
+        // The observability endpoint: /metrics, the JSON API, server-sent events and the web view
+        // of a running workflow (docs/OBSERVE.md).
+        .target(
+            name: "Observe",
+            dependencies: [
+                "Engine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP",
+                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "Observe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -115,6 +132,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HyphaArrow", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorePluginsTests", dependencies: ["CorePlugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
+        .testTarget(name: "ObserveTests", dependencies: ["Observe", "Engine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BacalhauTests", dependencies: ["Bacalhau", "CorePlugins", "Engine", "BacalhauEmulatorKit"]),
     ]
 )

@@ -66,6 +66,11 @@ struct RunOptions: ParsableArguments {
 
     @Flag(help: "Plain log lines instead of the live progress display.")
     var noProgress = false
+
+    @Option(help: "Log lines as text (default) or json: one object per line (time, level, node, job, message, fields).")
+    var logFormat: LogFormat = .text
+
+    @OptionGroup var http: HTTPOptions
 }
 
 /// Where durable state lives: every command that reads state takes this.

@@ -93,6 +93,20 @@ enum WorkflowSchema {
                         ("days", typed("number", [("exclusiveMinimum", .int(0)), ("description", "and none older than this many days")])),
                     ])),
                 ])),
+                ("http", object([
+                    ("description", "serve metrics, the JSON API and the web view while running (docs/OBSERVE.md): HOST:PORT, or a mapping"),
+                    ("oneOf", .list([
+                        typed("string", [("description", "the address HOST:PORT (loopback)")]),
+                        typed("object", [
+                            ("additionalProperties", .bool(false)),
+                            ("properties", object([
+                                ("address", typed("string", [("default", "127.0.0.1:9464"),
+                                                             ("description", "HOST:PORT; anything but loopback needs a token")])),
+                                ("token", typed("string", [("description", "env:NAME (a variable holding the bearer token) or the token")])),
+                            ])),
+                        ]),
+                    ])),
+                ])),
                 ("vars", typed("object", [
                     ("description", "variables templates and options read as {{ vars.NAME }}; --var NAME=VALUE overrides"),
                 ])),

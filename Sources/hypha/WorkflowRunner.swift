@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import HyphaState
 import Logging
+import Observe
 import Synchronization
 
 /// Runs a checked workflow for the CLI: logging, live progress, signals, the summary and
@@ -32,7 +33,9 @@ struct WorkflowRunner {
         let level = options.logLevel ?? (showProgress ? .warning : .info)
         Self.loggingBootstrapped.withLock { done in
             if !done {
+                let json = options.logFormat == .json
                 LoggingSystem.bootstrap { label in
+                    if json { return JSONLogHandler.standardError(label: label) }
                     var handler = StreamLogHandler.standardError(label: label)
                     handler.logLevel = .trace
                     return handler
@@ -76,9 +79,14 @@ struct WorkflowRunner {
         var summary: WorkflowRuntime.Summary
         // One runtime per version of the workflow: a reload that changes its shape ends the
         // running one (what is in flight finishes) and starts the next.
+        var observe: ObserveHook
         while true {
+            // The endpoint watches one version of the workflow: a new one gets a new watcher.
+            observe = try await ObserveHook.start(options.http, plan: plan, runID: runID, runDirectory: runDirectory,
+                                                  state: stateFolder, logger: logger)
             let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
-                                          state: stateFolder?.store, jobGuard: jobGuard)
+                                          state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
+            observe.watcher?.attach(stats: runtime.stats)
             let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
             var next: WorkflowPlan?
             let ended: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
@@ -134,6 +142,7 @@ struct WorkflowRunner {
             guard let newPlan = next, !interrupted, signals.firstSignal == nil, ended.stateFailure == nil else { break }
             earlier = summary
             plan = newPlan
+            await observe.stop()
             Console.error("hypha: the previous version has finished; starting the new one")
         }
         interrupted = interrupted || summary.stoppedEarly
@@ -144,6 +153,8 @@ struct WorkflowRunner {
                         + "see them with: hypha dead-letters list \(plan.info.file)"
                         + (options.state.stateDir.map { " --state-dir \($0)" } ?? ""))
         }
+        let signalled = signals.firstSignal != nil  // a signal that ends --http-linger does not make the run interrupted
+        await observe.finish(until: signals.first)
         do {
             if let stateFolder { try await afterwards?(stateFolder) }
         } catch let error as StateStoreError {
@@ -154,7 +165,7 @@ struct WorkflowRunner {
             Console.error("hypha: \(failure)")
             return 3
         }
-        if signals.firstSignal != nil || interrupted { return 130 }
+        if signalled || interrupted { return 130 }
         return summary.succeeded ? 0 : 1
     }
 

@@ -68,6 +68,8 @@ public struct WorkflowInfo: Sendable {
     /// Where durable state and run folders live (`state_dir:`, default `.hypha` beside the file).
     public var stateDirectory: String
     public var retention: Retention
+    /// `http:`, the observability endpoint to serve while running (docs/OBSERVE.md).
+    public var http: HTTPSettings?
 
     public init(name: String, file: String, directory: String, jobstore: String?, vars: Record,
                 stateDirectory: String? = nil, retention: Retention = .standard) {

@@ -37,6 +37,8 @@ public final class WorkflowRuntime: Sendable {
     let runningBehaviour = Mutex<[Int: String]>([:])
     /// One reload at a time.
     let reloading = Mutex(false)
+    /// Whatever watches the run (the observability endpoint), if anything.
+    public let observer: (any RuntimeObserver)?
 
     /// The outcome of a run.
     public struct Summary: Sendable {
@@ -57,7 +59,9 @@ public final class WorkflowRuntime: Sendable {
     }
 
     public init(plan: WorkflowPlan, once: Bool, runDirectory: String, runID: String, logger: Logger,
-                channelCapacity: Int = 64, state: (any StateStore)? = nil, jobGuard: (any JobGuard)? = nil) {
+                channelCapacity: Int = 64, state: (any StateStore)? = nil, jobGuard: (any JobGuard)? = nil,
+                observer: (any RuntimeObserver)? = nil) {
+        self.observer = observer
         self.state = state
         self.jobGuard = jobGuard
         self.plan = plan
@@ -115,6 +119,7 @@ public final class WorkflowRuntime: Sendable {
             node.downstream.compactMap { indexByID[$0].flatMap { inputs[$0] } }
         }
 
+        observer?.runStarted(queues: inputs)
         let sourceNodes = injections.isEmpty ? sources : []
         if !injections.isEmpty {
             for (index, slot, _) in sources {
@@ -204,6 +209,7 @@ public final class WorkflowRuntime: Sendable {
             let inFlight = InFlightCount()
             let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } }, inFlight: inFlight) { payload, ack in
                 self.stats[index].update { $0.emitted += 1 }
+                let ack = self.observer?.sourceEmitted(node: index, payload: payload, ack: ack) ?? ack
                 try await self.deliver(payload, ack: ack, to: targets)
             }
             let running = source
@@ -330,11 +336,13 @@ public final class WorkflowRuntime: Sendable {
             $0.received += 1
             $0.active += 1
         }
+        observer?.messageStarted(node: index, payload: message.payload)
         let emitted = Mutex(0)
         let output = Output { payload in
             message.ack.retain()
             emitted.withLock { $0 += 1 }
             stats.update { $0.emitted += 1 }
+            self.observer?.messageEmitted(node: index, input: message.payload, output: payload)
             try await self.deliver(payload, ack: message.ack, to: outputs)
         }
         var failure: (any Error)?
@@ -363,6 +371,7 @@ public final class WorkflowRuntime: Sendable {
             $0.done += 1
             if failure != nil && !interrupted { $0.failed += 1 }
         }
+        observer?.messageFinished(node: index, payload: message.payload, failure: failure, interrupted: interrupted)
         if let stateError = state?.failure { failStateStore(stateError) }
         guard let failure else {
             message.ack.release()
@@ -475,6 +484,7 @@ public final class WorkflowRuntime: Sendable {
     func recordFailure(node index: Int, _ message: String) {
         let id = plan.nodes[index].config.id
         logger.error("\(message)", metadata: ["node": "\(id)"])
+        observer?.failureRecorded(node: index, message: message)
         failures.withLock { f in
             f.count += 1
             if f.first.count < 100 { f.first.append("\(id): \(message)") }

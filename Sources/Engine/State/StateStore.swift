@@ -49,6 +49,9 @@ public protocol StateStore: Sendable {
     func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws
     /// How the job ended.
     func jobFinished(node: String, name: String, outcome: JobOutcome) async throws
+    /// The newest `limit` jobs of the journal, newest first (what the observability endpoint
+    /// lists); a store without a journal answers with none.
+    func recentJobs(limit: Int) async throws -> [JournalJob]
 
     // MARK: Dead letters
 

@@ -8,6 +8,8 @@ public struct Workflow: Sendable {
     public var stateDir: OptionValue?
     /// `retention:`, how many run folders to keep.
     public var retention: Retention?
+    /// `http:`, the observability endpoint (docs/OBSERVE.md).
+    public var http: HTTPSettings?
     public var vars: [String: OptionValue]
     public var varOrder: [String]
     public var nodes: [NodeDeclaration]

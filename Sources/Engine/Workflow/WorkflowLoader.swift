@@ -298,6 +298,7 @@ public struct WorkflowLoader: Sendable {
             info.stateDirectory = info.resolve(expandEnvironment(stateDir, what: "state_dir", diagnostics: &diagnostics).text)
         }
         if let retention = workflow.retention { info.retention = retention }
+        info.http = workflow.http
         return info
     }
 

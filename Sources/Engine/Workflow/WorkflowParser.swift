@@ -7,7 +7,7 @@ struct WorkflowParser {
     let file: String
     var diagnostics: [Diagnostic] = []
 
-    static let topLevelKeys = ["name", "description", "jobstore", "state_dir", "retention", "vars", "nodes", "profiles"]
+    static let topLevelKeys = ["name", "description", "jobstore", "state_dir", "retention", "vars", "nodes", "profiles", "http"]
 
     init(file: String) { self.file = file }
 
@@ -62,6 +62,8 @@ struct WorkflowParser {
                 }
             case "retention":
                 workflow.retention = parseRetention(valueNode)
+            case "http":
+                workflow.http = parseHTTP(valueNode)
             case "vars":
                 guard case .mapping(let vars) = valueNode else {
                     error("'vars' must be a mapping of names to values", valueNode)

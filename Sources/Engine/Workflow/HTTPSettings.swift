@@ -1,0 +1,100 @@
+import Foundation
+import Yams
+
+/// The workflow file's `http: { address: 127.0.0.1:9464, token: env:NAME }`: serve the
+/// observability endpoint (metrics, JSON API, web view; docs/OBSERVE.md) while the workflow
+/// runs. `hypha run --http` and `--http-token` override it.
+public struct HTTPSettings: Sendable, Equatable {
+    /// `HOST:PORT`, `:PORT` or `PORT` (loopback).
+    public var address: String
+    /// `env:NAME` (read from the environment when the run starts) or the token itself.
+    public var token: String?
+    /// Where `http:` is in the workflow file, for errors found later (a token's variable unset).
+    public var location: SourceLocation?
+
+    public init(address: String, token: String? = nil, location: SourceLocation? = nil) {
+        self.address = address
+        self.token = token
+        self.location = location
+    }
+
+    public static func == (a: HTTPSettings, b: HTTPSettings) -> Bool { a.address == b.address && a.token == b.token }
+
+    /// A listening address split into host and port: `HOST:PORT`, `[V6]:PORT`, `:PORT` and
+    /// `PORT` (both on 127.0.0.1). Nil when it is none of these, or the port is not 0–65535.
+    public static func split(_ address: String) -> (host: String, port: Int)? {
+        let text = address.trimmingCharacters(in: .whitespaces)
+        if let port = Int(text) { return (0...65535).contains(port) ? ("127.0.0.1", port) : nil }
+        let host: String, portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon].isEmpty ? "127.0.0.1" : String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }),
+              let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    /// Whether `host` is a loopback address (only this machine can connect).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+extension WorkflowParser {
+    static let httpKeys = ["address", "token"]
+
+    /// `http: { address: HOST:PORT, token: env:NAME }`, or just `http: HOST:PORT`.
+    mutating func parseHTTP(_ node: Node) -> HTTPSettings? {
+        let example = "like { address: 127.0.0.1:9464, token: env:HYPHA_HTTP_TOKEN }"
+        if let scalar = node.scalar {
+            guard HTTPSettings.split(scalar.string) != nil else {
+                error("'http' must be an address HOST:PORT or a mapping \(example); got '\(scalar.string)'", node)
+                return nil
+            }
+            return HTTPSettings(address: scalar.string, location: location(node))
+        }
+        guard case .mapping(let mapping) = node else {
+            error("'http' must be a mapping \(example)", node)
+            return nil
+        }
+        var settings = HTTPSettings(address: "127.0.0.1:9464", location: location(node))
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string else { continue }
+            guard let value = valueNode.scalar?.string else {
+                error("'http.\(key)' must be a string", valueNode)
+                return nil
+            }
+            switch key {
+            case "address":
+                guard HTTPSettings.split(value) != nil else {
+                    error("'http.address' must be HOST:PORT (like 127.0.0.1:9464, or 0.0.0.0:9464 with a token); got '\(value)'", valueNode)
+                    return nil
+                }
+                settings.address = value
+            case "token":
+                guard !value.isEmpty, value != "env:" else {
+                    error("'http.token' is empty; give env:NAME (a variable holding the token) or the token", valueNode)
+                    return nil
+                }
+                settings.token = value
+            default:
+                error("unknown key '\(key)' in 'http'\(didYouMean(key, Self.httpKeys)); it takes "
+                      + Self.httpKeys.joined(separator: ", "), keyNode)
+                return nil
+            }
+        }
+        if let host = HTTPSettings.split(settings.address)?.host, !HTTPSettings.isLoopback(host), settings.token == nil {
+            error("'http.address' \(settings.address) is reachable from other machines, so 'http' needs a 'token' "
+                  + "(env:NAME); or listen on 127.0.0.1", node)
+            return nil
+        }
+        return settings
+    }
+}

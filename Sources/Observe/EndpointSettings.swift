@@ -1,0 +1,42 @@
+import Engine
+import Foundation
+
+/// Where the endpoint listens and the token it asks for, from `--http`/`--http-token` (which
+/// win) or the workflow's `http:`. Off unless one of them gives an address.
+public struct EndpointSettings: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var token: String?
+
+    /// Nil when neither the command line nor the workflow asks for the endpoint. Throws when
+    /// the address is malformed, a token's variable is unset, or a non-loopback address has
+    /// no token.
+    public static func resolve(address: String?, token: String?, workflow: HTTPSettings?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EndpointSettings? {
+        let fromFile = address == nil ? workflow : nil
+        guard let address = address ?? workflow?.address else { return nil }
+        let at = fromFile?.location.map { "\($0): " } ?? ""
+        guard let (host, port) = HTTPSettings.split(address) else {
+            throw ObserveError("\(at)the --http address '\(address)' is not HOST:PORT; give one like 127.0.0.1:9464 "
+                               + "(or :9464 for loopback, 0.0.0.0:9464 with --http-token for every interface)")
+        }
+        var resolved: String?
+        if let spec = token ?? workflow?.token {
+            if spec.hasPrefix("env:") {
+                let name = String(spec.dropFirst(4))
+                guard let value = environment[name], !value.isEmpty else {
+                    throw ObserveError("\(at)the endpoint's token is read from the environment variable \(name), which is "
+                                       + "unset or empty; export \(name)=TOKEN, or give --http-token env:OTHER")
+                }
+                resolved = value
+            } else if !spec.isEmpty {
+                resolved = spec
+            }
+        }
+        if resolved == nil && !HTTPSettings.isLoopback(host) {
+            throw ObserveError("\(at)the endpoint address \(address) is reachable from other machines, so it needs a token: "
+                               + "give --http-token env:NAME (or token: in the workflow's http:), or listen on 127.0.0.1")
+        }
+        return EndpointSettings(host: host, port: port, token: resolved)
+    }
+}

@@ -1,0 +1,357 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The observability endpoint of a running Hypha (docs/OBSERVE.md): `/metrics`, the JSON API
+/// under `/api/v1`, server-sent events and the web view at `/`. It lives as long as the run
+/// (and `--http-linger` after it); with a token, every route answers 401 without
+/// `Authorization: Bearer TOKEN`.
+public final class ObserveServer: Sendable {
+    public let watcher: RunWatcher
+    let host: String
+    let port: Int
+    let token: String?
+    let store: (any StateStore)?
+    let readDeadLetters: (@Sendable () async throws -> [DeadLetterInfo])?
+    let logger: Logger
+    let metrics: MetricsExporter
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let stopping = Atomic<Bool>(false)
+
+    /// - Parameters:
+    ///   - store: the state store, whose journal `/api/v1/jobs` lists (nil with `--no-state`:
+    ///     the jobs of this run, from memory).
+    ///   - deadLetters: reads the dead letters (from the same state, when there is some).
+    public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?,
+                deadLetters: (@Sendable () async throws -> [DeadLetterInfo])?, logger: Logger) {
+        self.watcher = watcher
+        self.host = host
+        self.port = port
+        self.token = token
+        self.store = store
+        self.readDeadLetters = deadLetters
+        self.logger = logger
+        metrics = MetricsExporter(watcher: watcher)
+    }
+
+    /// Starts listening; returns the address bound (the port chosen when 0 was asked).
+    public func start() async throws -> (host: String, port: Int) {
+        let (bound, reportBound) = AsyncStream<Result<(String, Int), any Error>>.makeStream()
+        let app = Application(
+            router: makeRouter(),
+            server: .http1(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "hypha"),
+            onServerRunning: { channel in
+                reportBound.yield(.success((channel.localAddress?.ipAddress ?? "?", channel.localAddress?.port ?? 0)))
+            },
+            logger: {
+                var quiet = logger
+                quiet.logLevel = .critical  // its shutdown reports a cancelled accept loop as an error
+                return quiet
+            }())
+        let host = host, port = port
+        task.withLock {
+            $0 = Task {
+                do {
+                    try await app.runService(gracefulShutdownSignals: [])
+                } catch is CancellationError {
+                } catch {
+                    reportBound.yield(.failure(ObserveError("cannot serve the observability endpoint on \(host):\(port): \(error); "
+                                                            + "give another address with --http (a free port, or 0 for any)")))
+                }
+                reportBound.finish()
+            }
+        }
+        for await result in bound { return try result.get() }
+        throw ObserveError("the observability endpoint on \(host):\(port) stopped before it listened; give another address with --http")
+    }
+
+    /// Ends the event streams and log follows, then the server.
+    public func stop() async {
+        stopping.store(true, ordering: .relaxed)
+        watcher.events.finishAll()
+        guard let running = task.withLock({ $0 }) else { return }
+        running.cancel()
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await running.value }
+            race.addTask { try? await Task.sleep(for: .seconds(3)) }
+            await race.next()
+            race.cancelAll()
+        }
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    // MARK: Routes
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { request, _ in
+            try self.guarded(request) { Self.answer(.ok, WebPage.html, type: "text/html; charset=utf-8") }
+        }
+        router.get("/metrics") { request, _ in
+            try self.guarded(request) {
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.render())))
+            }
+        }
+        router.get("/api/v1/status") { request, _ in
+            try self.guarded(request) { Self.json(self.status()) }
+        }
+        router.get("/api/v1/jobs") { request, _ in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init).map { min(max($0, 1), 5000) } ?? 100
+            return Self.json(try await self.jobs(limit: limit))
+        }
+        router.get("/api/v1/jobs/:name/logs") { request, context in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
+            return await self.logs(job: name, request: request)
+        }
+        router.get("/api/v1/events") { request, _ in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            return self.eventStream()
+        }
+        router.get("/api/v1/dead-letters") { request, _ in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            return Self.json(await self.deadLetters())
+        }
+        return router
+    }
+
+    func authorized(_ request: Request) -> Bool {
+        guard let token else { return true }
+        guard let given = request.headers[.authorization] else { return false }
+        return Self.constantTimeEqual(given, "Bearer " + token)
+    }
+
+    func guarded(_ request: Request, _ answer: () throws -> Response) throws -> Response {
+        guard authorized(request) else { return Self.unauthorized() }
+        return try answer()
+    }
+
+    static func unauthorized() -> Response {
+        var response = answer(.unauthorized, "{\"error\":\"missing or wrong bearer token: send Authorization: Bearer TOKEN\"}\n",
+                              type: "application/json")
+        response.headers[.wwwAuthenticate] = "Bearer"
+        return response
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
+        return difference == 0
+    }
+
+    static func answer(_ status: HTTPResponse.Status, _ text: String, type: String) -> Response {
+        Response(status: status, headers: [.contentType: type, .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ value: Value) -> Response { answer(.ok, value.json + "\n", type: "application/json") }
+
+    // MARK: JSON
+
+    func status() -> Value {
+        let plan = watcher.plan
+        let readings = watcher.readNodes()
+        let nodes: [Value] = plan.nodes.enumerated().map { index, node in
+            let r = readings[index]
+            let kind = node.plugin.isSource ? "source" : node.plugin.isExecutor ? "executor" : node.spec.output == nil ? "sink" : "processor"
+            var fields: [(String, Value)] = [
+                ("id", .string(node.config.id)), ("plugin", .string(node.config.plugin)), ("kind", .string(kind)),
+                ("from", .list(node.config.upstream.map(Value.string))),
+                ("output", node.spec.output.map { .string($0.rawValue) } ?? .null),
+                ("received", .int(Int64(r.stats.received))), ("emitted", .int(Int64(r.stats.emitted))),
+                ("failed", .int(Int64(r.stats.failed))), ("active", .int(Int64(r.stats.active))),
+                ("done", .int(Int64(r.stats.done))),
+                ("queue_depth", r.queueDepth.map { .int(Int64($0)) } ?? .null),
+                ("queue_capacity", r.queueCapacity.map { .int(Int64($0)) } ?? .null),
+            ]
+            if node.plugin.isExecutor {
+                fields.append(("jobs_running", .int(Int64(r.jobsRunning))))
+                fields.append(("jobs", .map(Record(MetricsExporter.jobStates.map { ($0, .int(Int64(r.jobCounts[$0] ?? 0))) }))))
+            }
+            if let lag = r.sourceLag { fields.append(("source_lag_seconds", .float(lag))) }
+            return .map(Record(fields))
+        }
+        return .map(Record([
+            ("workflow", .map(Record([("name", .string(plan.info.name)), ("file", .string(plan.info.file))]))),
+            ("run_id", .string(watcher.runID)), ("run_directory", .string(watcher.runDirectory)),
+            ("started", .float(watcher.startedAt.timeIntervalSince1970)),
+            ("uptime_seconds", .float(Date().timeIntervalSince(watcher.startedAt))),
+            ("finished", .bool(watcher.isFinished)), ("state", .bool(store != nil)),
+            ("nodes", .list(nodes)),
+            ("jobs_running", .list(watcher.runningJobs().map(\.value))),
+            ("failures", .list(watcher.recentFailures().suffix(50).map { f in
+                .map(Record([("node", .string(f.node)), ("message", .string(f.message)), ("time", .float(f.time))]))
+            })),
+        ]))
+    }
+
+    /// Recent jobs: the journal's when there is state (this run's running jobs first, as the
+    /// journal may not have committed them yet), this run's from memory otherwise.
+    func jobs(limit: Int) async throws -> Value {
+        var entries: [JobEntry]
+        var source = "memory"
+        if let store {
+            source = "journal"
+            let running = watcher.runningJobs()
+            let names = Set(running.map { "\($0.node)\u{0}\($0.name)" })
+            let journal = try await store.recentJobs(limit: limit).map(JobEntry.init)
+                .filter { !names.contains("\($0.node)\u{0}\($0.name)") }
+            entries = Array((running.reversed() + journal).prefix(limit))
+        } else {
+            entries = watcher.recentJobs(limit: limit)
+        }
+        return .map(Record([("source", .string(source)), ("jobs", .list(entries.map(\.value)))]))
+    }
+
+    func deadLetters() async -> Value {
+        guard let readDeadLetters else {
+            return .map(Record([("state", .bool(false)), ("dead_letters", .list([]))]))
+        }
+        do {
+            let letters = try await readDeadLetters()
+            return .map(Record([
+                ("state", .bool(true)),
+                ("retry", .string("hypha dead-letters retry \(watcher.plan.info.file) --all")),
+                ("dead_letters", .list(letters.suffix(200).map { letter in
+                    .map(Record([
+                        ("id", .int(letter.id)), ("node", .string(letter.node)), ("reason", .string(letter.reason)),
+                        ("file", letter.file.map(Value.string) ?? .null), ("logs", .list(letter.logs.map(Value.string))),
+                        ("created", .float(letter.created)),
+                    ]))
+                })),
+            ]))
+        } catch {
+            return .map(Record([("state", .bool(true)), ("error", .string("\(error)")), ("dead_letters", .list([]))]))
+        }
+    }
+
+    // MARK: Streams
+
+    /// Server-sent events: `job` (started, finished), `failure`, `nodes` (counters, every
+    /// second) and `run` (finished), until the client goes or the endpoint stops.
+    func eventStream() -> Response {
+        let (id, stream) = watcher.events.subscribe()
+        let hub = watcher.events
+        let body = ResponseBody { writer in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (frames, send) = AsyncStream<String>.makeStream()
+                group.addTask {
+                    for await frame in stream { send.yield(frame) }
+                    send.finish()
+                }
+                group.addTask {
+                    while !Task.isCancelled, !self.isStopping {
+                        send.yield("event: nodes\ndata: \(self.status().json)\n\n")
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                }
+                defer { hub.cancel(id) }
+                try await writer.write(ByteBuffer(string: ": hypha events\nretry: 2000\n\n"))
+                for await frame in frames {
+                    try await writer.write(ByteBuffer(string: frame))
+                }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+
+    /// A job's log: its tail (`?bytes=N`, default 64 KiB), or with `?follow=1` the whole of it,
+    /// streamed as it grows until the job ends. `?stream=stderr` picks the other stream.
+    func logs(job name: String, request: Request) async -> Response {
+        guard !name.isEmpty else { return Self.answer(.badRequest, "give a job name: /api/v1/jobs/NAME/logs\n", type: "text/plain") }
+        let stream = request.uri.queryParameters.get("stream") ?? "stdout"
+        guard stream == "stdout" || stream == "stderr" else {
+            return Self.answer(.badRequest, "stream must be stdout or stderr, got '\(stream)'\n", type: "text/plain")
+        }
+        let path = await logPath(job: name, stream: stream)
+        let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
+        guard let path else {
+            return Self.answer(.notFound, "no job \(name) in this run or the journal; /api/v1/jobs lists them\n", type: "text/plain")
+        }
+        let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
+        guard follow else {
+            let limit = request.uri.queryParameters.get("bytes").flatMap(Int.init).map { max($0, 1) } ?? 65_536
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.tail(path, limit))))
+        }
+        let body = ResponseBody { writer in
+            var offset: UInt64 = 0
+            while true {
+                let running = self.watcher.isRunning(job: name)
+                let chunk = Self.read(path, from: offset)
+                if !chunk.isEmpty {
+                    offset += UInt64(chunk.count)
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                    continue
+                }
+                // Ends once the job has ended (after a last read) or the endpoint stops.
+                if !running || self.isStopping || Task.isCancelled { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Where `job`'s `stream` log is: this run's job folder, else what the journal recorded.
+    func logPath(job name: String, stream: String) async -> String? {
+        let own = watcher.runDirectory + "/jobs/" + SafeName.file(name) + "." + stream + ".log"
+        if FileManager.default.fileExists(atPath: own) || watcher.job(named: name) != nil { return own }
+        if let store, let journal = try? await store.recentJobs(limit: 5000), let job = journal.first(where: { $0.name == name }) {
+            // A stream the job wrote nothing to has no file: an empty log.
+            return (stream == "stdout" ? job.stdoutPath : job.stderrPath) ?? own
+        }
+        return nil
+    }
+
+    static func tail(_ path: String, _ limit: Int) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > UInt64(limit) ? size - UInt64(limit) : 0)
+        return [UInt8]((try? handle.readToEnd()) ?? Data())
+    }
+
+    static func read(_ path: String, from offset: UInt64) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: offset)
+        return [UInt8]((try? handle.read(upToCount: 1 << 20)) ?? Data())
+    }
+}
+
+/// A dead letter as the endpoint lists it (the CLI reads them from the state folder).
+public struct DeadLetterInfo: Sendable {
+    public var id: Int64
+    public var node: String
+    public var reason: String
+    public var file: String?
+    public var logs: [String]
+    /// Seconds since 1970.
+    public var created: Double
+
+    public init(id: Int64, node: String, reason: String, file: String?, logs: [String], created: Double) {
+        self.id = id
+        self.node = node
+        self.reason = reason
+        self.file = file
+        self.logs = logs
+        self.created = created
+    }
+}
+
+/// A problem starting the endpoint, said so the user can act on it.
+public struct ObserveError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Engine
+import Foundation
+import HyphaState
+import Logging
+import Observe
+
+/// `--http`, `--http-token`, `--http-linger`: the observability endpoint (docs/OBSERVE.md).
+struct HTTPOptions: ParsableArguments {
+    @Option(name: .customLong("http"), help: ArgumentHelp(
+        "Serve metrics, the JSON API and the web view at HOST:PORT while running (:PORT or PORT: loopback; overrides the workflow's http:).",
+        valueName: "address"))
+    var address: String?
+
+    @Option(name: .customLong("http-token"), help: ArgumentHelp(
+        "A bearer token every request must carry: env:NAME (read from the environment) or the token; required for a non-loopback address.",
+        valueName: "token"))
+    var token: String?
+
+    @Option(name: .customLong("http-linger"), help: ArgumentHelp(
+        "Seconds the endpoint stays up after the run ends (to scrape a --once run's final figures; Ctrl-C ends it early).",
+        valueName: "seconds"))
+    var linger: Double = 0
+}
+
+/// `--log-format`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Starts the observability endpoint for a run, when asked for, and stops it after.
+struct ObserveHook {
+    let server: ObserveServer?
+    let watcher: RunWatcher?
+    let linger: Double
+
+    /// A watcher and an endpoint when `--http` or the workflow's `http:` ask for one; prints
+    /// why it cannot start and exits 2 when the address or token is wrong or the port taken.
+    static func start(_ options: HTTPOptions, plan: WorkflowPlan, runID: String, runDirectory: String,
+                      state: StateFolder?, logger: Logger) async throws -> ObserveHook {
+        let settings: EndpointSettings?
+        do {
+            settings = try EndpointSettings.resolve(address: options.address, token: options.token, workflow: plan.info.http)
+        } catch {
+            Console.error("hypha: \(error)")
+            throw ExitCode(2)
+        }
+        guard let settings else { return ObserveHook(server: nil, watcher: nil, linger: 0) }
+        let watcher = RunWatcher(plan: plan, runID: runID, runDirectory: runDirectory)
+        let server = ObserveServer(watcher: watcher, host: settings.host, port: settings.port, token: settings.token,
+                                   store: state?.store, deadLetters: state.map { folder in
+                                       { @Sendable in
+                                           try await folder.store.deadLetters().map {
+                                               DeadLetterInfo(id: $0.id, node: $0.node, reason: $0.reason, file: $0.file,
+                                                              logs: $0.logs, created: $0.created)
+                                           }
+                                       }
+                                   }, logger: logger)
+        do {
+            let (host, port) = try await server.start()
+            let shown = host.contains(":") ? "[\(host)]" : host
+            Console.error("hypha: observability endpoint at http://\(shown):\(port)/ (metrics at /metrics)"
+                          + (settings.token == nil ? "" : "; bearer token required"))
+        } catch {
+            Console.error("hypha: \(error)")
+            throw ExitCode(2)
+        }
+        return ObserveHook(server: server, watcher: watcher, linger: options.linger)
+    }
+
+    /// Stops serving at once (a reload that starts a new version of the workflow).
+    func stop() async {
+        watcher?.finish()
+        await server?.stop()
+    }
+
+    /// The run is over: keeps serving `linger` seconds (or until `signal`), then stops.
+    func finish(until signal: ShutdownSignal) async {
+        guard let server else { return }
+        watcher?.finish()
+        if linger > 0 {
+            await withTaskGroup(of: Void.self) { race in
+                race.addTask { try? await Task.sleep(for: .milliseconds(Int64(linger * 1000))) }
+                race.addTask { await signal.wait() }
+                await race.next()
+                race.cancelAll()
+            }
+        }
+        await server.stop()
+    }
+}

@@ -1,0 +1,318 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// The observability endpoint (`hypha run --http`, docs/OBSERVE.md), end to end on the built
+/// binary: where it binds, the token, /metrics parsed by prometheus_client, the JSON API, the
+/// web view in headless Chromium, and `--log-format json`.
+@Suite(.serialized) struct ObserveTests {
+    static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
+
+    /// Whether the test Python can import `module`.
+    static func pythonHas(_ module: String) -> Bool {
+        let py = CLI.python
+        let args = (py.hasSuffix("env") ? ["python3"] : []) + ["-c", "import \(module)"]
+        return (try? CLI.spawn(py, args, timeout: 60))?.status == 0
+    }
+
+    static let hasPrometheusClient = pythonHas("prometheus_client")
+    static let hasBrowser = pythonHas("selenium")
+        && ["/usr/bin/chromium", "/usr/bin/chromedriver"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Runs one of the Python drivers in Tests/scripts; 77 means it lacks what it needs.
+    static func python(_ script: String, _ arguments: [String]) throws -> CLI.Result {
+        let py = CLI.python
+        let path = CLI.shipped("Tests/scripts/" + script)
+        return try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + [path] + arguments, timeout: 300)
+    }
+
+    /// Starts `hypha run ARGS` in the background with `environment` added; output to `log`.
+    static func start(_ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["run"] + arguments + ["--no-progress"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Ends a lingering run with Ctrl-C and returns its exit status.
+    static func interrupt(_ process: Process) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func log(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// GET `path`: the status and the body.
+    static func get(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.timeoutInterval = 30
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    static func json(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// The listening sockets on `port` in /proc/net/tcp and tcp6, as local hex addresses.
+    static func listeners(port: Int) -> [String] {
+        let hexPort = String(format: "%04X", port)
+        var found: [String] = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = (try? String(contentsOfFile: table, encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, fields[3] == "0A" else { continue }  // LISTEN
+                let local = fields[1].split(separator: ":")
+                if local.count == 2, local[1] == hexPort { found.append(String(local[0])) }
+            }
+        }
+        return found
+    }
+
+    @Test func bindsLoopbackByDefaultAndServesTheAPIAfterARun() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CLI.makeZips(in: dir + "/in", count: 2, tricky: false)
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        // Only a port: loopback.
+        let process = try Self.start([Self.workflow, "--once", "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work",
+                                      "--no-state", "--run-dir", dir + "/run", "--http", "\(port)", "--http-linger", "120"], log: logFile)
+        defer { if process.isRunning { process.terminate() } }
+        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("observability endpoint at http://127.0.0.1:\(port)/") },
+                "\(Self.log(logFile))")
+        #expect(Self.listeners(port: port) == ["0100007F"], "listening on \(Self.listeners(port: port))")
+        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 4 completed") }, "\(Self.log(logFile))")
+        let base = "http://127.0.0.1:\(port)"
+
+        let status = Self.json(try await Self.get(base + "/api/v1/status").body)
+        #expect(status["finished"] as? Bool == true)
+        let nodes = status["nodes"] as? [[String: Any]] ?? []
+        #expect(nodes.map { $0["id"] as? String } == ["downloads", "decode", "extract-spec", "extract", "aggregate-spec", "aggregate"])
+        #expect(nodes.first { $0["id"] as? String == "aggregate" }?["received"] as? Int == 2)
+
+        let jobs = Self.json(try await Self.get(base + "/api/v1/jobs").body)
+        #expect(jobs["source"] as? String == "memory")
+        let list = jobs["jobs"] as? [[String: Any]] ?? []
+        #expect(list.count == 4)
+        #expect(list.allSatisfy { $0["state"] as? String == "completed" && $0["duration"] is Double })
+        let extract = try #require(list.first { $0["node"] as? String == "extract" })
+        let name = try #require(extract["name"] as? String)
+        let encoded = try #require(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+        let stdoutPath = try #require(extract["stdout_path"] as? String)
+        let logs = try await Self.get(base + "/api/v1/jobs/\(encoded)/logs")
+        #expect(logs.status == 200)
+        #expect(logs.body == (try String(contentsOfFile: stdoutPath, encoding: .utf8)))
+        // Following a job that has ended gives its whole log and ends.
+        #expect(try await Self.get(base + "/api/v1/jobs/\(encoded)/logs?follow=1").body == logs.body)
+        #expect(try await Self.get(base + "/api/v1/jobs/no-such-job/logs").status == 404)
+
+        let page = try await Self.get(base + "/")
+        #expect(page.status == 200 && page.body.contains("<svg id=\"graph\"") && !page.body.contains("http://cdn"))
+        #expect(Self.interrupt(process) == 0, "\(Self.log(logFile))")
+    }
+
+    @Test func followingARunningJobsLogStreamsItUntilTheJobEnds() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for folder in ["in", "store"] { try FileManager.default.createDirectory(atPath: "\(dir)/\(folder)", withIntermediateDirectories: true) }
+        // The job writes "one", waits for the gate file, then writes "two" and ends.
+        try """
+            Type: batch
+            Count: 1
+            Tasks:
+              - Name: gated
+                Engine:
+                  Type: process
+                  Params:
+                    Name: /bin/sh
+                    Arguments: ["-c", "echo one; while [ ! -e \(dir)/gate ]; do sleep 0.02; done; echo two"]
+            """.write(toFile: dir + "/store/gated.yml", atomically: true, encoding: .utf8)
+        try """
+            name: gated
+            jobstore: \(dir)/store
+            nodes:
+              files: { plugin: file-watch, path: \(dir)/in, pattern: "*.txt" }
+              decode: { plugin: arrow-decode, from: files }
+              spec: { plugin: template, from: decode, job: gated }
+              run: { plugin: process, from: spec }
+            """.write(toFile: dir + "/gated.yml", atomically: true, encoding: .utf8)
+        try "x".write(toFile: dir + "/in/a.txt", atomically: true, encoding: .utf8)
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        let process = try Self.start([dir + "/gated.yml", "--once", "--no-state", "--run-dir", dir + "/run",
+                                      "--http", "\(port)", "--http-linger", "120"], log: logFile)
+        defer { if process.isRunning { process.terminate() } }
+        // Wait until the job has written its first line.
+        var stdoutLog: String?
+        #expect(ArrowHTTPTests.waitUntil(60) {
+            stdoutLog = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/run/jobs"))?
+                .first { $0.hasSuffix(".stdout.log") }.map { dir + "/run/jobs/" + $0 }
+            return stdoutLog.map { Self.log($0).contains("one") } ?? false
+        }, "\(Self.log(logFile))")
+        let name = try #require(stdoutLog.map { URL(fileURLWithPath: $0).lastPathComponent.replacingOccurrences(of: ".stdout.log", with: "") })
+        // The follower reads the first line, only then opens the gate, and reads to the end:
+        // "two" can only come through a stream that was still open when the job wrote it.
+        // An events stream opened before the gate then carries the job's end.
+        let follower = """
+            import json, sys, urllib.request
+            base, name, gate = sys.argv[1], sys.argv[2], sys.argv[3]
+            events = urllib.request.urlopen(base + "/api/v1/events", timeout=60)
+            assert events.readline().startswith(b": hypha events")
+            with urllib.request.urlopen(base + "/api/v1/jobs/" + name + "/logs?follow=1", timeout=60) as response:
+                first = response.readline().decode()
+                open(gate, "w").close()
+                rest = response.read().decode()
+            kinds, ended = set(), None
+            event = None
+            for line in events:
+                line = line.decode().rstrip("\\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                    kinds.add(event)
+                elif line.startswith("data: ") and event == "job":
+                    job = json.loads(line[6:])
+                    if job["name"] == name and job["state"] != "running":
+                        ended = job["state"]
+                        break
+            print(json.dumps([first, rest, ended, sorted(kinds)]))
+            """
+        let py = CLI.python
+        let r = try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + ["-c", follower, "http://127.0.0.1:\(port)", name, dir + "/gate"],
+                              timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let parts = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [Any]
+        #expect(parts?.prefix(3).compactMap { $0 as? String } == ["one\n", "two\n", "completed"], "\(r.stdout) \(r.stderr)")
+        #expect((parts?.last as? [String])?.contains("job") == true, "\(r.stdout)")
+        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 1 completed") }, "\(Self.log(logFile))")
+        #expect(Self.interrupt(process) == 0)
+    }
+
+    @Test func withATokenEveryRouteAnswers401WithoutIt() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        // A token makes a non-loopback address allowed.
+        let process = try Self.start([Self.workflow, "--once", "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work",
+                                      "--state-dir", dir + "/state", "--http", "0.0.0.0:\(port)", "--http-token", "env:OBSERVE_TEST_TOKEN",
+                                      "--http-linger", "120"], log: logFile, environment: ["OBSERVE_TEST_TOKEN": "s3cret-token"])
+        defer { if process.isRunning { process.terminate() } }
+        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("bearer token required") }, "\(Self.log(logFile))")
+        #expect(Self.listeners(port: port) == ["00000000"])
+        let base = "http://127.0.0.1:\(port)"
+        for route in ["/", "/metrics", "/api/v1/status", "/api/v1/jobs", "/api/v1/jobs/x/logs", "/api/v1/events", "/api/v1/dead-letters"] {
+            #expect(try await Self.get(base + route).status == 401, "\(route) without a token")
+            #expect(try await Self.get(base + route, token: "wrong").status == 401, "\(route) with a wrong token")
+        }
+        for route in ["/", "/metrics", "/api/v1/status", "/api/v1/jobs", "/api/v1/dead-letters"] {
+            #expect(try await Self.get(base + route, token: "s3cret-token").status == 200, "\(route) with the token")
+        }
+        #expect(Self.interrupt(process) == 0, "\(Self.log(logFile))")
+    }
+
+    @Test func refusesAnOpenAddressWithoutATokenAndBadSettings() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["run", Self.workflow, "--once", "--var", "inbox=\(dir)/in", "--state-dir", dir + "/state"]
+        let open = try CLI.run(base + ["--http", "0.0.0.0:9464"])
+        #expect(open.status == 2)
+        #expect(open.stderr.contains("0.0.0.0:9464 is reachable from other machines, so it needs a token"), "\(open.stderr)")
+        let unset = try CLI.run(base + ["--http", "127.0.0.1:9464", "--http-token", "env:HYPHA_NO_SUCH_VARIABLE_42"])
+        #expect(unset.status == 2)
+        #expect(unset.stderr.contains("HYPHA_NO_SUCH_VARIABLE_42, which is unset or empty"), "\(unset.stderr)")
+        let malformed = try CLI.run(base + ["--http", "localhost:http"])
+        #expect(malformed.status == 2)
+        #expect(malformed.stderr.contains("'localhost:http' is not HOST:PORT"), "\(malformed.stderr)")
+
+        // The workflow file's http: is checked with the file's line and column.
+        let text = try String(contentsOfFile: Self.workflow, encoding: .utf8)
+        let file = dir + "/wf.yml"
+        let badAddress = text.replacingOccurrences(of: "nodes:\n", with: "http: { address: \"0.0.0.0:99999\" }\nnodes:\n")
+            .replacingOccurrences(of: "jobstore: ../jobstore", with: "jobstore: \(CLI.shipped("jobstore"))")
+        try badAddress.write(toFile: file, atomically: true, encoding: .utf8)
+        let checked = try CLI.run(["validate", file])
+        #expect(checked.status != 0)
+        #expect(checked.stderr.contains("wf.yml:") && checked.stderr.contains("'http.address' must be HOST:PORT"), "\(checked.stderr)")
+        let noToken = badAddress.replacingOccurrences(of: "0.0.0.0:99999", with: "0.0.0.0:9464")
+        try noToken.write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["validate", file])
+        #expect(refused.stderr.contains("needs a 'token'"), "\(refused.stderr)")
+        let unknown = badAddress.replacingOccurrences(of: "address: \"0.0.0.0:99999\"", with: "adress: \"127.0.0.1:1\"")
+        try unknown.write(toFile: file, atomically: true, encoding: .utf8)
+        let typo = try CLI.run(["validate", file])
+        #expect(typo.stderr.contains("unknown key 'adress' in 'http'"), "\(typo.stderr)")
+    }
+
+    @Test(.enabled(if: SchemaCommandTests.haveValidator, "needs jsonschema and PyYAML in the test Python"))
+    func theSchemaKnowsHTTP() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodes = "nodes:\n  in:\n    plugin: file-watch\n    path: /tmp\n"
+        let variants = [
+            "short": ("http: 127.0.0.1:9464\n", true),
+            "mapping": ("http: { address: 0.0.0.0:9464, token: env:T }\n", true),
+            "typo": ("http: { adress: 127.0.0.1:1 }\n", false),
+        ]
+        var files: [String: Bool] = [:]
+        for (name, (text, valid)) in variants {
+            let file = dir + "/\(name).yml"
+            try (text + nodes).write(toFile: file, atomically: true, encoding: .utf8)
+            files[file] = valid
+        }
+        let results = try SchemaCommandTests().validate(Array(files.keys), in: dir)
+        for (file, valid) in files {
+            #expect((results[file] == .some(nil)) == valid, "\(file): \(String(describing: results[file]))")
+        }
+    }
+
+    @Test(.enabled(if: ObserveTests.hasPrometheusClient, "needs prometheus_client in the test Python"))
+    func metricsScrapedDuringAndAfterAOnceRunOf20Zips() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try Self.python("observe_metrics.py", [CLI.binary, Self.workflow, dir, "\(ArrowHTTPTests.freePort())"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+    }
+
+    @Test(.enabled(if: ObserveTests.hasBrowser, "needs chromium, chromium-driver and selenium"))
+    func webViewInHeadlessChromium() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let screenshot = CLI.packageRoot.appendingPathComponent(".build/test-artifacts/web-view.png").path
+        try? FileManager.default.removeItem(atPath: screenshot)
+        let r = try Self.python("observe_browser.py", [CLI.binary, Self.workflow, dir, "\(ArrowHTTPTests.freePort())", screenshot])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
+
+    @Test func jsonLogFormatWritesOneObjectPerLine() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CLI.makeZips(in: dir + "/in", count: 2, tricky: true)
+        let r = try CLI.run(["run", Self.workflow, "--once", "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work",
+                             "--state-dir", dir + "/state", "--no-progress", "--log-format", "json", "--log-level", "debug"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count > 3)
+        var nodes = Set<String>()
+        for line in lines {
+            let object = Self.json(String(line))
+            #expect(object["time"] is String && object["level"] is String && object["message"] is String, "\(line)")
+            #expect((object["time"] as? String)?.hasSuffix("Z") == true)
+            if let node = object["node"] as? String { nodes.insert(node) }
+        }
+        #expect(!nodes.isEmpty, "no line named its node: \(r.stderr)")
+    }
+}

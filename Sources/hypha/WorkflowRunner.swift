@@ -69,6 +69,7 @@ struct WorkflowRunner {
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
         let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
         let grace = options.grace
+        let notifier = SystemdNotifier.fromEnvironment()  // sd_notify, under systemd (Type=notify)
         var interrupted = false
         let summary: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { .finished(try await runtime.run(injecting: injections)) }
@@ -77,6 +78,7 @@ struct WorkflowRunner {
                 // the end of the grace period: stop everything.
                 await signals.first.wait()
                 guard !Task.isCancelled else { return .idle }
+                notifier?.stopping()
                 runtime.stop()
                 Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
                               + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
@@ -91,6 +93,12 @@ struct WorkflowRunner {
             if let progress {
                 group.addTask {
                     await progress.run()
+                    return .idle
+                }
+            }
+            if let notifier {
+                group.addTask {
+                    await notifier.run(runtime)
                     return .idle
                 }
             }
@@ -110,6 +118,7 @@ struct WorkflowRunner {
                 if result != nil { break }
             }
             progress?.clear()
+            notifier?.stopping()
             guard let result else { throw CancellationError() }
             return result
         }

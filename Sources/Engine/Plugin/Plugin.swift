@@ -34,10 +34,15 @@ extension Plugin {
 public protocol SourcePlugin: Plugin {
     /// Emits messages until done (`--once`: what is present now) or cancelled (shutdown).
     func run(_ output: SourceOutput) async throws
+
+    /// Whether the source calls `SourceOutput.ready()` once it listens or watches. One that
+    /// does not counts as ready once it has emitted its first message or returned.
+    static var announcesReadiness: Bool { get }
 }
 
 extension SourcePlugin {
     public static var input: InputPorts { .none }
+    public static var announcesReadiness: Bool { false }
 }
 
 /// A node that handles one message at a time: a transform (it emits) or a sink (it doesn't).
@@ -72,13 +77,20 @@ public struct SourceOutput: Sendable {
     /// Whether every channel downstream has room now, so `emit` would not wait. Sources that
     /// can refuse work (an HTTP endpoint answering 503) use it to push back on their senders.
     public let hasRoom: @Sendable () -> Bool
+    let onReady: @Sendable () -> Void
 
-    public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true },
+    public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true }, onReady: @escaping @Sendable () -> Void = {},
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
+        self.onReady = onReady
         self.send = send
     }
+
+    /// Says the source is up: listening (after its port is bound) or watching (after its watch
+    /// is set up). The run is ready (sd_notify `READY=1`) once every source is; calling it
+    /// again does nothing.
+    public func ready() { onReady() }
 
     /// Emits a payload; `onComplete` runs once every sink downstream has finished with it
     /// (or failed on it). Suspends while downstream is full.

@@ -19,6 +19,8 @@ public final class WorkflowRuntime: Sendable {
     let logger: Logger
     let channelCapacity: Int
     let stopSignal = ShutdownSignal()
+    /// Fires once every source listens or watches (Readiness.swift).
+    public let ready: Readiness
     let failures = Mutex<(count: Int, first: [String])>((0, []))
     /// Durable state: the job journal and dead letters here, checkpoints in the sources.
     let state: (any StateStore)?
@@ -61,6 +63,7 @@ public final class WorkflowRuntime: Sendable {
         self.logger = logger
         self.channelCapacity = channelCapacity
         stats = plan.nodes.map { NodeStats(node: $0.config.id) }
+        ready = Readiness(plan: plan)
     }
 
     /// Stops the sources; messages in flight are still finished.
@@ -109,6 +112,7 @@ public final class WorkflowRuntime: Sendable {
         }
 
         let sourceNodes = injections.isEmpty ? sources : []
+        if !injections.isEmpty || sources.isEmpty { ready.all() }
         if !injections.isEmpty {
             for (index, _) in sources { for channel in outputs[index] { channel.finish() } }
         }
@@ -162,7 +166,9 @@ public final class WorkflowRuntime: Sendable {
             for (index, source) in sources {
                 group.addTask {
                     let targets = outputs[index]
-                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } }) { payload, ack in
+                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
+                                              onReady: { self.ready.sourceReady(index) }) { payload, ack in
+                        self.ready.sourceEmitted(index)
                         self.stats[index].update { $0.emitted += 1 }
                         try await self.deliver(payload, ack: ack, to: outputs[index])
                     }
@@ -174,6 +180,7 @@ public final class WorkflowRuntime: Sendable {
                     } catch {
                         self.recordFailure(node: index, "\(error)")
                     }
+                    self.ready.sourceReturned(index)
                     for channel in outputs[index] { channel.finish() }
                     return .finished
                 }

@@ -2,38 +2,55 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Posts Arrow IPC streams to an `arrow-http` source: the one client `arrow-http-sink` and
 /// `hypha send` share (AsyncHTTPClient, as the bacalhau plugin uses). HTTPS servers are
 /// verified against the system's CAs, or only against `ca` (a PEM file) for a private CA.
 public final class ArrowHTTPClient: Sendable {
-    let client: HTTPClient
-    /// Whether `client` is this object's own (made for a private CA) and must be shut down.
-    let owned: Bool
+    /// The client, made at the first post (so one never used needs no shutdown).
+    private let made = Mutex<HTTPClient?>(nil)
+    private let configuration: HTTPClient.Configuration
     /// The private CA file, when one is given (named in verification errors).
     public let ca: String?
 
     /// A client that trusts the system's CAs, or only the certificates in the PEM file `ca`.
-    /// Throws an `ArrowHTTPClientError` naming the file when it cannot be read.
+    /// Throws an `ArrowHTTPClientError` naming the file when it cannot be read. A connection
+    /// that cannot be made fails the post at once (refused, certificate not verified), rather
+    /// than being tried again until the timeout: callers retry as they see fit.
     public init(ca: String? = nil) throws {
         self.ca = ca
-        guard let ca else {
-            client = .shared
-            owned = false
-            return
-        }
-        let roots = try Self.certificates(ca, what: "CA certificate")
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(roots)
         var configuration = HTTPClient.Configuration()
-        configuration.tlsConfiguration = tls
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        owned = true
+        configuration.connectionPool.retryConnectionEstablishment = false
+        if let ca {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try Self.certificates(ca, what: "CA certificate"))
+            configuration.tlsConfiguration = tls
+        }
+        self.configuration = configuration
     }
 
-    /// Releases the client's connections (a no-op for the shared client).
+    private var client: HTTPClient {
+        made.withLock { client in
+            if let client { return client }
+            let new = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            client = new
+            return new
+        }
+    }
+
+    /// Releases the client's connections; the next post makes a new client.
     public func shutdown() async {
-        if owned { try? await client.shutdown() }
+        let client = made.withLock { client in
+            defer { client = nil }
+            return client
+        }
+        try? await client?.shutdown()
+    }
+
+    deinit {
+        // A client still open (its user did not call shutdown) is closed in the background.
+        made.withLock { $0 }?.shutdown { _ in }
     }
 
     /// What the server answered.
@@ -125,6 +142,9 @@ public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
             refused = true
             description = "cannot connect to \(url): connection refused; is the Hypha with the arrow-http source running, "
                 + "on that host and port?"
+        } else if lower.contains("remoteconnectionclosed") && url.lowercased().hasPrefix("http://") {
+            description = "\(url) closed the connection without answering; if that node serves HTTPS (tls_cert), "
+                + "use an https:// URL"
         } else if lower.contains("timeout") || lower.contains("timedout") || lower.contains("deadline") {
             description = "no answer from \(url) in time (\(text)); is the server up and reachable?"
         } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") {

@@ -86,7 +86,7 @@ struct ServiceCommand: AsyncParsableCommand {
             for item in workflow.vars { arguments += ["--var", item] }
             for item in workflow.sets { arguments += ["--set", item] }
             let environment = ProcessInfo.processInfo.environment
-            let runAs = user ?? environment["SUDO_USER"] ?? environment["USER"]
+            let runAs = user ?? environment["SUDO_USER"] ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) }
             let unit = ServiceUnit(
                 unitName: unitName, description: "Hypha workflow \(plan.info.name) (\(workflowPath))",
                 binary: Self.realBinary(), arguments: arguments, workingDirectory: plan.info.directory,

@@ -92,13 +92,15 @@ struct ServiceUnit {
     /// Options and variables whose values are folders (or files) the workflow writes.
     static let writableNames: Set<String> = ["dir", "path", "inbox", "work", "downloads", "output", "out", "state_dir", "run_dir"]
 
-    /// The folders the workflow writes, from its nodes' options and its variables named in
+    /// The folders the workflow writes, from its nodes' path options and its variables named in
     /// `writableNames`: a file's folder for a file (`capture`'s `path`), the folder itself
     /// otherwise. Nested folders are dropped (their parent covers them).
     static func writablePaths(of plan: WorkflowPlan, plus extra: [String]) -> [String] {
         var found: [String] = extra
         for node in plan.nodes {
-            for (name, option) in node.config.options where writableNames.contains(name) {
+            // Only options declared as paths: arrow-http's `path` is a URL path, not a folder.
+            let paths = Set(node.spec.options.filter { $0.type == .path }.map(\.name))
+            for (name, option) in node.config.options where writableNames.contains(name) && paths.contains(name) {
                 if case .string(let text) = option.value, !text.isEmpty { found.append(folder(of: plan.info.resolve(text))) }
             }
         }

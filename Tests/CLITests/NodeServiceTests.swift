@@ -90,8 +90,13 @@ import Testing
         environment["HYPHA_TOKEN"] = nil
         let validate = try CLI.run(["validate"] + base, environment: environment)
         #expect(validate.status == 1)
-        #expect(validate.stderr.contains("\(workflow):24:11: error: node 'incoming' listens on '0.0.0.0' (not loopback) without a token"),
-                "\(validate.stderr)")
+        // The error points at the node's `host:` line (file:line:col of its value).
+        let lines = try String(contentsOfFile: workflow, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let nodeLine = try #require(lines.firstIndex { $0.hasPrefix("  incoming:") })
+        let hostLine = try #require(lines[nodeLine...].firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("host:") })
+        let column = try #require(lines[hostLine].range(of: "host: ")).upperBound.utf16Offset(in: lines[hostLine]) + 1
+        #expect(validate.stderr.contains("\(workflow):\(hostLine + 1):\(column): error: node 'incoming' listens on '0.0.0.0' (not loopback) "
+                                         + "without a token"), "\(validate.stderr)")
         #expect(validate.stderr.contains("insecure: true"), "\(validate.stderr)")
         let port = ArrowHTTPTests.freePort()
         let run = try CLI.run(["run"] + base + ["--var", "port=\(port)", "--state-dir", dir + "/state", "--no-progress"], timeout: 60,

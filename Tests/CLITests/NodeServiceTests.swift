@@ -193,6 +193,12 @@ import Testing
         let broken = try CLI.run(["validate", dir + "/wf.yml"])
         #expect(broken.status == 1 && broken.stderr.contains("option 'tls_key' of node 'incoming': cannot read")
                 && broken.stderr.contains("server.key"), "\(broken.stderr)")
+        // So is a file that is not a certificate.
+        try SecurityTests.log(dir + "/wf.yml").replacingOccurrences(of: "tls_cert: server.pem", with: "tls_cert: ext.cnf")
+            .write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        let malformed = try CLI.run(["validate", dir + "/wf.yml"])
+        #expect(malformed.status == 1 && malformed.stderr.contains("option 'tls_cert' of node 'incoming'")
+                && malformed.stderr.contains("ext.cnf' is not a PEM certificate"), "\(malformed.stderr)")
     }
 
     @Test func serviceInstallDryRunPrintsAUnitThatSystemdAnalyzeAccepts() throws {

@@ -60,9 +60,12 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems = parseURL(node[url]) == nil ? [badURL(node)] : []
-        if let file = node[ca], !FileManager.default.isReadableFile(atPath: file) {
-            problems.append(Diagnostic("option 'ca' of node '\(node.id)': cannot read '\(file)': no such file or not readable; "
-                                       + "give the PEM file of the CA that signed the server's certificate", at: node.location(of: ca)))
+        if let file = node[ca] {
+            do {
+                _ = try ArrowHTTPClient.certificates(file, what: "CA certificate")
+            } catch {
+                problems.append(Diagnostic("option 'ca' of node '\(node.id)': \(error)", at: node.location(of: ca)))
+            }
         }
         return problems
     }

@@ -158,10 +158,16 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             problems.append(Diagnostic("node '\(node.id)' has 'tls_key' but no 'tls_cert'; give both to serve HTTPS",
                                        at: node.location(of: tlsKey)))
         case (.some(let cert), .some(let key)):
-            for (option, file, what) in [(tlsCert, cert, "PEM certificate"), (tlsKey, key, "PEM private key")]
-            where !FileManager.default.isReadableFile(atPath: file) {
-                problems.append(Diagnostic("option '\(option.spec.name)' of node '\(node.id)': cannot read '\(file)': no such file "
-                                           + "or not readable; give the \(what) file", at: node.location(of: option)))
+            // Read now, so `hypha validate` finds a missing or malformed file.
+            do {
+                _ = try ArrowHTTPClient.certificates(cert, what: "TLS certificate")
+            } catch {
+                problems.append(Diagnostic("option 'tls_cert' of node '\(node.id)': \(error)", at: node.location(of: tlsCert)))
+            }
+            do {
+                _ = try ArrowHTTPClient.privateKey(key)
+            } catch {
+                problems.append(Diagnostic("option 'tls_key' of node '\(node.id)': \(error)", at: node.location(of: tlsKey)))
             }
         }
         return problems

@@ -80,6 +80,37 @@ import Testing
                 "\(table.stderr)")
     }
 
+    @Test func sendSaysWhatA413AndA503Mean() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", max_bytes: 100000, max_in_flight: 1, read_timeout: 30s")
+        defer { ArrowHTTPTests.stop(node) }
+        #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(dir + "/node.log").contains("listening on") })
+        let url = "http://127.0.0.1:\(port)/arrow"
+
+        try "{\"blob\": \"\(String(repeating: "x", count: 200_000))\"}\n".write(toFile: dir + "/big.jsonl", atomically: true, encoding: .utf8)
+        let big = try CLI.run(["send", url, dir + "/big.jsonl"])
+        #expect(big.status == 1 && big.stderr.contains("HTTP 413") && big.stderr.contains("max_bytes"), "\(big.stderr)")
+
+        // A request that sends its head and part of its body holds the only place in flight.
+        let head = "POST /arrow HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
+        var slow = ArrowHTTPLimitTests.connect(port, sending: head + String(repeating: "x", count: 10))
+        defer { close(slow) }
+        var busy: CLI.Result?
+        for _ in 0..<50 where busy == nil {
+            let r = try CLI.run(["send", url, "--record", "name=a"])
+            if r.stderr.contains("HTTP 503") { busy = r }
+            // If the slow request came second and was itself refused, it starts again.
+            if busy == nil && ArrowHTTPLimitTests.hasAnswer(slow) {
+                close(slow)
+                slow = ArrowHTTPLimitTests.connect(port, sending: head + String(repeating: "x", count: 10))
+            }
+        }
+        let refused = try #require(busy, "no send was answered 503")
+        #expect(refused.status == 1 && refused.stderr.contains("busy") && refused.stderr.contains("send again later"),
+                "\(refused.stderr)")
+    }
+
     @Test func anExposedArrowHTTPSourceWithoutATokenIsRefusedUnlessInsecure() async throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

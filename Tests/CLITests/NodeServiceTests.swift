@@ -190,6 +190,9 @@ import Testing
             let got = SecurityTests.log(dir + "/got.jsonl")
             return got.contains("tls-127.0.0.1") && got.contains("tls-localhost")
         }, "\(SecurityTests.log(dir + "/got.jsonl"))")
+        // --record values are typed as in YAML: n=3 is an int.
+        #expect(SecurityTests.log(dir + "/got.jsonl").contains("\"name\":\"tls-localhost\",\"n\":3}"),
+                "\(SecurityTests.log(dir + "/got.jsonl"))")
 
         let unverified = try CLI.run(["send", "https://127.0.0.1:\(port)/arrow", "--record", "name=no-ca", "--token", "tok"])
         #expect(unverified.status != 0)

@@ -16,7 +16,8 @@ final class SystemdNotifier: Sendable {
     let watchdogInterval: Duration?
     /// How often `STATUS=` is sent.
     let statusInterval: Duration
-    private let stoppingSent = Mutex(false)
+    /// Whether READY=1 and STOPPING=1 have been sent; sent under this lock, so in order.
+    private let sent = Mutex<(ready: Bool, stopping: Bool)>((false, false))
 
     /// A notifier for `NOTIFY_SOCKET`, or nil when it is not set (not run by systemd) or not
     /// usable (then a warning says why).
@@ -76,13 +77,24 @@ final class SystemdNotifier: Sendable {
         return sent == bytes.count
     }
 
-    /// Sends `STOPPING=1` (once).
-    func stopping() {
-        let first = stoppingSent.withLock { sent -> Bool in
-            defer { sent = true }
-            return !sent
+    /// Sends `READY=1` (once, and never after `STOPPING=1`) with a first `STATUS=`.
+    func ready(_ runtime: WorkflowRuntime) {
+        sent.withLock { s in
+            guard !s.ready, !s.stopping else { return }
+            s.ready = true
+            send("READY=1\nSTATUS=\(Self.status(of: runtime))")
         }
-        if first { send("STOPPING=1\nSTATUS=stopping: finishing the work in flight") }
+    }
+
+    /// Sends `STOPPING=1` (once); `READY=1` first when the run got ready and it was not sent
+    /// yet (a `--once` run that ends at once), so the two arrive in order.
+    func stopping(_ runtime: WorkflowRuntime) {
+        if runtime.ready.isReady { ready(runtime) }
+        sent.withLock { s in
+            guard !s.stopping else { return }
+            s.stopping = true
+            send("STOPPING=1\nSTATUS=stopping: finishing the work in flight")
+        }
     }
 
     /// Until cancelled: `WATCHDOG=1` at the asked interval; `READY=1` once every source of
@@ -99,11 +111,11 @@ final class SystemdNotifier: Sendable {
             }
             group.addTask {
                 await runtime.ready.wait()
-                guard !Task.isCancelled else { return }
-                self.send("READY=1\nSTATUS=\(Self.status(of: runtime))")
+                guard runtime.ready.isReady else { return }  // cancelled before
+                self.ready(runtime)
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.statusInterval)
-                    if Task.isCancelled || self.stoppingSent.withLock({ $0 }) { break }
+                    if Task.isCancelled || self.sent.withLock({ $0.stopping }) { break }
                     self.send("STATUS=\(Self.status(of: runtime))")
                 }
             }

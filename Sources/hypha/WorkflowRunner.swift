@@ -78,7 +78,7 @@ struct WorkflowRunner {
                 // the end of the grace period: stop everything.
                 await signals.first.wait()
                 guard !Task.isCancelled else { return .idle }
-                notifier?.stopping()
+                notifier?.stopping(runtime)
                 runtime.stop()
                 Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
                               + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
@@ -118,7 +118,7 @@ struct WorkflowRunner {
                 if result != nil { break }
             }
             progress?.clear()
-            notifier?.stopping()
+            notifier?.stopping(runtime)
             guard let result else { throw CancellationError() }
             return result
         }

@@ -277,15 +277,20 @@ import Testing
         let fd: Int32
         var received: [String] = []
 
+        /// `path` is a file path, or `@name` for the abstract namespace.
         init(path: String) throws {
             fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
+            var bytes = Array(path.utf8)
+            let abstract = bytes.first == UInt8(ascii: "@")
+            if abstract { bytes[0] = 0 }
             try #require(bytes.count < MemoryLayout.size(ofValue: address.sun_path))
             withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+            // An abstract name is exactly its bytes (no NUL after it).
+            let length = abstract ? MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count : MemoryLayout<sockaddr_un>.size
             let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
             }
             try #require(bound == 0, "bind \(path): \(String(cString: strerror(errno)))")
         }
@@ -352,5 +357,31 @@ import Testing
         // Every log line is one line (journald keeps one entry each).
         let lines = SecurityTests.log(dir + "/node.log").split(separator: "\n")
         #expect(lines.contains { $0.contains("listening on") })
+    }
+
+    /// An abstract socket (`@name`, as systemd may give), and a `--once` run: ready when its
+    /// source has returned, stopping when the run ends.
+    @Test func runNotifiesAnAbstractSocketInAOnceRun() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = "@hypha-test-\(UUID().uuidString)"
+        let socket = try NotifySocket(path: name)
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try Data("1".utf8).write(to: URL(fileURLWithPath: dir + "/in/a.txt"))
+        try """
+            name: once
+            nodes:
+              files: { plugin: file-watch, path: in }
+              out: { plugin: capture, from: files, path: got.jsonl }
+            """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = name
+        let r = try CLI.run(["run", dir + "/wf.yml", "--once", "--state-dir", dir + "/state", "--no-progress"], environment: environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(socket.waitFor("READY=1", seconds: 5), "\(socket.received)")
+        #expect(socket.waitFor("STOPPING=1", seconds: 5), "\(socket.received)")
+        let ready = try #require(socket.received.firstIndex { $0.contains("READY=1") })
+        let stopping = try #require(socket.received.firstIndex { $0.contains("STOPPING=1") })
+        #expect(ready < stopping)
     }
 }

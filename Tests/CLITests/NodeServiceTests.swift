@@ -35,10 +35,10 @@ import Testing
     }
 
     @Test func sendWithRecordMakesTheJobNodeRunItsJobsAndAWrongTokenIsA401() async throws {
-        let node = try await Self.startJobNode(zips: 2)
+        let node = try await Self.startJobNode(zips: 3)
         defer { ArrowHTTPTests.stop(node.process); try? FileManager.default.removeItem(atPath: node.dir) }
         let zips = try Self.zips(in: node.inbox)
-        try #require(zips.count == 2)
+        try #require(zips.count == 3)
 
         let wrong = try CLI.run(["send", node.url, "--record", "path=\(node.inbox)/\(zips[0])", "--record", "name=\(zips[0])",
                                  "--token", "nope"])
@@ -52,6 +52,12 @@ import Testing
         let stem = String(zips[1].dropLast(4))
         #expect(ArrowHTTPTests.waitUntil(60) { FileManager.default.fileExists(atPath: "\(node.work)/\(stem)/report.json") },
                 "the jobs ran for the sent record: \(node.log)")
+        // An Arrow file's rows go as they are.
+        try SecurityTests.fileRecords([("\(node.inbox)/\(zips[2])", zips[2])]).write(to: URL(fileURLWithPath: node.dir + "/rows.arrow"))
+        let file = try CLI.run(["send", node.url, node.dir + "/rows.arrow", "--token", "tok"])
+        #expect(file.status == 0, "\(file.stderr)")
+        #expect(ArrowHTTPTests.waitUntil(60) { FileManager.default.fileExists(atPath: "\(node.work)/\(zips[2].dropLast(4))/report.json") },
+                "\(node.log)")
         // The wrong token's record never ran.
         #expect(!FileManager.default.fileExists(atPath: "\(node.work)/\(zips[0].dropLast(4))"))
         // A closed port is a clear error, not a hang.

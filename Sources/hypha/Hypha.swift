@@ -10,5 +10,6 @@ struct Hypha: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self, ArrowCommand.self,
             RenderCommand.self, SchemaCommand.self, TestCommand.self, JobsCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
+            SendCommand.self, ServiceCommand.self,
         ])
 }

@@ -73,6 +73,7 @@ struct WorkflowRunner {
         let started = ContinuousClock.now
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
         let grace = options.grace
+        let notifier = SystemdNotifier.fromEnvironment()  // sd_notify, under systemd (Type=notify)
         var interrupted = false
         var plan = plan
         var earlier: WorkflowRuntime.Summary?
@@ -96,6 +97,7 @@ struct WorkflowRunner {
                     // the end of the grace period: stop everything.
                     await signals.first.wait()
                     guard !Task.isCancelled else { return .idle }
+                    notifier?.stopping(runtime)
                     runtime.stop()
                     Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
                                   + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
@@ -110,6 +112,12 @@ struct WorkflowRunner {
                 if let progress {
                     group.addTask {
                         await progress.run()
+                        return .idle
+                    }
+                }
+                if let notifier {
+                    group.addTask {
+                        await notifier.run(runtime)
                         return .idle
                     }
                 }
@@ -139,7 +147,10 @@ struct WorkflowRunner {
                 return result
             }
             summary = earlier.map { $0.followed(by: ended) } ?? ended
-            guard let newPlan = next, !interrupted, signals.firstSignal == nil, ended.stateFailure == nil else { break }
+            guard let newPlan = next, !interrupted, signals.firstSignal == nil, ended.stateFailure == nil else {
+                notifier?.stopping(runtime)
+                break
+            }
             earlier = summary
             plan = newPlan
             await observe.stop()

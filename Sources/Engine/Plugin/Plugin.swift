@@ -45,11 +45,15 @@ public protocol SourcePlugin: Plugin {
     /// they have all ended. Live reload calls it between stopping a source and starting its
     /// replacement, which reads those records. The default returns at once.
     func settle() async
+    /// Whether the source calls `SourceOutput.ready()` once it listens or watches. One that
+    /// does not counts as ready once it has emitted its first message or returned.
+    static var announcesReadiness: Bool { get }
 }
 
 extension SourcePlugin {
     public static var input: InputPorts { .none }
     public func settle() async {}
+    public static var announcesReadiness: Bool { false }
 }
 
 /// A node that handles one message at a time: a transform (it emits) or a sink (it doesn't).
@@ -86,19 +90,27 @@ public struct SourceOutput: Sendable {
     public let hasRoom: @Sendable () -> Bool
     /// Counts the messages emitted and not yet ended (the runtime's, for live reload).
     let inFlight: InFlightCount?
+    /// Called by `ready()`.
+    let onReady: @Sendable () -> Void
 
-    public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true },
+    public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true }, onReady: @escaping @Sendable () -> Void = {},
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
-        self.init(once: once, hasRoom: hasRoom, inFlight: nil, send: send)
+        self.init(once: once, hasRoom: hasRoom, onReady: onReady, inFlight: nil, send: send)
     }
 
-    init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, inFlight: InFlightCount?,
+    init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, onReady: @escaping @Sendable () -> Void, inFlight: InFlightCount?,
          send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
         self.inFlight = inFlight
+        self.onReady = onReady
         self.send = send
     }
+
+    /// Says the source is up: listening (after its port is bound) or watching (after its watch
+    /// is set up). The run is ready (sd_notify `READY=1`) once every source is; calling it
+    /// again does nothing.
+    public func ready() { onReady() }
 
     /// Emits a payload; `onComplete` runs once every sink downstream has finished with it
     /// (or failed on it). Suspends while downstream is full.

@@ -19,6 +19,8 @@ public final class WorkflowRuntime: Sendable {
     let logger: Logger
     let channelCapacity: Int
     let stopSignal = ShutdownSignal()
+    /// Fires once every source listens or watches (Readiness.swift).
+    public let ready: Readiness
     let failures = Mutex<(count: Int, first: [String])>((0, []))
     /// Durable state: the job journal and dead letters here, checkpoints in the sources.
     let state: (any StateStore)?
@@ -71,6 +73,7 @@ public final class WorkflowRuntime: Sendable {
         self.logger = logger
         self.channelCapacity = channelCapacity
         stats = plan.nodes.map { NodeStats(node: $0.config.id) }
+        ready = Readiness(plan: plan)
     }
 
     /// Stops the sources; messages in flight are still finished.
@@ -121,6 +124,7 @@ public final class WorkflowRuntime: Sendable {
 
         observer?.runStarted(queues: inputs)
         let sourceNodes = injections.isEmpty ? sources : []
+        if !injections.isEmpty || sources.isEmpty { ready.all() }
         if !injections.isEmpty {
             for (index, slot, _) in sources {
                 slot.end()
@@ -207,7 +211,9 @@ public final class WorkflowRuntime: Sendable {
         var source = first
         while true {
             let inFlight = InFlightCount()
-            let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } }, inFlight: inFlight) { payload, ack in
+            let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
+                                      onReady: { self.ready.sourceReady(index) }, inFlight: inFlight) { payload, ack in
+                self.ready.sourceEmitted(index)
                 self.stats[index].update { $0.emitted += 1 }
                 let ack = self.observer?.sourceEmitted(node: index, payload: payload, ack: ack) ?? ack
                 try await self.deliver(payload, ack: ack, to: targets)
@@ -251,6 +257,7 @@ public final class WorkflowRuntime: Sendable {
             replacement.started.resume(returning: true)
         }
         slot.end()
+        ready.sourceReturned(index)
         for channel in targets { channel.finish() }
     }
 

@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 
 /// `arrow-http-sink` (arrow →): posts each Arrow message to another Hypha's `arrow-http`
-/// source (or any endpoint taking `application/vnd.apache.arrow.stream`), on AsyncHTTPClient
-/// as the bacalhau plugin is.
+/// source (or any endpoint taking `application/vnd.apache.arrow.stream`), with the client
+/// `hypha send` uses (`ArrowHTTPClient`). An https:// URL's server is verified against the
+/// system's CAs, or against `ca` for a private CA.
 ///
 /// Connection errors, 429 and 5xx are retried with `RetryPolicy`'s backoff (a `Retry-After`
 /// raises the wait) until they succeed (or `max_retries`, when set, runs out); a 4xx answer
@@ -21,15 +22,18 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     static let maxBackoff = NodeOption.duration("max_backoff", default: .seconds(5), atLeast: .milliseconds(50),
                                             help: "the longest wait between retries")
     static let maxInFlight = NodeOption.int("max_in_flight", default: 4, atLeast: 1, help: "how many messages are posted at once")
+    static let ca = OptionalNodeOption.path("ca", help: "a PEM file of the CA that signed the server's certificate "
+                                            + "(a private CA); default: the system's CAs")
 
     public static let spec = PluginSpec(
         name: "arrow-http-sink",
         summary: "Posts each Arrow message to a URL (another Hypha's arrow-http source), retrying until delivered.",
-        output: nil, options: [url, token, timeout, maxRetries, maxBackoff, maxInFlight])
+        output: nil, options: [url, token, timeout, maxRetries, maxBackoff, maxInFlight, ca])
 
     let target: String
-    let authorization: String?
-    let requestTimeout: TimeAmount
+    let token: String?
+    let requestTimeout: Duration
+    let client: ArrowHTTPClient
     let retry: RetryPolicy
     /// Whether retries go on until delivered.
     let retriesForever: Bool
@@ -39,8 +43,13 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     public init(node: NodeConfig, context: RunContext) throws {
         guard let url = Self.parseURL(node[Self.url]) else { throw Self.badURL(node) }
         target = url.absoluteString
-        authorization = node[Self.token].flatMap { $0.isEmpty ? nil : "Bearer \($0)" }
-        requestTimeout = TimeAmount(node[Self.timeout])
+        token = node[Self.token].flatMap { $0.isEmpty ? nil : $0 }
+        requestTimeout = node[Self.timeout]
+        do {
+            client = try ArrowHTTPClient(ca: node[Self.ca])
+        } catch {
+            throw Diagnostic("node '\(node.id)': \(error)", at: node.location(of: Self.ca))
+        }
         let maxRetries = node[Self.maxRetries]
         retriesForever = maxRetries == 0
         retry = RetryPolicy(maxAttempts: retriesForever ? Int.max : maxRetries + 1, initialDelay: 0.05,
@@ -50,7 +59,19 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
-        parseURL(node[url]) == nil ? [badURL(node)] : []
+        var problems = parseURL(node[url]) == nil ? [badURL(node)] : []
+        if let file = node[ca] {
+            do {
+                _ = try ArrowHTTPClient.certificates(file, what: "CA certificate")
+            } catch {
+                problems.append(Diagnostic("option 'ca' of node '\(node.id)': \(error)", at: node.location(of: ca)))
+            }
+        }
+        return problems
+    }
+
+    public func finish() async throws {
+        await client.shutdown()
     }
 
     /// `text`, if it is an http(s) URL with a host.
@@ -66,17 +87,12 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     }
 
     public func process(_ data: ArrowData, _ output: Output) async throws {
-        let body: ByteBuffer
+        let body: [UInt8]
         do {
-            body = ByteBuffer(bytes: try data.ipcBytes())
+            body = [UInt8](try data.ipcBytes())
         } catch {
             throw MessageFailure("cannot encode the message as an Arrow IPC stream: \(error)")
         }
-        var request = HTTPClientRequest(url: target)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: ArrowHTTPSourcePlugin.contentType)
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        request.body = .bytes(body)
 
         var attempt = 0
         while true {
@@ -84,18 +100,20 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
             let problem: String
             var retryAfter: Double?
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: requestTimeout)
-                let status = Int(response.status.code)
-                let answer = try await response.body.collect(upTo: 64 * 1024)
-                if (200..<300).contains(status) { return }
-                let reason = String(buffer: answer).prefix(500).trimmingCharacters(in: .whitespacesAndNewlines)
+                let answer = try await client.post(body, to: target, token: token, timeout: requestTimeout)
+                if answer.succeeded { return }
+                let status = answer.status
+                let reason = answer.body.prefix(500).trimmingCharacters(in: .whitespacesAndNewlines)
                 guard status == 429 || status >= 500 else {
                     throw MessageFailure("\(target) refused the message: HTTP \(status) \(reason)")
                 }
                 problem = "HTTP \(status) \(reason)"
-                retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init)
+                retryAfter = answer.retryAfter
             } catch let failure as MessageFailure {
                 throw failure
+            } catch let error as ArrowHTTPClientError where error.verification {
+                // A certificate that does not verify will not verify on a retry either.
+                throw MessageFailure(error.description)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 problem = "\(error)"

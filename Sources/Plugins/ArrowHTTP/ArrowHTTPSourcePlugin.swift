@@ -2,9 +2,12 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HyphaArrow
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// `arrow-http` source (→ arrow): receives Arrow IPC streams over HTTP, so Hypha nodes on
@@ -22,6 +25,10 @@ import Synchronization
 /// decoded table is a view into that copy. When the run keeps state, a message is stored before
 /// it is answered 200 and forgotten once everything downstream is done with it: a restart emits
 /// the ones an earlier run did not finish.
+///
+/// Safe to expose: on an address other than loopback the node needs a `token` (or says
+/// `insecure: true`, and a warning is logged at start), since whoever can post can make the
+/// workflow run jobs on paths its user can read. With `tls_cert` and `tls_key` it serves HTTPS.
 public struct ArrowHTTPSourcePlugin: SourcePlugin {
     public static let contentType = "application/vnd.apache.arrow.stream"
 
@@ -44,14 +51,20 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             + "every message (400 otherwise), and what template checks downstream see")
     static let allowedPaths = OptionalNodeOption.paths("allowed_paths",
                                                    help: "folders that rows' 'path' values must be inside (403 otherwise); default: any path")
+    static let insecure = NodeOption.bool("insecure", default: false,
+                                          help: "listen on an address other than loopback without a token (anyone who can reach it can post)")
+    static let tlsCert = OptionalNodeOption.path("tls_cert", help: "a PEM certificate (chain): serve HTTPS with it and tls_key")
+    static let tlsKey = OptionalNodeOption.path("tls_key", help: "the PEM private key of tls_cert")
 
     public static let spec = PluginSpec(
         name: "arrow-http",
         summary: "Receives Arrow IPC streams by HTTP POST and emits each one (a source for Hypha-to-Hypha links).",
         output: .arrow,
-        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, schema, allowedPaths])
+        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, schema, allowedPaths,
+                  insecure, tlsCert, tlsKey])
 
     public static func outputSchema(for node: NodeConfig) -> [RecordField]? { node[schema] }
+    public static var announcesReadiness: Bool { true }
 
     let host: String
     let port: Int
@@ -68,6 +81,10 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let nodeID: String
     /// Where received messages are kept until done, when the run keeps state.
     let state: (any StateStore)?
+    /// The server's TLS settings, when it serves HTTPS.
+    let tls: TLSConfiguration?
+    /// Listening beyond loopback without a token, as `insecure: true` allows.
+    let exposedWithoutToken: Bool
 
     public init(node: NodeConfig, context: RunContext) throws {
         host = node[Self.host]
@@ -84,6 +101,34 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         logger = context.logger
         nodeID = node.id
         state = context.state
+        exposedWithoutToken = !Self.isLoopback(host) && token == nil
+        if let cert = node[Self.tlsCert], let key = node[Self.tlsKey] {
+            do {
+                let chain = try ArrowHTTPClient.certificates(cert, what: "TLS certificate")
+                let privateKey = try ArrowHTTPClient.privateKey(key)
+                tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                               privateKey: .privateKey(privateKey))
+            } catch {
+                throw Diagnostic("node '\(node.id)': \(error)", at: node.location(of: Self.tlsCert))
+            }
+        } else {
+            tls = nil
+        }
+    }
+
+    /// Whether `host` is a loopback address: only this machine can reach it.
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            // ::ffff:127.x.x.x
+            let bytes = withUnsafeBytes(of: v6) { Array($0) }
+            return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+        }
+        return false
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
@@ -94,6 +139,36 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         if let paths = node[allowedPaths], paths.isEmpty {
             problems.append(Diagnostic("option 'allowed_paths' of node '\(node.id)' must list folders; leave it out to allow any path",
                                        at: node.location(of: allowedPaths)))
+        }
+        let token = node[token].flatMap { $0.isEmpty ? nil : $0 }
+        if !isLoopback(node[host]), token == nil, !node[insecure] {
+            problems.append(Diagnostic(
+                "node '\(node.id)' listens on '\(node[host])' (not loopback) without a token: anyone who can reach the port "
+                    + "could make this workflow run jobs. Set 'token' (from an environment variable, like \"${HYPHA_TOKEN}\"), "
+                    + "listen on 127.0.0.1, or say 'insecure: true' to accept the risk",
+                at: node.location(of: host)))
+        }
+        switch (node[tlsCert], node[tlsKey]) {
+        case (nil, nil):
+            break
+        case (.some, nil):
+            problems.append(Diagnostic("node '\(node.id)' has 'tls_cert' but no 'tls_key'; give both to serve HTTPS",
+                                       at: node.location(of: tlsCert)))
+        case (nil, .some):
+            problems.append(Diagnostic("node '\(node.id)' has 'tls_key' but no 'tls_cert'; give both to serve HTTPS",
+                                       at: node.location(of: tlsKey)))
+        case (.some(let cert), .some(let key)):
+            // Read now, so `hypha validate` finds a missing or malformed file.
+            do {
+                _ = try ArrowHTTPClient.certificates(cert, what: "TLS certificate")
+            } catch {
+                problems.append(Diagnostic("option 'tls_cert' of node '\(node.id)': \(error)", at: node.location(of: tlsCert)))
+            }
+            do {
+                _ = try ArrowHTTPClient.privateKey(key)
+            } catch {
+                problems.append(Diagnostic("option 'tls_key' of node '\(node.id)': \(error)", at: node.location(of: tlsKey)))
+            }
         }
         return problems
     }
@@ -117,12 +192,25 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         var serverLogger = logger
         serverLogger.logLevel = .error
         let logger = self.logger
+        if exposedWithoutToken {
+            let warning = "arrow-http listens on \(host) with no token (insecure: true): anyone who can reach port \(port) "
+                + "can make this workflow run jobs; set 'token' to close it"
+            logger.warning("\(warning)")
+        } else if tls == nil, !Self.isLoopback(host) {
+            let note = "arrow-http listens on \(host) without TLS: the token crosses the network in clear; "
+                + "set tls_cert and tls_key to serve HTTPS"
+            logger.notice("\(note)")
+        }
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout)))
+        let server = try tls.map { try HTTPServerBuilder.tls(http1, tlsConfiguration: $0) } ?? http1
+        let scheme = tls == nil ? "" : " (HTTPS)"
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
+            server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "hypha"),
             onServerRunning: { channel in
-                logger.notice("arrow-http listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\(self.path)")
+                logger.notice("arrow-http listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\(self.path)\(scheme)")
+                output.ready()
             },
             logger: serverLogger)
         do {

@@ -58,6 +58,9 @@ public struct FileWatchPlugin: SourcePlugin {
         node[emit] == "contents" ? node[declaredSchema] : spec.outputSchema
     }
 
+    /// Says it is ready once its watch is set up and the files present are scanned.
+    public static var announcesReadiness: Bool { true }
+
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         guard node[declaredSchema] != nil, node[emit] != "contents" else { return [] }
         return [Diagnostic("option 'schema' of node '\(node.id)' describes the contents of Arrow files; set emit: contents, "
@@ -101,7 +104,9 @@ public struct FileWatchPlugin: SourcePlugin {
         let watcher = try InotifyWatcher(root: root, recursive: recursive)
         defer { watcher.stop() }
         if recursive { try watchSubfolders(of: root, watcher) }
-        try await emit(scan(root, tracker: &tracker), output)
+        let present = scan(root, tracker: &tracker)
+        output.ready()
+        try await emit(present, output)
         for await event in watcher.events {
             try Task.checkCancellation()
             switch event {
@@ -217,13 +222,9 @@ public struct FileWatchPlugin: SourcePlugin {
         while start < files.count {
             let chunk = files[start..<min(start + batchSize, files.count)]
             start += chunk.count
-            let batch = try RecordBatch(schema: Self.schema, columns: [
-                .utf8(chunk.map(\.path)), .utf8(chunk.map(\.name)), .int64(chunk.map(\.size)),
-                .int64(chunk.map(\.modifiedMicros), type: Self.schema.fields[3].type),
-            ])
             let label = chunk.count == 1 ? chunk[chunk.startIndex].path : "\(chunk.count) files"
             // In-process the batch travels as it is; its IPC bytes are made only if a node needs them.
-            let table = ArrowTable(schema: Self.schema, batches: [batch])
+            let table = try Self.table(of: chunk)
             try await checkpoints?.emitted(Array(chunk))
             try await output.emit(.arrow(ArrowData(table: table)), onComplete: completion(of: Array(chunk), label: label))
         }

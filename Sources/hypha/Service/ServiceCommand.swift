@@ -1,0 +1,186 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `hypha service install|uninstall|status`: Hypha as a systemd service (docs/SERVICE.md).
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Run a workflow as a systemd service: install, uninstall, status.",
+        subcommands: [Install.self, Uninstall.self, Status.self])
+
+    static let unitFolder = "/etc/systemd/system"
+
+    /// `hypha-NAME`, checked: systemd unit names take letters, digits and `:_.-` only.
+    static func unitName(_ name: String) throws -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ":_.-"))
+        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII }) else {
+            throw ValidationError("the service name '\(name)' may hold only letters, digits and ':_.-'; choose another with --name")
+        }
+        return name.hasPrefix("hypha-") ? name : "hypha-\(name)"
+    }
+
+    /// Stops with a clear message unless this is root on a machine that runs systemd.
+    static func requireRootAndSystemd(_ what: String) throws {
+        guard FileManager.default.fileExists(atPath: "/run/systemd/system") else {
+            Console.error("hypha: this machine does not run systemd (no /run/systemd/system), so there is no service to \(what); "
+                          + "see the unit with --dry-run, and docs/SERVICE.md for launchd on macOS")
+            throw ExitCode(1)
+        }
+        guard geteuid() == 0 else {
+            Console.error("hypha: to \(what) a service needs root (it writes \(unitFolder) and runs systemctl); run it with sudo")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Runs `systemctl ARGS`, its output passed through; its exit status.
+    @discardableResult
+    static func systemctl(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["systemctl"] + arguments
+        do {
+            try process.run()
+        } catch {
+            Console.error("hypha: cannot run systemctl: \(error); is systemd installed?")
+            throw ExitCode(1)
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write /etc/systemd/system/hypha-NAME.service for a workflow, then enable and start it.",
+            discussion: """
+                The unit runs `hypha run WORKFLOW` (absolute paths) as Type=notify: systemd knows it is up \
+                once every source listens, restarts it on failure, gives running jobs --grace seconds \
+                on stop, and lets it write only the state folder and the folders the workflow names. \
+                Put secrets (HYPHA_TOKEN, BACALHAU_API_KEY) in /etc/hypha/hypha-NAME.env (mode 600), \
+                not in the unit. --dry-run prints the unit and changes nothing.
+                """)
+
+        @OptionGroup var workflow: WorkflowArguments
+
+        @Option(help: "The service's name: the unit is hypha-NAME.service (default: the workflow's name).")
+        var name: String?
+
+        @Option(help: "The user the service runs as (default: the user who ran sudo, else this user).")
+        var user: String?
+
+        @OptionGroup var state: StateOptions
+
+        @Option(help: "Seconds that running jobs get to finish when the service stops.")
+        var grace: Double = 10
+
+        @Flag(help: "Print the unit; write nothing and run no systemctl.")
+        var dryRun = false
+
+        func run() async throws {
+            let plan = try workflow.load()
+            let unitName = try ServiceCommand.unitName(name ?? plan.info.name)
+            let workflowPath = URL(fileURLWithPath: workflow.workflow).standardizedFileURL.path
+            let stateDir = state.folder(for: plan.info)
+            var arguments = [workflowPath, "--state-dir", stateDir, "--grace", Self.number(grace), "--no-progress"]
+            if let profile = workflow.profile { arguments += ["--profile", profile] }
+            for item in workflow.vars { arguments += ["--var", item] }
+            for item in workflow.sets { arguments += ["--set", item] }
+            let environment = ProcessInfo.processInfo.environment
+            let runAs = user ?? environment["SUDO_USER"] ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) }
+            let unit = ServiceUnit(
+                unitName: unitName, description: "Hypha workflow \(plan.info.name) (\(workflowPath))",
+                binary: Self.realBinary(), arguments: arguments, workingDirectory: plan.info.directory,
+                user: runAs, grace: grace, writablePaths: ServiceUnit.writablePaths(of: plan, plus: [stateDir]),
+                environmentFile: "/etc/hypha/\(unitName).env")
+            if dryRun {
+                FileHandle.standardOutput.write(Data(unit.text.utf8))
+                return
+            }
+            try ServiceCommand.requireRootAndSystemd("install")
+            let file = "\(ServiceCommand.unitFolder)/\(unitName).service"
+            do {
+                for folder in unit.writablePaths {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    if let runAs, runAs != "root" { _ = chownTree(folder, to: runAs) }
+                }
+                try unit.text.write(toFile: file, atomically: true, encoding: .utf8)
+            } catch {
+                Console.error("hypha: cannot write \(file) or its folders: \(error)")
+                throw ExitCode(1)
+            }
+            Console.out("wrote \(file)")
+            guard try ServiceCommand.systemctl(["daemon-reload"]) == 0 else {
+                Console.error("hypha: systemctl daemon-reload failed; the unit is written, fix what it says and run it again")
+                throw ExitCode(1)
+            }
+            guard try ServiceCommand.systemctl(["enable", "--now", "\(unitName).service"]) == 0 else {
+                Console.error("hypha: systemctl enable --now \(unitName).service failed; see: journalctl -u \(unitName) -e")
+                throw ExitCode(1)
+            }
+            Console.out("\(unitName) is enabled and started; see it with: hypha service status \(unitName.dropFirst(6)), "
+                        + "and its log with: journalctl -u \(unitName) -f")
+        }
+
+        /// The folder's owner set to `user` (the service writes there); false when it cannot be.
+        func chownTree(_ folder: String, to user: String) -> Bool {
+            guard let entry = getpwnam(user) else { return false }
+            return chown(folder, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0
+        }
+
+        /// This hypha's real path (symbolic links resolved), for ExecStart.
+        static func realBinary() -> String {
+            if let real = realpath("/proc/self/exe", nil) {
+                defer { free(real) }
+                return String(cString: real)
+            }
+            return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+
+        static func number(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String(value)
+        }
+    }
+
+    struct Uninstall: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop and disable hypha-NAME.service and remove its unit file.")
+
+        @Argument(help: "The service's name (as given to install; hypha-NAME also works).")
+        var name: String
+
+        func run() async throws {
+            let unitName = try ServiceCommand.unitName(name)
+            try ServiceCommand.requireRootAndSystemd("uninstall")
+            let file = "\(ServiceCommand.unitFolder)/\(unitName).service"
+            guard FileManager.default.fileExists(atPath: file) else {
+                Console.error("hypha: \(file) does not exist; `systemctl list-units 'hypha-*'` lists the installed ones")
+                throw ExitCode(1)
+            }
+            try ServiceCommand.systemctl(["disable", "--now", "\(unitName).service"])
+            do {
+                try FileManager.default.removeItem(atPath: file)
+            } catch {
+                Console.error("hypha: cannot remove \(file): \(error)")
+                throw ExitCode(1)
+            }
+            try ServiceCommand.systemctl(["daemon-reload"])
+            Console.out("removed \(file); the state folder is kept")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show hypha-NAME.service's state, status line and last log lines.")
+
+        @Argument(help: "The service's name (as given to install).")
+        var name: String
+
+        func run() async throws {
+            let unitName = try ServiceCommand.unitName(name)
+            guard FileManager.default.fileExists(atPath: "/run/systemd/system") else {
+                Console.error("hypha: this machine does not run systemd (no /run/systemd/system); there is no service to show")
+                throw ExitCode(1)
+            }
+            let code = try ServiceCommand.systemctl(["status", "--no-pager", "\(unitName).service"])
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}

@@ -8,6 +8,8 @@ N empty files are made once; each workflow then runs `hypha run --once` over the
 state folder: file-watch (metadata, batches of 1024 rows) -> arrow-decode -> ... -> capture.
   builtin          decode -> capture                          (built-in transform only)
   exec c=1 / c=4   decode -> exec(echo.py, concurrency) -> capture   (one JSON line per record)
+  exec c=N p=M     the same with `pipeline: M`: M records in flight per copy
+  ... b            the echo answering every complete line it has read in one write
   exec-arrow       files -> exec-arrow(echo, 1024-row batches) -> decode -> capture
 Wall time of the whole run (start-up and the scan included); exec's own cost is the difference.
 """
@@ -21,14 +23,30 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-# One answer per input line, flushed at once: Hypha sends the next record only after the answer
-# (one message in flight per copy), so buffering answers would deadlock. Reads and writes go
+# One answer per input line, flushed at once: without `pipeline`, Hypha sends the next record only
+# after the answer (one message in flight per copy), so buffering answers would deadlock. Reads and writes go
 # through the binary buffers, and the echo skips JSON parsing: it returns its input as is.
 ECHO = r'''import sys
 i, o = sys.stdin.buffer, sys.stdout.buffer
 for line in i:
     o.write(b"[" + line.rstrip(b"\n") + b"]\n")
     o.flush()
+'''
+
+# The same echo reading whatever has arrived and answering all of its complete lines in one write:
+# with `pipeline`, many records arrive at once, and neither side pays a system call per record.
+BATCHED_ECHO = r'''import os, sys
+out = sys.stdout.buffer
+rest = b""
+while True:
+    chunk = os.read(0, 1 << 16)
+    if not chunk:
+        break
+    lines = (rest + chunk).split(b"\n")
+    rest = lines.pop()
+    if lines:
+        out.write(b"".join(b"[" + line + b"]\n" for line in lines))
+        out.flush()
 '''
 
 ARROW_ECHO = r'''import struct, sys
@@ -63,6 +81,27 @@ nodes:
   echo:   { plugin: exec, from: decode, command: [python3, echo.py], concurrency: 4 }
   out:    { plugin: capture, from: echo, path: out-exec4.jsonl }
 """,
+    "exec c=1 p=64": """
+nodes:
+  files:  { plugin: file-watch, path: in }
+  decode: { plugin: arrow-decode, from: files }
+  echo:   { plugin: exec, from: decode, command: [python3, echo.py], pipeline: 64 }
+  out:    { plugin: capture, from: echo, path: out-exec1p.jsonl }
+""",
+    "exec c=2 p=32": """
+nodes:
+  files:  { plugin: file-watch, path: in }
+  decode: { plugin: arrow-decode, from: files }
+  echo:   { plugin: exec, from: decode, command: [python3, echo.py], concurrency: 2, pipeline: 32 }
+  out:    { plugin: capture, from: echo, path: out-exec2p.jsonl }
+""",
+    "exec c=1 p=64 b": """
+nodes:
+  files:  { plugin: file-watch, path: in }
+  decode: { plugin: arrow-decode, from: files }
+  echo:   { plugin: exec, from: decode, command: [python3, echo_batched.py], pipeline: 64 }
+  out:    { plugin: capture, from: echo, path: out-exec1pb.jsonl }
+""",
     "exec-arrow": """
 nodes:
   files:  { plugin: file-watch, path: in }
@@ -88,10 +127,12 @@ def main():
             open(os.path.join(work, "in", "f%07d.txt" % n), "wb").close()
         with open(os.path.join(work, "echo.py"), "w") as f:
             f.write(ECHO)
+        with open(os.path.join(work, "echo_batched.py"), "w") as f:
+            f.write(BATCHED_ECHO)
         with open(os.path.join(work, "arrow_echo.py"), "w") as f:
             f.write(ARROW_ECHO)
         print("%d records, %s" % (a.records, a.hypha))
-        print("%-12s %10s %12s" % ("workflow", "wall s", "records/s"))
+        print("%-16s %10s %12s" % ("workflow", "wall s", "records/s"))
         for name, text in WORKFLOWS.items():
             slug = name.replace(" ", "").replace("=", "")
             wf = os.path.join(work, "w-%s.yml" % slug)
@@ -111,7 +152,7 @@ def main():
                 lines = sum(1 for _ in f)
             if lines != a.records:
                 sys.exit("%s: %d records reached the sink, not %d" % (name, lines, a.records))
-            print("%-12s %10.2f %12.0f" % (name, wall, a.records / wall))
+            print("%-16s %10.2f %12.0f" % (name, wall, a.records / wall))
     finally:
         if a.keep:
             print("kept", work)

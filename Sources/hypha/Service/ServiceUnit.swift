@@ -37,6 +37,8 @@ struct ServiceUnit {
             "Type=notify",
             "NotifyAccess=main",
             "ExecStart=" + ([binary, "run"] + arguments).map(Self.quoted).joined(separator: " "),
+            // `systemctl reload`: SIGHUP loads the workflow again, restarting only changed nodes.
+            "ExecReload=/bin/kill -HUP $MAINPID",
             "WorkingDirectory=\(Self.quoted(workingDirectory))",
         ]
         if let user { lines.append("User=\(user)") }

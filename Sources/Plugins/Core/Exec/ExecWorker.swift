@@ -178,18 +178,11 @@ final class ExecWorker: Sendable {
     }
 }
 
-/// A started program: its stdin (written on a serial queue, so a program that stops reading
-/// blocks no task: the timeout kills it), a thread reading answers off its stdout into
+/// A started program: its stdin (see `Outbox`), a thread reading answers off its stdout into
 /// `answers`, and one copying its stderr lines into the node's log.
 final class RunningProgram: Sendable {
     private let process: ChildProcess
-    private let stdin: FileHandle
-    private let stdinFD: Int32
-    private let writes: DispatchQueue
-    /// Writes waiting on `writes`: while any is, later ones queue behind it (in order).
-    private let writesQueued = WriteCounter()
-    /// Taken while a message is given its ticket and written.
-    private let submitting = Mutex(())
+    private let outbox: Outbox
     let answers = Mailbox()
 
     init(settings: ExecSettings, copy: Int) throws {
@@ -209,10 +202,7 @@ final class RunningProgram: Sendable {
         }
         for fd in [stdinPipe.read, stdoutPipe.write, stderrPipe.write] { close(fd) }
         self.process = ChildProcess(pid: pid)
-        stdin = FileHandle(fileDescriptor: stdinPipe.write, closeOnDealloc: true)
-        stdinFD = stdinPipe.write
-        _ = fcntl(stdinFD, F_SETFL, fcntl(stdinFD, F_GETFL) | O_NONBLOCK)
-        writes = DispatchQueue(label: "hypha.exec.\(settings.nodeID).\(copy).stdin")
+        outbox = Outbox(fd: stdinPipe.write, label: "hypha.exec.\(settings.nodeID).\(copy).stdin")
 
         let answers = answers, box = self.process
         let stdoutFD = stdoutPipe.read
@@ -256,53 +246,13 @@ final class RunningProgram: Sendable {
     var isRunning: Bool { process.isRunning }
 
     /// Sends one message and returns the ticket its answer comes back on. The ticket is taken
-    /// and the message written in one step, so answers (which come back in the order sent)
+    /// and the message queued in one step, so answers (which come back in the order sent)
     /// meet their messages.
     func submit(_ message: Data, timeout: Duration) -> Mailbox.Ticket {
-        submitting.withLock { _ in
-            let ticket = answers.expect(deadline: ContinuousClock.now + timeout)
-            send(message)
-            return ticket
-        }
+        outbox.send(message) { answers.expect(deadline: ContinuousClock.now + timeout) }
     }
 
-    /// Writes one message; a dead program's broken pipe shows as the end of its stdout.
-    func send(_ message: Data) {
-        // Straight into the pipe when it has room (the usual case);
-        // what doesn't fit goes on the queue, which blocks no task.
-        let fd = stdinFD, queued = writesQueued
-        var written = 0
-        if queued.count.load(ordering: .acquiring) == 0 {
-            written = message.withUnsafeBytes { Self.write($0, to: fd) }
-        }
-        guard written < message.count else { return }
-        let rest = message.dropFirst(written)
-        queued.count.add(1, ordering: .releasing)
-        writes.async {
-            // Blocking again for the rest: the program reads, or the timeout kills it.
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-            _ = rest.withUnsafeBytes { Self.write($0, to: fd) }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            queued.count.subtract(1, ordering: .releasing)
-        }
-    }
-
-    /// Writes as much of `bytes` as `fd` takes (all of it when blocking); how much was written.
-    static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
-        }
-        return done
-    }
-
-    func closeInput() {
-        let stdin = stdin
-        writes.async { try? stdin.close() }
-    }
+    func closeInput() { outbox.close() }
 
     func kill() {
         process.kill()
@@ -310,8 +260,129 @@ final class RunningProgram: Sendable {
     }
 }
 
-final class WriteCounter: Sendable {
-    let count = Atomic<Int>(0)
+/// A program's stdin. Messages are written in the order they are sent, by one writer at a
+/// time: the task that finds no write under way writes what is pending, and whatever other
+/// tasks send meanwhile, in one `write` (fewer system calls and wake-ups of the program when
+/// many messages are in flight). When the pipe is full, the rest is written on a serial queue
+/// that waits for room, so a program that stops reading blocks no task (its timeout kills it).
+final class Outbox: Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var writing = false
+        var closed = false
+    }
+    private let fd: Int32
+    private let state = Mutex(State())
+    private let queue: DispatchQueue
+
+    init(fd: Int32, label: String) {
+        self.fd = fd
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        queue = DispatchQueue(label: label)
+    }
+
+    deinit {
+        // A program that ended by itself: nothing writes any more (the queue's work holds self).
+        if !state.withLock({ $0.closed }) { Glibc.close(fd) }
+    }
+
+    /// Queues `message` and returns what `taking` returns, both under the outbox's lock (so
+    /// what `taking` numbers is in the order of the bytes); writes if no one else is.
+    func send<T>(_ message: Data, taking: () -> T) -> T {
+        let (result, write) = state.withLock { s -> (T, Bool) in
+            let result = taking()
+            guard !s.closed else { return (result, false) }  // its answer comes back as the program's end
+            s.pending.append(contentsOf: message)
+            if s.writing { return (result, false) }
+            s.writing = true
+            return (result, true)
+        }
+        if write { drain(waiting: false) }
+        return result
+    }
+
+    /// Writes what is pending until nothing is. Without `waiting` (a task), a full pipe hands
+    /// the rest to the queue, which waits for room.
+    private func drain(waiting: Bool) {
+        while let bytes = takeOrFinish() {
+            let written = bytes.withUnsafeBytes { Self.write($0, to: fd, waiting: waiting) }
+            guard written < bytes.count else { continue }
+            if waiting {
+                abandon()  // the program is gone (EPIPE): its messages fail with its end
+                return
+            }
+            let rest = Array(bytes[written...])
+            queue.async {
+                guard rest.withUnsafeBytes({ Self.write($0, to: self.fd, waiting: true) }) == rest.count else {
+                    self.abandon()
+                    return
+                }
+                self.drain(waiting: true)
+            }
+            return
+        }
+    }
+
+    /// The pending bytes to write next; nil ends this writer's turn (nothing pending, or closed:
+    /// then the descriptor is closed here, since no one else writes).
+    private func takeOrFinish() -> [UInt8]? {
+        let (bytes, closeNow) = state.withLock { s -> ([UInt8]?, Bool) in
+            if s.closed {
+                s.writing = false
+                return (nil, true)
+            }
+            if s.pending.isEmpty {
+                s.writing = false
+                return (nil, false)
+            }
+            defer { s.pending = [] }
+            return (s.pending, false)
+        }
+        if closeNow { Glibc.close(fd) }
+        return bytes
+    }
+
+    /// The pipe is broken: drop what is pending and end this writer's turn.
+    private func abandon() {
+        let closeNow = state.withLock { s -> Bool in
+            s.writing = false
+            s.pending = []
+            return s.closed
+        }
+        if closeNow { Glibc.close(fd) }
+    }
+
+    /// No more messages: the program reads the end of its input. The descriptor is closed now
+    /// if no write is under way, else by the writer when its write ends.
+    func close() {
+        let now = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.closed = true
+            s.pending = []
+            return !s.writing
+        }
+        if now { Glibc.close(fd) }
+    }
+
+    /// Writes as much of `bytes` as `fd` takes; with `waiting`, waits for room when the pipe is
+    /// full. How much was written (less on EPIPE: the program is gone).
+    static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32, waiting: Bool) -> Int {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done)
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && errno == EAGAIN && waiting {
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&poller, 1, -1)
+            } else {
+                break
+            }
+        }
+        return done
+    }
 }
 
 /// A started program: its pid, reaped by the thread that read its stdout to the end.

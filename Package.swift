@@ -80,6 +80,18 @@ let package = Package(
             ],
             path: "Sources/Plugins/ArrowHTTP"
         ),
+        // The http-download source (AsyncHTTPClient, the client the bacalhau plugin uses).
+        .target(
+            name: "HTTPDownload",
+            dependencies: [
+                "Engine", "HyphaArrow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Plugins/HTTPDownload"
+        ),
         // Durable state: source checkpoints, the job journal, dead letters (GRDB over SQLite).
         .target(
             name: "HyphaState",
@@ -89,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP",
+                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "HTTPDownload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -115,6 +127,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HyphaArrow", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorePluginsTests", dependencies: ["CorePlugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
+        .testTarget(name: "HTTPDownloadTests", dependencies: ["HTTPDownload", "Engine"]),
         .testTarget(name: "BacalhauTests", dependencies: ["Bacalhau", "CorePlugins", "Engine", "BacalhauEmulatorKit"]),
     ]
 )

@@ -32,6 +32,8 @@ final class ProgressDisplay: Sendable {
             var line = "  \(row.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(row.plugin.padding(toLength: 13, withPad: " ", startingAt: 0))"
             if row.isSource {
                 line += "out \(s.emitted)"
+                if s.failed > 0 { line += "  failed \(s.failed)" }
+                if s.bytes > 0 { line += String(format: "  received %.1f MB", Double(s.bytes) / 1_000_000) }
             } else if row.isExecutor {
                 line += "jobs running \(s.active)  done \(s.done - s.failed)  failed \(s.failed)  (in \(s.received))"
             } else {

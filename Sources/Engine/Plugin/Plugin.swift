@@ -72,11 +72,20 @@ public struct SourceOutput: Sendable {
     /// Whether every channel downstream has room now, so `emit` would not wait. Sources that
     /// can refuse work (an HTTP endpoint answering 503) use it to push back on their senders.
     public let hasRoom: @Sendable () -> Bool
+    /// Counts a failure that produced no message (a download that failed: no file to emit)
+    /// as the node's, so the run reports it and `--once` exits 1; the source goes on.
+    public let fail: @Sendable (String) -> Void
+    /// Adds to the bytes the node has received so far (download progress on the live display).
+    public let received: @Sendable (Int) -> Void
 
     public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true },
+                fail: @escaping @Sendable (String) -> Void = { _ in },
+                received: @escaping @Sendable (Int) -> Void = { _ in },
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
+        self.fail = fail
+        self.received = received
         self.send = send
     }
 

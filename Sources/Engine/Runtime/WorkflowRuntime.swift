@@ -162,7 +162,12 @@ public final class WorkflowRuntime: Sendable {
             for (index, source) in sources {
                 group.addTask {
                     let targets = outputs[index]
-                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } }) { payload, ack in
+                    let output = SourceOutput(once: self.once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
+                                              fail: { message in
+                                                  self.stats[index].update { $0.failed += 1 }
+                                                  self.recordFailure(node: index, message)
+                                              },
+                                              received: { bytes in self.stats[index].update { $0.bytes += bytes } }) { payload, ack in
                         self.stats[index].update { $0.emitted += 1 }
                         try await self.deliver(payload, ack: ack, to: outputs[index])
                     }

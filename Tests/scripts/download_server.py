@@ -28,6 +28,8 @@ import io
 import json
 import os
 import random
+import signal
+import socket
 import sys
 import threading
 import time
@@ -59,6 +61,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate sends: without this, delayed ACKs add ~40 ms a request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def record(self, status, sent):
         if State.log:
@@ -100,8 +107,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.answer(304, common)
             except (TypeError, ValueError):
                 pass
-        with open(path, "rb") as f:
-            data = f.read()
+        size = st.st_size
         start = 0
         rng = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
@@ -110,12 +116,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 start = int(rng[6:-1])
             except ValueError:
                 start = 0
-            if not 0 < start < len(data):
+            if not 0 < start < size:
                 start = 0
         if start:
-            body = data[start:]
-            return self.answer(206, common + [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))], body)
+            return self.send_file(path, 206, common + [("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))], start, size)
         if kind == "cut":
+            with open(path, "rb") as f:
+                data = f.read()
             with State.lock:
                 first = name not in State.cut_done
                 State.cut_done.add(name)
@@ -135,7 +142,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-        return self.answer(200, common, data)
+        return self.send_file(path, 200, common, 0, size)
+
+    def send_file(self, path, status, headers, start, size):
+        """Sends bytes start..size of the file with sendfile (a 1 GiB file is never read into memory)."""
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(size - start))
+        self.end_headers()
+        sent = 0
+        with open(path, "rb") as f:
+            try:
+                sent = self.connection.sendfile(f, start, size - start)
+            except OSError:
+                self.close_connection = True
+        self.record(status, sent)
 
 
 def watch(folder, out):
@@ -176,6 +198,8 @@ def main():
         sys.exit(__doc__)
     args = sys.argv[2:]
     Handler.root = args[0]
+    # A parent that blocks SIGTERM (a test runner's thread) passes the mask on; stop when asked.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
 
     def opt(name):
         return args[args.index(name) + 1] if name in args else None

@@ -29,7 +29,7 @@ final class ProgressDisplay: Sendable {
         if previous > 0 { text += "\u{1B}[\(previous)A" }
         for (row, stat) in zip(rows, stats) {
             let s = stat.snapshot
-            var line = "  \(row.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(row.plugin.padding(toLength: 13, withPad: " ", startingAt: 0))"
+            var line = "  \(row.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(row.plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) "
             if row.isSource {
                 line += "out \(s.emitted)"
                 if s.failed > 0 { line += "  failed \(s.failed)" }

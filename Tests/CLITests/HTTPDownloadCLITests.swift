@@ -141,6 +141,91 @@ import Testing
         #expect(second.status == 1, "the feed still lists two bad files: \(second.stdout)")
     }
 
+    /// The two-node form, as in the original demo: download-node.yml fetches over HTTP and
+    /// posts a row per zip to job-node.yml, whose extract specs then name the downloaded files.
+    @Test func theDownloadNodeFetchesAndPostsToTheJobNode() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
+        let py = CLI.python
+        let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "3"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "make-zips: \(made.stderr)")
+        try "sales-00.zip\nsales-01.zip\nsales-02.zip\n".write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0)
+
+        let port = ArrowHTTPTests.freePort()
+        let jobNode = try ArrowHTTPTests.start(
+            [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(dir)/unused",
+             "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b", "--state-dir", dir + "/state-b"],
+            log: dir + "/b.log")
+        defer { ArrowHTTPTests.stop(jobNode) }
+        // The sink retries until the job node listens, so the download node can start at once.
+        let r = try CLI.run(["run", CLI.shipped("workflows/download-node.yml"), "--once", "--no-progress",
+                             "--var", "feed=http://127.0.0.1:\(server.port)/files/feed.txt", "--var", "downloads=\(downloads)",
+                             "--var", "url=http://127.0.0.1:\(port)/arrow", "--var", "token=s3cret",
+                             "--run-dir", dir + "/run-a", "--state-dir", dir + "/state-a"], timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let expected = Set((0..<3).map { String(format: "\(downloads)/sales-%02d.zip", $0) })
+        #expect(ArrowHTTPTests.waitUntil(30) { ArrowHTTPTests.capturedPaths(work + "/extract-specs.jsonl") == expected },
+                "\(ArrowHTTPTests.capturedPaths(work + "/extract-specs.jsonl")); b: \((try? String(contentsOfFile: dir + "/b.log", encoding: .utf8)) ?? "")")
+    }
+
+    /// A state folder written by a Hypha before downloads were remembered (schema version 1)
+    /// opens: its rows are kept, the downloads table is added, and it remembers from then on.
+    @Test func aVersion1StateDatabaseIsMigrated() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", state = dir + "/state"
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try Data("id\n1\n".utf8).write(to: URL(fileURLWithPath: served + "/one.csv"))
+        let version1 = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.executescript('''
+            CREATE TABLE files (node TEXT NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+              modified INTEGER NOT NULL, changed INTEGER NOT NULL, hash TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
+              reason TEXT, updated REAL NOT NULL, PRIMARY KEY (node, device, inode)) WITHOUT ROWID;
+            CREATE TABLE jobs (node TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+              input TEXT NOT NULL, file TEXT, pid INTEGER, remote_id TEXT, exit_code INTEGER, duration REAL, stdout_path TEXT,
+              stderr_path TEXT, details TEXT, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, started REAL, ended REAL,
+              PRIMARY KEY (node, name)) WITHOUT ROWID;
+            CREATE INDEX jobs_by_state ON jobs(state);
+            CREATE TABLE received (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, bytes BLOB NOT NULL, received REAL NOT NULL);
+            CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, reason TEXT NOT NULL, port TEXT NOT NULL,
+              payload TEXT NOT NULL, file TEXT, logs TEXT NOT NULL, created REAL NOT NULL);
+            INSERT INTO files VALUES ('old', 1, 2, 3, 4, 5, 'h', '/x/old.zip', 'done', NULL, 0);
+            PRAGMA user_version = 1;
+            ''')
+            c.commit()
+            """
+        let py = CLI.python
+        let make = ["-c", version1, state + "/state.db"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "\(made.stderr)")
+        let workflow = dir + "/w.yml"
+        try """
+            name: fetch
+            nodes:
+              get: { plugin: http-download, urls: ["file://\(served)/one.csv"], dir: \(dir)/downloads }
+              out: { plugin: capture, from: get, path: \(dir)/out.jsonl }
+            """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let args = ["run", workflow, "--once", "--no-progress", "--state-dir", state, "--run-dir", dir + "/run"]
+        let first = try CLI.run(args)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("http-download out 1  failed 0"), "\(first.stdout)")
+        let second = try CLI.run(args)
+        #expect(second.stdout.contains("http-download out 0  failed 0"), "remembered across runs: \(second.stdout)")
+        let look = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                    + "print(c.execute('PRAGMA user_version').fetchone()[0], c.execute('SELECT count(*) FROM files').fetchone()[0], "
+                    + "c.execute('SELECT state FROM downloads').fetchall())", state + "/state.db"]
+        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + look : look)
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2 1 [('done',)]", "\(r.stdout)\(r.stderr)")
+    }
+
     @Test func withoutStateASecondRunFetchesAgain() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

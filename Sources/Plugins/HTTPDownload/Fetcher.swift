@@ -193,11 +193,6 @@ final class Fetcher: Sendable {
             if let max = settings.maxBytes, let total, total > max {
                 return .finished(.failed("it is \(total) bytes, over max_bytes (\(max)); raise max_bytes to fetch it", validators))
             }
-            // The validator a resumed transfer must match (a weak ETag cannot promise the same bytes).
-            if offset == 0 {
-                let strong = validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? ""
-                _ = FileManager.default.createFile(atPath: part + "-validator", contents: Data(strong.utf8))
-            }
             return await receive(response, url: url, part: part, final: final, offset: offset, total: total, expected: expected,
                                  validators: validators, progress: progress)
         case 429, 500...599:
@@ -243,6 +238,12 @@ final class Fetcher: Sendable {
             }
         } catch {
             close(fd)
+            // What a resumed transfer must match, kept beside the partial file for the next
+            // attempt or the next start (a weak ETag cannot promise the same bytes).
+            if offset == 0 {
+                Self.writeValidator(validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? "",
+                                    to: part + "-validator")
+            }
             if Task.isCancelled { return .finished(.interrupted) }
             return .retry("the connection ended after \(offset + written) bytes (\(Self.describe(error)))", retryAfter: nil)
         }
@@ -257,6 +258,10 @@ final class Fetcher: Sendable {
         let size = offset + written
         if let total, size != total {
             close(fd)
+            if offset == 0 {
+                Self.writeValidator(validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? "",
+                                    to: part + "-validator")
+            }
             return .retry("the answer ended after \(size) of \(total) bytes", retryAfter: nil)
         }
         fsync(fd)
@@ -345,6 +350,13 @@ final class Fetcher: Sendable {
         guard !path.isEmpty else { return nil }
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
+    }
+
+    static func writeValidator(_ validator: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = Array(validator.utf8).withUnsafeBytes { writeAll(fd, $0) }
+        close(fd)
     }
 
     static func removePart(_ part: String) {

@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        // SHA-256 for http-download; already built for AsyncHTTPClient's certificate handling.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // Comes with Hummingbird; the emulator names it to stop its server gracefully.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         // Comes with Hummingbird; the arrow-http source names its HTTP field and status types.
@@ -87,6 +89,19 @@ let package = Package(
             ],
             path: "Sources/Plugins/ArrowHTTP"
         ),
+        // The http-download source (AsyncHTTPClient, the client the bacalhau plugin uses).
+        .target(
+            name: "HTTPDownload",
+            dependencies: [
+                "Engine", "HyphaArrow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Plugins/HTTPDownload"
+        ),
         // Durable state: source checkpoints, the job journal, dead letters (GRDB over SQLite).
         .target(
             name: "HyphaState",
@@ -110,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "Observe",
+                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "HTTPDownload", "Observe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -137,6 +152,7 @@ let package = Package(
         .testTarget(name: "CorePluginsTests", dependencies: ["CorePlugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Engine", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "HTTPDownloadTests", dependencies: ["HTTPDownload", "Engine"]),
         .testTarget(name: "BacalhauTests", dependencies: ["Bacalhau", "CorePlugins", "Engine", "BacalhauEmulatorKit"]),
     ]
 )

@@ -11,7 +11,7 @@ import Synchronization
 /// in the OS's page cache); a power cut may lose the last commits, never corrupt the file.
 public final class SQLiteStateStore: StateStore {
     /// The schema this Hypha writes; a database with a higher one came from a newer Hypha.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     let pool: DatabasePool
     let folder: String
@@ -45,6 +45,13 @@ public final class SQLiteStateStore: StateStore {
                                   + "knows \(schemaVersion)); run that Hypha, or give this one another --state-dir")
         }
         guard version < schemaVersion else { return }
+        if version < 1 { try createVersion1(db) }
+        // Each later version is one step, so a database of any earlier version opens.
+        if version < 2 { try DownloadTable.create(db) }
+        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+    }
+
+    static func createVersion1(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE files (
                 node TEXT NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
@@ -68,7 +75,6 @@ public final class SQLiteStateStore: StateStore {
                 id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, reason TEXT NOT NULL,
                 port TEXT NOT NULL, payload TEXT NOT NULL, file TEXT, logs TEXT NOT NULL, created REAL NOT NULL
             );
-            PRAGMA user_version = \(schemaVersion);
             """)
     }
 
@@ -267,7 +273,7 @@ public final class SQLiteStateStore: StateStore {
         completed.withLock { $0 = [:] }
         do {
             try await writer.write { db in
-                try db.execute(sql: "DELETE FROM files; DELETE FROM jobs")
+                try db.execute(sql: "DELETE FROM files; DELETE FROM jobs; DELETE FROM downloads")
             }
         } catch {
             throw Self.explain(error, folder: folder)

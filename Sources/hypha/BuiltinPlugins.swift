@@ -2,6 +2,7 @@ import ArrowHTTP
 import Bacalhau
 import CorePlugins
 import Engine
+import HTTPDownload
 
 /// The plugins that ship with Hypha: the one place their modules meet. The CLI builds its
 /// registry from this list; adding a plugin is one line here.
@@ -18,6 +19,7 @@ enum BuiltinPlugins {
         ArrowHTTPSourcePlugin.self,
         ArrowHTTPSinkPlugin.self,
         BacalhauPlugin.self,
+        HTTPDownloadPlugin.self,
     ]
 
     static var registry: PluginRegistry { PluginRegistry(all) }

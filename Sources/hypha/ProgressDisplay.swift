@@ -29,9 +29,11 @@ final class ProgressDisplay: Sendable {
         if previous > 0 { text += "\u{1B}[\(previous)A" }
         for (row, stat) in zip(rows, stats) {
             let s = stat.snapshot
-            var line = "  \(row.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(row.plugin.padding(toLength: 13, withPad: " ", startingAt: 0))"
+            var line = "  \(row.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(row.plugin.padding(toLength: 13, withPad: " ", startingAt: 0)) "
             if row.isSource {
                 line += "out \(s.emitted)"
+                if s.failed > 0 { line += "  failed \(s.failed)" }
+                if s.bytes > 0 { line += String(format: "  received %.1f MB", Double(s.bytes) / 1_000_000) }
             } else if row.isExecutor {
                 line += "jobs running \(s.active)  done \(s.done - s.failed)  failed \(s.failed)  (in \(s.received))"
             } else {

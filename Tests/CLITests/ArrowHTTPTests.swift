@@ -74,7 +74,7 @@ import Testing
         let jobNodeArgs = [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(inbox)",
                            "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b", "--state-dir", dir + "/state-b"]
         var jobNode = try Self.start(jobNodeArgs, log: dir + "/b.log")
-        let downloadNode = try Self.start([CLI.shipped("workflows/download-node.yml"), "--var", "inbox=\(inbox)",
+        let downloadNode = try Self.start([CLI.shipped("workflows/folder-node.yml"), "--var", "inbox=\(inbox)",
                                            "--var", "url=\(url)", "--var", "token=s3cret", "--run-dir", dir + "/run-a", "--state-dir", dir + "/state-a"],
                                           log: dir + "/a.log")
         defer {

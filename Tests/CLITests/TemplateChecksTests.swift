@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func theShippedTemplatesFitTheirFields() throws {
-        for name in ["extract-aggregate.yml", "job-node.yml"] {
+        for name in ["extract-aggregate.yml", "job-node.yml", "download-extract-aggregate.yml"] {
             for profile in [[], ["--profile", "cluster"]] {
                 let r = try CLI.run(["validate", CLI.shipped("workflows/" + name)] + profile)
                 #expect(r.status == 0, "\(name) \(profile): \(r.stderr)")

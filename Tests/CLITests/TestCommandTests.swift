@@ -17,7 +17,7 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("ok   extract-aggregate.test.yml: the cluster profile sends the same specs to Bacalhau"), "\(r.stdout)")
         #expect(r.stdout.contains("ok   job-node.test.yml: "), "\(r.stdout)")
-        #expect(r.stdout.contains("ok   download-node.test.yml: "), "\(r.stdout)")
+        #expect(r.stdout.contains("ok   folder-node.test.yml: "), "\(r.stdout)")
         #expect(r.stdout.hasSuffix(" passed, 0 failed\n"), "\(r.stdout)")
         #expect(!r.stdout.contains("FAIL"))
     }

@@ -92,18 +92,28 @@ public struct SourceOutput: Sendable {
     let inFlight: InFlightCount?
     /// Called by `ready()`.
     let onReady: @Sendable () -> Void
+    /// Counts a failure that produced no message (a download that failed: no file to emit)
+    /// as the node's, so the run reports it and `--once` exits 1; the source goes on.
+    public let fail: @Sendable (String) -> Void
+    /// Adds to the bytes the node has received so far (download progress on the live display).
+    public let received: @Sendable (Int) -> Void
 
     public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true }, onReady: @escaping @Sendable () -> Void = {},
+                fail: @escaping @Sendable (String) -> Void = { _ in },
+                received: @escaping @Sendable (Int) -> Void = { _ in },
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
-        self.init(once: once, hasRoom: hasRoom, onReady: onReady, inFlight: nil, send: send)
+        self.init(once: once, hasRoom: hasRoom, onReady: onReady, fail: fail, received: received, inFlight: nil, send: send)
     }
 
-    init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, onReady: @escaping @Sendable () -> Void, inFlight: InFlightCount?,
+    init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, onReady: @escaping @Sendable () -> Void,
+         fail: @escaping @Sendable (String) -> Void, received: @escaping @Sendable (Int) -> Void, inFlight: InFlightCount?,
          send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
         self.inFlight = inFlight
         self.onReady = onReady
+        self.fail = fail
+        self.received = received
         self.send = send
     }
 

@@ -10,6 +10,8 @@ public final class NodeStats: Sendable {
         public var active = 0
         /// Messages (or jobs) finished, successfully or not.
         public var done = 0
+        /// Bytes received (a download source's progress).
+        public var bytes = 0
     }
 
     public let node: String

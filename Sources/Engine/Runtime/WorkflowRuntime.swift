@@ -212,7 +212,13 @@ public final class WorkflowRuntime: Sendable {
         while true {
             let inFlight = InFlightCount()
             let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
-                                      onReady: { self.ready.sourceReady(index) }, inFlight: inFlight) { payload, ack in
+                                      onReady: { self.ready.sourceReady(index) },
+                                      fail: { message in
+                                          self.stats[index].update { $0.failed += 1 }
+                                          self.recordFailure(node: index, message)
+                                      },
+                                      received: { bytes in self.stats[index].update { $0.bytes += bytes } },
+                                      inFlight: inFlight) { payload, ack in
                 self.ready.sourceEmitted(index)
                 self.stats[index].update { $0.emitted += 1 }
                 let ack = self.observer?.sourceEmitted(node: index, payload: payload, ack: ack) ?? ack

@@ -26,6 +26,14 @@ public protocol StateStore: Sendable {
     /// path from a new file to its job.
     func filesFinished(node: String, _ files: [FileIdentity], contentHashes: [String], failure: String?) async throws
 
+    // MARK: Downloads
+
+    /// Every URL `node` (a download source) has recorded, to ask the server only for what changed.
+    func downloads(node: String) async throws -> [DownloadRecord]
+    /// Records what is known of a URL now (fetched and emitted, finished, or failed); returns
+    /// once committed.
+    func downloadRecorded(node: String, _ record: DownloadRecord) async throws
+
     // MARK: Received messages
 
     /// Keeps a message a source received from a sender (its Arrow IPC bytes) until everything
@@ -152,4 +160,40 @@ public struct DeadLetter: Sendable {
 public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// What a download source remembers of one URL: the validators the server gave (to ask again
+/// with `If-None-Match`/`If-Modified-Since`), the content's sha256, where it was written, and
+/// whether everything downstream finished with it.
+public struct DownloadRecord: Sendable, Equatable {
+    public enum State: String, Sendable {
+        /// Written and handed downstream; not everything has finished with it.
+        case emitted
+        /// Everything downstream finished with it.
+        case done
+        /// The download failed (404, checksum mismatch, too large): `reason` says why.
+        case failed
+    }
+
+    public var url: String
+    public var etag: String?
+    public var lastModified: String?
+    /// The sha256 of what was written (lowercase hex); for a failure, the one the feed expected.
+    public var sha256: String
+    public var path: String
+    public var size: Int64
+    public var state: State
+    public var reason: String?
+
+    public init(url: String, etag: String?, lastModified: String?, sha256: String, path: String, size: Int64,
+                state: State, reason: String? = nil) {
+        self.url = url
+        self.etag = etag
+        self.lastModified = lastModified
+        self.sha256 = sha256
+        self.path = path
+        self.size = size
+        self.state = state
+        self.reason = reason
+    }
 }

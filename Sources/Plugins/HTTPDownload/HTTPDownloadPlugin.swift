@@ -1,0 +1,330 @@
+import AsyncHTTPClient
+import Engine
+import Foundation
+import Glibc
+import HyphaArrow
+import Logging
+import NIOCore
+
+/// `http-download` (source → arrow): fetches files over HTTP(S) (or copies `file://` URLs)
+/// into a folder and emits a row per file with the columns `file-watch` emits (`path`, `name`,
+/// `size`, `modified`) plus `url` and `sha256`, so the same templates downstream work.
+///
+/// The URLs come from `urls`, or from a `feed`: a text file (itself at a URL) of one URL per
+/// line, optionally followed by the file's sha256, polled every `interval`. Each file is
+/// written under a hidden temporary name in `dir` and renamed into place only once its length
+/// (and its sha256, when the feed gives one) is right, so nothing downstream, and no
+/// `file-watch` on the same folder, ever sees a partial file. An interrupted transfer is taken
+/// up with `Range` where the server allows it. What was fetched is remembered (in the state
+/// store when the run keeps state): the next poll or start asks with `If-None-Match` /
+/// `If-Modified-Since` and fetches only what changed. A 404, a checksum mismatch or a body over
+/// `max_bytes` fails, naming the URL, and leaves no file in `dir`.
+public struct HTTPDownloadPlugin: SourcePlugin {
+    static let feed = OptionalNodeOption.string(
+        "feed", help: "a URL (http, https or file) of a text file listing one URL per line, optionally followed by its sha256")
+    static let urls = OptionalNodeOption.strings("urls", help: "the URLs to fetch, when there is no feed")
+    static let dir = NodeOption.requiredPath("dir", help: "the folder files are written to (created if missing)")
+    static let pattern = NodeOption.string("pattern", default: "*", help: "glob a file's name must match to be fetched, like \"*.zip\"")
+    static let interval = NodeOption.duration("interval", default: .seconds(60), atLeast: .milliseconds(100),
+                                              help: "how often the feed (or the URLs) are polled for changes")
+    static let maxParallel = NodeOption.int("max_parallel", default: 4, atLeast: 1, atMost: 256,
+                                            help: "how many files are fetched at once")
+    static let headers = NodeOption.strings("headers", default: [], help: "extra request headers, each \"Name: value\"")
+    static let token = OptionalNodeOption.string(
+        "token", help: "a bearer token sent as Authorization: the token, or env:NAME to read it from the environment")
+    static let timeout = NodeOption.duration("timeout", default: .seconds(30), atLeast: .milliseconds(1),
+                                             help: "how long connecting, or waiting for the next bytes of an answer, may take")
+    static let maxRetries = NodeOption.int("max_retries", default: 5, atLeast: 0,
+                                           help: "retries of a file after a connection error, a 5xx or a 429 before it fails")
+    static let maxBackoff = NodeOption.duration("max_backoff", default: .seconds(10), atLeast: .milliseconds(1),
+                                                help: "the longest wait between retries (a Retry-After may ask for more)")
+    static let maxBytes = OptionalNodeOption.int("max_bytes", atLeast: 1, help: "a file larger than this many bytes fails")
+
+    public static let spec = PluginSpec(
+        name: "http-download",
+        summary: "Fetches files over HTTP(S) or file:// into a folder (verified, resumable, remembered) and emits a row per file.",
+        output: .arrow,
+        options: [feed, urls, dir, pattern, interval, maxParallel, headers, token, timeout, maxRetries, maxBackoff, maxBytes],
+        outputSchema: [RecordField("path", .string), RecordField("name", .string), RecordField("size", .int),
+                       RecordField("modified", .timestamp), RecordField("url", .string), RecordField("sha256", .string)])
+
+    static let schema = ArrowSchema(fields: [
+        ArrowField(name: "path", type: .utf8, nullable: false),
+        ArrowField(name: "name", type: .utf8, nullable: false),
+        ArrowField(name: "size", type: .int64, nullable: false),
+        ArrowField(name: "modified", type: .timestamp(.microsecond, timezone: "UTC"), nullable: false),
+        ArrowField(name: "url", type: .utf8, nullable: false),
+        ArrowField(name: "sha256", type: .utf8, nullable: false),
+    ])
+
+    let nodeID: String
+    let feedURL: URL?
+    let listed: [URL]
+    let settings: DownloadSettings
+    let interval: Duration
+    let logger: Logger
+    let state: (any StateStore)?
+
+    public static func validate(_ node: NodeConfig) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        switch (node[feed], node[urls]) {
+        case (nil, nil), (.some, .some):
+            problems.append(Diagnostic("node '\(node.id)' needs exactly one of 'feed' (a URL listing the files) and 'urls' (a list)",
+                                       at: node.location))
+        case (let text?, nil):
+            if DownloadURL.parse(text) == nil { problems.append(badURL(text, option: "feed", node)) }
+        case (nil, let list?):
+            for text in list where DownloadURL.parse(text) == nil { problems.append(badURL(text, option: "urls", node)) }
+        }
+        for header in node[headers] where DownloadSettings.header(header) == nil {
+            problems.append(Diagnostic("option 'headers' of node '\(node.id)': '\(header)' is not \"Name: value\"",
+                                       at: node.location(of: "headers")))
+        }
+        return problems
+    }
+
+    static func badURL(_ text: String, option: String, _ node: NodeConfig) -> Diagnostic {
+        Diagnostic("option '\(option)' of node '\(node.id)': '\(text)' is not an http://, https:// or file:// URL",
+                   at: node.location(of: option))
+    }
+
+    public init(node: NodeConfig, context: RunContext) throws {
+        nodeID = node.id
+        feedURL = node[Self.feed].flatMap(DownloadURL.parse)
+        listed = (node[Self.urls] ?? []).compactMap(DownloadURL.parse)
+        var authorization: String?
+        if let token = node[Self.token], !token.isEmpty {
+            var value = token
+            if token.hasPrefix("env:") {
+                let name = String(token.dropFirst(4))
+                guard let fromEnvironment = ProcessInfo.processInfo.environment[name], !fromEnvironment.isEmpty else {
+                    throw Diagnostic("option 'token' of node '\(node.id)' reads the environment variable '\(name)', which is not set; "
+                                     + "export it or give the token another way", at: node.location(of: "token"))
+                }
+                value = fromEnvironment
+            }
+            authorization = "Bearer " + value
+        }
+        settings = DownloadSettings(
+            directory: node[Self.dir], pattern: node[Self.pattern], maxParallel: node[Self.maxParallel],
+            headers: node[Self.headers].compactMap(DownloadSettings.header), authorization: authorization,
+            timeout: node[Self.timeout], retry: RetryPolicy(maxAttempts: node[Self.maxRetries] + 1, initialDelay: 0.05,
+                                                            maxDelay: node[Self.maxBackoff].inSeconds),
+            maxBytes: node[Self.maxBytes].map(Int64.init))
+        interval = node[Self.interval]
+        logger = context.logger
+        state = context.state
+    }
+
+    public func run(_ output: SourceOutput) async throws {
+        do {
+            try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        } catch {
+            throw MessageFailure("cannot create the folder '\(settings.directory)' (option 'dir'): \(error)")
+        }
+        let ledger = DownloadLedger(state: state, node: nodeID, logger: logger)
+        try await ledger.load()
+        let fetcher = Fetcher(settings: settings, logger: logger)
+        var reported: [String: String] = [:]
+        do {
+            while true {
+                try Task.checkCancellation()
+                let failures = try await poll(fetcher: fetcher, ledger: ledger, output: output)
+                // Watching, a failure that persists is reported once, not at every poll.
+                for (url, reason) in failures where reported[url] != reason || output.once {
+                    output.fail("\(url): \(reason)")
+                }
+                reported = failures
+                if output.once { break }
+                try await Task.sleep(for: interval)
+            }
+        } catch {
+            try? await fetcher.shutdown()
+            throw error
+        }
+        await ledger.drain()
+        try await fetcher.shutdown()
+    }
+
+    /// One poll: read the list, fetch what is new or changed (`max_parallel` at once), emit each
+    /// file. Returns the failures, by URL.
+    func poll(fetcher: Fetcher, ledger: DownloadLedger, output: SourceOutput) async throws -> [String: String] {
+        var failures: [String: String] = [:]
+        let entries: [FeedEntry]
+        if let feedURL {
+            do {
+                entries = try FeedEntry.parse(try await fetcher.text(of: feedURL), base: feedURL)
+            } catch {
+                if output.once { throw MessageFailure("feed \(feedURL.absoluteString): \(error.description)") }
+                return [feedURL.absoluteString: error.description]
+            }
+        } else {
+            entries = listed.map { FeedEntry(url: $0, sha256: nil) }
+        }
+        var names: [String: String] = [:]
+        var work: [(FeedEntry, String)] = []
+        for entry in entries {
+            let url = entry.url.absoluteString
+            guard let name = DownloadURL.fileName(of: entry.url) else {
+                failures[url] = "it names no file (the last part of its path is empty or starts with '.')"
+                continue
+            }
+            guard fnmatch(settings.pattern, name, FNM_PERIOD) == 0 else { continue }
+            if let other = names[name] {
+                failures[url] = "it would be written as '\(name)', as \(other) is; give the files different names"
+                continue
+            }
+            names[name] = url
+            work.append((entry, name))
+        }
+        let counts = await withTaskGroup(of: (String, FetchOutcome).self) { group -> (fetched: Int, unchanged: Int, failed: [String: String]) in
+            var fetched = 0, unchanged = 0
+            var failed: [String: String] = [:]
+            var next = work.makeIterator()
+            var running = 0
+            func handle(_ url: String, _ outcome: FetchOutcome) {
+                switch outcome {
+                case .fetched: fetched += 1
+                case .unchanged, .emitAgain, .interrupted: unchanged += 1
+                case .failed(let reason, _): failed[url] = reason
+                }
+            }
+            while true {
+                while running < settings.maxParallel, let (entry, name) = next.next() {
+                    running += 1
+                    group.addTask {
+                        let url = entry.url.absoluteString
+                        let outcome = await fetcher.fetch(entry, name: name, known: ledger.record(url), progress: output.received)
+                        do {
+                            try await self.finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
+                        } catch is CancellationError {
+                        } catch {
+                            return (url, .failed("\(error)", nil))
+                        }
+                        return (url, outcome)
+                    }
+                }
+                guard let (url, outcome) = await group.next() else { break }
+                running -= 1
+                handle(url, outcome)
+            }
+            return (fetched, unchanged, failed)
+        }
+        failures.merge(counts.failed) { first, _ in first }
+        let summary = "polled \(entries.count) URL\(entries.count == 1 ? "" : "s"): \(counts.fetched) fetched, "
+            + "\(counts.unchanged) unchanged, \(failures.count) failed"
+        logger.info("\(summary)")
+        return failures
+    }
+
+    /// Records and emits what one fetch came to.
+    func finish(_ outcome: FetchOutcome, url: String, entry: FeedEntry, ledger: DownloadLedger, output: SourceOutput) async throws {
+        switch outcome {
+        case .unchanged, .interrupted:
+            return
+        case .failed(let reason, let validators):
+            try await ledger.record(DownloadRecord(
+                url: url, etag: validators?.etag, lastModified: validators?.lastModified, sha256: entry.sha256 ?? "",
+                path: "", size: 0, state: .failed, reason: reason))
+        case .fetched(let record), .emitAgain(let record):
+            if case .emitAgain = outcome {
+                logger.info("\(record.path) was fetched by an earlier run that did not finish with it; emitting it again")
+            }
+            var emitted = record
+            emitted.state = .emitted
+            try await ledger.record(emitted)
+            var st = stat()
+            let modified = stat(record.path, &st) == 0 ? Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000 : 0
+            let batch = try RecordBatch(schema: Self.schema, columns: [
+                .utf8([record.path]), .utf8([DownloadURL.lastComponent(of: record.path)]), .int64([record.size]),
+                .int64([modified], type: Self.schema.fields[3].type), .utf8([url]), .utf8([record.sha256]),
+            ])
+            let handedOver = emitted
+            ledger.willEmit()
+            try await output.emit(.arrow(ArrowData(table: ArrowTable(schema: Self.schema, batches: [batch])))) { delivery in
+                ledger.finished(handedOver, delivery)
+            }
+        }
+    }
+}
+
+/// What every fetch of one node shares.
+struct DownloadSettings: Sendable {
+    var directory: String
+    var pattern: String
+    var maxParallel: Int
+    var headers: [(String, String)]
+    var authorization: String?
+    var timeout: Duration
+    var retry: RetryPolicy
+    var maxBytes: Int64?
+
+    /// "Name: value" as a header, or nil.
+    static func header(_ text: String) -> (String, String)? {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let name = text[..<colon].trimmingCharacters(in: .whitespaces)
+        let value = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, !name.contains(where: { $0 == " " || $0 == "\t" }) else { return nil }
+        return (name, value)
+    }
+}
+
+enum DownloadURL {
+    /// `text` as a URL this source can fetch: http(s) with a host, or file with a path.
+    static func parse(_ text: String) -> URL? {
+        guard let url = URL(string: text.trimmingCharacters(in: .whitespaces)), let scheme = url.scheme?.lowercased() else { return nil }
+        switch scheme {
+        case "http", "https": return url.host?.isEmpty == false ? url : nil
+        case "file": return url.path.isEmpty ? nil : url
+        default: return nil
+        }
+    }
+
+    /// The file name a URL is written under: the last component of its path, percent-decoded;
+    /// nil when there is none, or it would be hidden or leave the folder.
+    static func fileName(of url: URL) -> String? {
+        let name = url.lastPathComponent
+        guard !name.isEmpty, name != "/", !name.hasPrefix("."), !name.contains("/"), !name.contains("\0") else { return nil }
+        return name
+    }
+
+    static func lastComponent(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
+}
+
+/// One line of a feed: a URL and, optionally, the sha256 its content must have.
+struct FeedEntry: Sendable, Equatable {
+    var url: URL
+    var sha256: String?
+
+    /// The lines of a feed: blank lines and lines starting with '#' are skipped; a URL may be
+    /// relative to the feed's own.
+    static func parse(_ text: String, base: URL) throws(FeedFailure) -> [FeedEntry] {
+        var entries: [FeedEntry] = []
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard parts.count <= 2, let url = URL(string: String(parts[0]), relativeTo: base)?.absoluteURL,
+                  let parsed = DownloadURL.parse(url.absoluteString) else {
+                throw FeedFailure("line \(number + 1) is not 'URL [SHA256]': '\(line.prefix(200))'")
+            }
+            var sha: String?
+            if parts.count == 2 {
+                let digest = parts[1].lowercased()
+                guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
+                    throw FeedFailure("line \(number + 1): '\(parts[1].prefix(100))' is not a sha256 (64 hex digits)")
+                }
+                sha = digest
+            }
+            entries.append(FeedEntry(url: parsed, sha256: sha))
+        }
+        return entries
+    }
+}
+
+struct FeedFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

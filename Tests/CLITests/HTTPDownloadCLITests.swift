@@ -1,0 +1,280 @@
+import Foundation
+import Testing
+
+/// `http-download` end to end: the built `hypha` runs workflows/download-extract-aggregate.yml
+/// against a local server (Tests/scripts/download_server.py) that also watches the download
+/// folder, recording every file that appears there under a final name, and its content.
+@Suite(.serialized) struct HTTPDownloadCLITests {
+    /// The server, its port, and where it logs.
+    final class Server {
+        let process: Process
+        let port: Int
+        let accessLog: String
+        let watchLog: String
+
+        init(root: String, dir: String, watch: String) throws {
+            accessLog = dir + "/access.log"
+            watchLog = dir + "/watch.log"
+            let portFile = dir + "/port"
+            process = Process()
+            let py = CLI.python
+            let args = [CLI.shipped("Tests/scripts/download_server.py"), "serve", root, "--port-file", portFile, "--log", accessLog,
+                        "--watch", watch, "--watch-log", watchLog]
+            process.executableURL = URL(fileURLWithPath: py)
+            process.arguments = py.hasSuffix("env") ? ["python3"] + args : args
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var found: Int?
+            _ = ArrowHTTPTests.waitUntil(20) {
+                found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+                return found != nil
+            }
+            port = found ?? 0
+        }
+
+        func stop() {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
+        func lines(_ file: String) -> [[String: Any]] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
+            return text.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let py = CLI.python
+        let args = ["-c", "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", path]
+        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + args : args)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func aFeedOfZipsIsFetchedVerifiedResumedAggregatedAndNotFetchedAgain() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
+        let py = CLI.python
+        let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "20", "--big", "7"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "make-zips: \(made.stderr)")
+        try FileManager.default.copyItem(atPath: served + "/sales-03.zip", toPath: served + "/bad.zip")
+        var expected: [String: String] = [:]
+        for i in 0..<20 {
+            let name = String(format: "sales-%02d.zip", i)
+            expected[name] = try Self.sha256(served + "/" + name)
+        }
+
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0, "the test server did not start")
+        let base = "http://127.0.0.1:\(server.port)"
+        // Even zips with their sha256 (the feed names the content), odd ones without (asked
+        // with If-None-Match next time); zip 7 through the route that cuts the first transfer.
+        var feed = "# 20 zips, one missing, one with the wrong digest\n"
+        for i in 0..<20 {
+            let name = String(format: "sales-%02d.zip", i)
+            let path = i == 7 ? "/cut/\(name)" : "/files/\(name)"
+            feed += i % 2 == 0 || i == 7 ? "\(base)\(path) \(expected[name] ?? "")\n" : "\(path)\n"
+        }
+        feed += "/missing/gone.zip\n"
+        feed += "/files/bad.zip \(String(repeating: "0", count: 64))\n"
+        try feed.write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
+
+        let args = ["run", CLI.shipped("workflows/download-extract-aggregate.yml"), "--once", "--no-progress",
+                    "--var", "feed=\(base)/files/feed.txt", "--var", "downloads=\(downloads)", "--var", "work=\(work)",
+                    "--state-dir", dir + "/state", "--run-dir", dir + "/run"]
+        let first = try CLI.run(args, timeout: 300)
+        let output = first.stdout + first.stderr
+
+        // The bad ones are failures naming their URL, and the run says so.
+        #expect(first.status == 1, "\(output)")
+        #expect(output.contains("\(base)/missing/gone.zip: HTTP 404"), "\(output)")
+        #expect(output.contains("\(base)/files/bad.zip: its sha256 is"), "\(output)")
+        #expect(first.stdout.contains("http-download out 20  failed 2"), "\(first.stdout)")
+
+        // The cut transfer was resumed from where it stopped, not started over.
+        let access = server.lines(server.accessLog)
+        let cut = access.filter { ($0["path"] as? String) == "/cut/sales-07.zip" }
+        #expect(cut.map { $0["status"] as? Int } == [200, 206], "\(cut)")
+        // From what had arrived when the connection was cut (at most what the server sent).
+        let resumedAt = (cut.last?["range"] as? String).flatMap { Int($0.dropFirst(6).dropLast()) } ?? 0
+        #expect(resumedAt > 0 && resumedAt <= (cut.first?["bytes"] as? Int ?? 0), "\(cut)")
+
+        // The good ones, and only they, are in the folder, complete; nothing else was ever
+        // seen there under a final name (no partial, no unverified file).
+        let names = try FileManager.default.contentsOfDirectory(atPath: downloads).sorted()
+        #expect(names == expected.keys.sorted(), "\(names)")
+        for (name, sha) in expected { #expect(try Self.sha256(downloads + "/" + name) == sha, "\(name)") }
+        let seen = server.lines(server.watchLog)
+        #expect(seen.count >= 20, "the watcher saw \(seen.count) files")
+        for sighting in seen {
+            let name = sighting["name"] as? String ?? "?"
+            #expect(expected[name] != nil && sighting["sha256"] as? String == expected[name],
+                    "\(name) appeared in the folder with \(sighting["size"] ?? "?") bytes and sha256 \(sighting["sha256"] ?? "?")")
+        }
+
+        // Extracted and aggregated with the right numbers: zip i holds a,i a,2i b,10+i.
+        for i in 0..<20 {
+            let report = work + String(format: "/sales-%02d/report.json", i)
+            let data = try #require(FileManager.default.contents(atPath: report), "no \(report)")
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let groups = json["groups"] as? [String: [String: Any]]
+            #expect((groups?["a"]?["sum"] as? NSNumber)?.intValue == 3 * i, "\(report): \(json)")
+            #expect((groups?["b"]?["sum"] as? NSNumber)?.intValue == 10 + i, "\(report): \(json)")
+            #expect((groups?["a"]?["count"] as? NSNumber)?.intValue == 2, "\(report): \(json)")
+        }
+
+        // A second run fetches nothing: no body for any zip, and nothing emitted.
+        let before = access.count
+        let second = try CLI.run(args, timeout: 120)
+        #expect(second.stdout.contains("http-download out 0  failed 2"), "\(second.stdout)\(second.stderr)")
+        let again = server.lines(server.accessLog).dropFirst(before).filter { ($0["path"] as? String) != "/files/feed.txt" }
+        let bodies = again.filter { [200, 206].contains($0["status"] as? Int ?? 0) }
+        #expect(bodies.isEmpty, "fetched again: \(bodies)")
+        // Odd zips (no digest in the feed) and the bad one were asked about (304), even ones not at all.
+        #expect(again.filter { ($0["status"] as? Int) == 304 }.count == 10, "\(again)")
+        #expect(second.status == 1, "the feed still lists two bad files: \(second.stdout)")
+    }
+
+    /// The two-node form, as in the original demo: download-node.yml fetches over HTTP and
+    /// posts a row per zip to job-node.yml, whose extract specs then name the downloaded files.
+    @Test func theDownloadNodeFetchesAndPostsToTheJobNode() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
+        let py = CLI.python
+        let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "3"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "make-zips: \(made.stderr)")
+        try "sales-00.zip\nsales-01.zip\nsales-02.zip\n".write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0)
+
+        let port = ArrowHTTPTests.freePort()
+        let jobNode = try ArrowHTTPTests.start(
+            [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(downloads)",
+             "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b", "--state-dir", dir + "/state-b"],
+            log: dir + "/b.log")
+        defer { ArrowHTTPTests.stop(jobNode) }
+        // The job node takes paths only from its inbox: the download folder (one machine here).
+        // The sink retries until the job node listens, so the download node can start at once.
+        let r = try CLI.run(["run", CLI.shipped("workflows/download-node.yml"), "--once", "--no-progress",
+                             "--var", "feed=http://127.0.0.1:\(server.port)/files/feed.txt", "--var", "downloads=\(downloads)",
+                             "--var", "url=http://127.0.0.1:\(port)/arrow", "--var", "token=s3cret",
+                             "--run-dir", dir + "/run-a", "--state-dir", dir + "/state-a"], timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let expected = Set((0..<3).map { String(format: "\(downloads)/sales-%02d.zip", $0) })
+        #expect(ArrowHTTPTests.waitUntil(30) { ArrowHTTPTests.capturedPaths(work + "/extract-specs.jsonl") == expected },
+                "\(ArrowHTTPTests.capturedPaths(work + "/extract-specs.jsonl")); b: \((try? String(contentsOfFile: dir + "/b.log", encoding: .utf8)) ?? "")")
+    }
+
+    /// A state folder written by a Hypha before downloads were remembered (schema version 1)
+    /// opens: its rows are kept, the downloads table is added, and it remembers from then on.
+    @Test func aVersion1StateDatabaseIsMigrated() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", state = dir + "/state"
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try Data("id\n1\n".utf8).write(to: URL(fileURLWithPath: served + "/one.csv"))
+        let version1 = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.executescript('''
+            CREATE TABLE files (node TEXT NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+              modified INTEGER NOT NULL, changed INTEGER NOT NULL, hash TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
+              reason TEXT, updated REAL NOT NULL, PRIMARY KEY (node, device, inode)) WITHOUT ROWID;
+            CREATE TABLE jobs (node TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+              input TEXT NOT NULL, file TEXT, pid INTEGER, remote_id TEXT, exit_code INTEGER, duration REAL, stdout_path TEXT,
+              stderr_path TEXT, details TEXT, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, started REAL, ended REAL,
+              PRIMARY KEY (node, name)) WITHOUT ROWID;
+            CREATE INDEX jobs_by_state ON jobs(state);
+            CREATE TABLE received (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, bytes BLOB NOT NULL, received REAL NOT NULL);
+            CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, reason TEXT NOT NULL, port TEXT NOT NULL,
+              payload TEXT NOT NULL, file TEXT, logs TEXT NOT NULL, created REAL NOT NULL);
+            INSERT INTO files VALUES ('old', 1, 2, 3, 4, 5, 'h', '/x/old.zip', 'done', NULL, 0);
+            PRAGMA user_version = 1;
+            ''')
+            c.commit()
+            """
+        let py = CLI.python
+        let make = ["-c", version1, state + "/state.db"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "\(made.stderr)")
+        let workflow = dir + "/w.yml"
+        try """
+            name: fetch
+            nodes:
+              get: { plugin: http-download, urls: ["file://\(served)/one.csv"], dir: \(dir)/downloads }
+              out: { plugin: capture, from: get, path: \(dir)/out.jsonl }
+            """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let args = ["run", workflow, "--once", "--no-progress", "--state-dir", state, "--run-dir", dir + "/run"]
+        let first = try CLI.run(args)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("http-download out 1  failed 0"), "\(first.stdout)")
+        let second = try CLI.run(args)
+        #expect(second.stdout.contains("http-download out 0  failed 0"), "remembered across runs: \(second.stdout)")
+        let look = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                    + "print(c.execute('PRAGMA user_version').fetchone()[0], c.execute('SELECT count(*) FROM files').fetchone()[0], "
+                    + "c.execute('SELECT state FROM downloads').fetchall())", state + "/state.db"]
+        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + look : look)
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2 1 [('done',)]", "\(r.stdout)\(r.stderr)")
+    }
+
+    @Test func withoutStateASecondRunFetchesAgain() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads"
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        try Data("id\n1\n".utf8).write(to: URL(fileURLWithPath: served + "/one.csv"))
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0)
+        let workflow = dir + "/w.yml"
+        try """
+            name: fetch
+            nodes:
+              get: { plugin: http-download, urls: ["http://127.0.0.1:\(server.port)/files/one.csv", "file://\(served)/one.csv"], dir: \(downloads)/x }
+              rows: { plugin: arrow-decode, from: get }
+              out: { plugin: capture, from: rows, path: \(dir)/out.jsonl }
+            """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let twoNames = try CLI.run(["run", workflow, "--once", "--no-progress", "--no-state", "--run-dir", dir + "/run"])
+        // Both URLs end in one.csv: the second is refused, naming it, not written over the first.
+        #expect(twoNames.status == 1)
+        #expect(twoNames.stdout.contains("file://\(served)/one.csv: it would be written as 'one.csv'"), "\(twoNames.stdout)")
+
+        try """
+            name: fetch
+            nodes:
+              get: { plugin: http-download, urls: ["http://127.0.0.1:\(server.port)/files/one.csv"], dir: \(downloads)/y, max_bytes: 3 }
+              rows: { plugin: arrow-decode, from: get }
+              out: { plugin: capture, from: rows, path: \(dir)/out.jsonl }
+            """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let tooLarge = try CLI.run(["run", workflow, "--once", "--no-progress", "--no-state", "--run-dir", dir + "/run"])
+        #expect(tooLarge.status == 1)
+        #expect(tooLarge.stdout.contains("one.csv: it is 5 bytes, over max_bytes (3)"), "\(tooLarge.stdout)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: downloads + "/y")) == [])
+
+        try """
+            name: fetch
+            nodes:
+              get: { plugin: http-download, urls: ["http://127.0.0.1:\(server.port)/files/one.csv"], dir: \(downloads)/z }
+              rows: { plugin: arrow-decode, from: get }
+              out: { plugin: capture, from: rows, path: \(dir)/out.jsonl }
+            """.write(toFile: workflow, atomically: true, encoding: .utf8)
+        for _ in 0..<2 {
+            let r = try CLI.run(["run", workflow, "--once", "--no-progress", "--no-state", "--run-dir", dir + "/run"])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(r.stdout.contains("http-download out 1  failed 0"), "\(r.stdout)")
+        }
+        let captured = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)
+        #expect(captured.contains("\"sha256\""), "\(captured)")
+        #expect(captured.contains(downloads + "/z/one.csv"), "\(captured)")
+    }
+}

@@ -21,16 +21,12 @@ public struct EndpointSettings: Sendable, Equatable {
                                + "(or :9464 for loopback, 0.0.0.0:9464 with --http-token for every interface)")
         }
         var resolved: String?
-        if let spec = token ?? workflow?.token {
-            if spec.hasPrefix("env:") {
-                let name = String(spec.dropFirst(4))
-                guard let value = environment[name], !value.isEmpty else {
-                    throw ObserveError("\(at)the endpoint's token is read from the environment variable \(name), which is "
-                                       + "unset or empty; export \(name)=TOKEN, or give --http-token env:OTHER")
-                }
-                resolved = value
-            } else if !spec.isEmpty {
-                resolved = spec
+        if let spec = token ?? workflow?.token, !spec.isEmpty {
+            do {
+                resolved = try EnvironmentReference.resolve(spec, environment: environment)
+            } catch {
+                throw ObserveError("\(at)the endpoint's token is read from the environment variable \(error.name), which is "
+                                   + "unset or empty; export \(error.name)=TOKEN, or give --http-token env:OTHER")
             }
         }
         if resolved == nil && !HTTPSettings.isLoopback(host) {

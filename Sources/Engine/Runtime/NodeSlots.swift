@@ -1,34 +1,5 @@
 import Synchronization
 
-/// Counts messages begun and not yet ended, and lets someone wait until there are none.
-final class InFlightCount: Sendable {
-    private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
-
-    func begin() { state.withLock { $0.count += 1 } }
-
-    func end() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.count -= 1
-            guard s.count == 0 else { return [] }
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Returns once nothing is in flight.
-    func drained() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.count == 0 { return true }
-                s.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-}
-
 /// A processor node's current configuration and plugin instance. Live reload swaps them: each
 /// message is handled by the instance current when it was taken from the node's input, new
 /// messages go to the new instance at once, and the old one is finished once it holds none.

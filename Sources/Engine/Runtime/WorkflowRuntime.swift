@@ -154,13 +154,7 @@ public final class WorkflowRuntime: Sendable {
             for channel in inputs.values { channel.cancel() }
         }
         // Queued writes (journal entries, finished messages) commit before the run ends.
-        do {
-            try await state?.flush()
-        } catch let error as StateStoreError {
-            failStateStore(error)
-        } catch {
-            failStateStore(StateStoreError("\(error)"))
-        }
+        await flushState()
         if let stateError = state?.failure { failStateStore(stateError) }
         let (failureCount, failureLines) = failures.withLock { $0 }
         return Summary(
@@ -252,13 +246,7 @@ public final class WorkflowRuntime: Sendable {
             }
             await inFlight.drained()
             await running.settle()
-            do {
-                try await state?.flush()
-            } catch let error as StateStoreError {
-                failStateStore(error)
-            } catch {
-                failStateStore(StateStoreError("\(error)"))
-            }
+            await flushState()
             source = replacement.source
             replacement.started.resume(returning: true)
         }
@@ -457,6 +445,17 @@ public final class WorkflowRuntime: Sendable {
                                 logPaths: (failure as? MessageFailure)?.logs ?? [])
         do {
             try await state.deadLetter(letter)
+        } catch let error as StateStoreError {
+            failStateStore(error)
+        } catch {
+            failStateStore(StateStoreError("\(error)"))
+        }
+    }
+
+    /// Commits what is queued in the state store; a failure stops the run.
+    func flushState() async {
+        do {
+            try await state?.flush()
         } catch let error as StateStoreError {
             failStateStore(error)
         } catch {

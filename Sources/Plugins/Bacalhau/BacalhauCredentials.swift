@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// How requests authenticate (Bacalhau Auth v2): an API key as `Authorization: Bearer`, or a
@@ -49,14 +50,11 @@ public enum BacalhauCredentials: Sendable, Equatable, CustomStringConvertible, C
                                fromEndpoint: BacalhauCredentials) throws(BacalhauError) -> BacalhauCredentials
     {
         if let option, !option.isEmpty {
-            if option.hasPrefix("env:") {
-                let name = String(option.dropFirst(4))
-                guard let value = environment[name], !value.isEmpty else {
-                    throw .configuration("option 'api_key' reads the environment variable '\(name)', which is not set")
-                }
-                return .bearer(value)
+            do {
+                return .bearer(try EnvironmentReference.resolve(option, environment: environment))
+            } catch {
+                throw .configuration("option 'api_key' reads the environment variable '\(error.name)', which is not set")
             }
-            return .bearer(option)
         }
         if let key = environment["BACALHAU_API_KEY"], !key.isEmpty { return .bearer(key) }
         if let user = environment["BACALHAU_API_USERNAME"], !user.isEmpty {

@@ -13,7 +13,7 @@ final class DownloadLedger: Sendable {
     let logger: Logger
     private let records = Mutex<[String: DownloadRecord]>([:])
     /// Messages emitted whose end is not recorded yet, and who waits for there to be none.
-    private let outstanding = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    private let outstanding = InFlightCount()
 
     init(state: (any StateStore)?, node: String, logger: Logger) {
         self.state = state
@@ -41,7 +41,7 @@ final class DownloadLedger: Sendable {
     }
 
     func willEmit() {
-        outstanding.withLock { $0.count += 1 }
+        outstanding.begin()
     }
 
     /// Records how everything downstream ended with a file. A failure downstream (a job that
@@ -77,25 +77,10 @@ final class DownloadLedger: Sendable {
         }
     }
 
-    private func settle() {
-        let waiters = outstanding.withLock { o -> [CheckedContinuation<Void, Never>] in
-            o.count -= 1
-            guard o.count == 0 else { return [] }
-            defer { o.waiters = [] }
-            return o.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
+    private func settle() { outstanding.end() }
 
     /// Waits until every file emitted so far has ended and its end is recorded.
     func drain() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = outstanding.withLock { o -> Bool in
-                if o.count == 0 { return true }
-                o.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await outstanding.drained()
     }
 }

@@ -63,7 +63,8 @@ public struct HTTPDownloadPlugin: SourcePlugin {
     let settings: DownloadSettings
     let interval: Duration
     let logger: Logger
-    let state: (any StateStore)?
+    /// What this node fetched and how each file ended downstream.
+    let ledger: DownloadLedger
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems: [Diagnostic] = []
@@ -94,16 +95,12 @@ public struct HTTPDownloadPlugin: SourcePlugin {
         listed = (node[Self.urls] ?? []).compactMap(DownloadURL.parse)
         var authorization: String?
         if let token = node[Self.token], !token.isEmpty {
-            var value = token
-            if token.hasPrefix("env:") {
-                let name = String(token.dropFirst(4))
-                guard let fromEnvironment = ProcessInfo.processInfo.environment[name], !fromEnvironment.isEmpty else {
-                    throw Diagnostic("option 'token' of node '\(node.id)' reads the environment variable '\(name)', which is not set; "
-                                     + "export it or give the token another way", at: node.location(of: "token"))
-                }
-                value = fromEnvironment
+            do {
+                authorization = "Bearer " + (try EnvironmentReference.resolve(token))
+            } catch {
+                throw Diagnostic("option 'token' of node '\(node.id)' reads the environment variable '\(error.name)', which is not set; "
+                                 + "export it or give the token another way", at: node.location(of: "token"))
             }
-            authorization = "Bearer " + value
         }
         settings = DownloadSettings(
             directory: node[Self.dir], pattern: node[Self.pattern], maxParallel: node[Self.maxParallel],
@@ -113,7 +110,12 @@ public struct HTTPDownloadPlugin: SourcePlugin {
             maxBytes: node[Self.maxBytes].map(Int64.init))
         interval = node[Self.interval]
         logger = context.logger
-        state = context.state
+        ledger = DownloadLedger(state: context.state, node: node.id, logger: context.logger)
+    }
+
+    /// Returns once every file emitted so far has ended and its end is recorded (live reload).
+    public func settle() async {
+        await ledger.drain()
     }
 
     public func run(_ output: SourceOutput) async throws {
@@ -122,7 +124,6 @@ public struct HTTPDownloadPlugin: SourcePlugin {
         } catch {
             throw MessageFailure("cannot create the folder '\(settings.directory)' (option 'dir'): \(error)")
         }
-        let ledger = DownloadLedger(state: state, node: nodeID, logger: logger)
         try await ledger.load()
         let fetcher = Fetcher(settings: settings, logger: logger)
         var reported: [String: String] = [:]

@@ -11,7 +11,7 @@ final class Checkpoints: Sendable {
     let node: String
     let logger: Logger
     /// Messages emitted whose end is not committed yet, and who waits for there to be none.
-    private let outstanding = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    private let outstanding = InFlightCount()
 
     init(state: any StateStore, node: String, logger: Logger) {
         self.state = state
@@ -31,7 +31,7 @@ final class Checkpoints: Sendable {
             FileCheckpoint(identity: file.identity, path: file.path, changed: file.changed, contentHash: "", state: .emitted)
         }
         try await state.filesEmitted(node: node, records)
-        outstanding.withLock { $0.count += 1 }
+        outstanding.begin()
     }
 
     /// Records how one message's files ended; an interrupted message leaves them recorded as
@@ -60,25 +60,10 @@ final class Checkpoints: Sendable {
         }
     }
 
-    private func settle() {
-        let waiters = outstanding.withLock { o -> [CheckedContinuation<Void, Never>] in
-            o.count -= 1
-            guard o.count == 0 else { return [] }
-            defer { o.waiters = [] }
-            return o.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
+    private func settle() { outstanding.end() }
 
     /// Waits until every message emitted so far has ended and its end is committed.
     func drain() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = outstanding.withLock { o -> Bool in
-                if o.count == 0 { return true }
-                o.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await outstanding.drained()
     }
 }

@@ -18,6 +18,8 @@ final class ProcessorSlot: Sendable {
         var busy: [Int: Int] = [:]
         /// Who waits for a generation to hold no message.
         var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// The node's input has ended and its instance is finished: nothing is swapped in any more.
+        var ended = false
     }
     private let state: Mutex<State>
 
@@ -48,13 +50,24 @@ final class ProcessorSlot: Sendable {
     /// How many messages the current instance handles at once.
     var concurrency: Int { max(1, current.processor.concurrency) }
 
-    /// Makes `processor` current and returns the one it replaces once that holds no message.
-    func swap(to node: WorkflowPlan.Node, processor: any ProcessorPlugin) async -> any ProcessorPlugin {
-        let old = state.withLock { s -> Lease in
+    /// The node's input has ended: returns the instance to finish; later swaps do nothing.
+    func retire() -> any ProcessorPlugin {
+        state.withLock { s in
+            s.ended = true
+            return s.current.processor
+        }
+    }
+
+    /// Makes `processor` current and returns the one it replaces once that holds no message;
+    /// nil when the node has ended (then `processor` is not used).
+    func swap(to node: WorkflowPlan.Node, processor: any ProcessorPlugin) async -> (any ProcessorPlugin)? {
+        let swapped = state.withLock { s -> Lease? in
+            guard !s.ended else { return nil }
             let old = s.current
             s.current = Lease(generation: old.generation + 1, node: node, processor: processor)
             return old
         }
+        guard let old = swapped else { return nil }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { s -> Bool in
                 if s.busy[old.generation] == nil { return true }

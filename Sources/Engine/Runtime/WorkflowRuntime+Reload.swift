@@ -64,7 +64,11 @@ extension WorkflowRuntime {
                 let id = node.config.id
                 if let processor = instance as? any ProcessorPlugin, let slot = slots.processors[index] {
                     group.addTask {
-                        let old = await slot.swap(to: node, processor: processor)
+                        guard let old = await slot.swap(to: node, processor: processor) else {
+                            self.logger.notice("node had finished; its new configuration is not started", metadata: ["node": "\(id)"])
+                            try? await processor.finish()
+                            return
+                        }
                         do {
                             try await old.finish()
                         } catch {

@@ -266,7 +266,7 @@ public final class WorkflowRuntime: Sendable {
             await handleConcurrently(processor: slot, index: index, input: input, outputs: outputs)
         }
         do {
-            try await slot.current.processor.finish()
+            try await slot.retire().finish()
         } catch {
             recordFailure(node: index, "\(error)")
         }

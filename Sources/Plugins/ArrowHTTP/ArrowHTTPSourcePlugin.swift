@@ -189,8 +189,10 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         router.post(RouterPath(path)) { request, _ in
             await self.receive(request, output)
         }
+        // Hummingbird reports a stop (Ctrl-C, a reload) as two errors about its cancelled accept
+        // loop; what goes wrong with a request is answered and logged here instead.
         var serverLogger = logger
-        serverLogger.logLevel = .error
+        serverLogger.logLevel = .critical
         let logger = self.logger
         if exposedWithoutToken {
             let warning = "arrow-http listens on \(host) with no token (insecure: true): anyone who can reach port \(port) "

@@ -99,7 +99,7 @@ struct WorkflowRunner {
                     guard !Task.isCancelled else { return .idle }
                     notifier?.stopping(runtime)
                     runtime.stop()
-                    Console.error("\nhypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
+                    Console.error((Console.stderrIsTerminal ? "\n" : "") + "hypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
                                   + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
                     await withTaskGroup(of: Void.self) { race in
                         race.addTask { try? await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }

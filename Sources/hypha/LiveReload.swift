@@ -3,8 +3,8 @@ import Engine
 import Foundation
 import Synchronization
 
-/// Live reload for `hypha run`: on SIGHUP, and with `--watch` when the workflow file or a
-/// file in its jobstore changes, loads the workflow again and hands it to the running runtime,
+/// Live reload for `hypha run`: on SIGHUP, and with `--watch` when the workflow file, a file in
+/// its jobstore or a file a node reads (an exec script) changes, loads the workflow again and hands it to the running runtime,
 /// which replaces only the nodes that changed. A version with errors is reported, with
 /// positions, and the running one goes on. A version whose shape changed (nodes added or
 /// removed, edges moved) is returned to the runner, which lets the running version finish what
@@ -84,12 +84,14 @@ final class LiveReload: Sendable {
         return nil
     }
 
-    /// The workflow file and every jobstore folder its nodes read templates from.
+    /// The workflow file, every jobstore folder its nodes read templates from, and the files
+    /// its nodes say they read (`Plugin.filesRead`: an exec program's script).
     static func watchedPaths(of plan: WorkflowPlan) -> [String] {
         var paths = [plan.info.file]
         if let jobstore = plan.info.jobstore { paths.append(jobstore) }
         for node in plan.nodes {
             if case .string(let folder)? = node.config.value("jobstore") { paths.append(folder) }
+            paths += node.plugin.filesRead(by: node.config)
         }
         var seen = Set<String>()
         return paths.filter { seen.insert($0).inserted }

@@ -124,4 +124,43 @@ import Testing
         hypha.stop()
         #expect(Self.lines(log) == ["A f1.txt", "B f2.txt"], "the edit took effect on SIGHUP, not before")
     }
+
+    @Test func anEditedExecScriptRestartsItsNode() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        func script(_ tag: String) -> String {
+            "import json, sys\nfor line in sys.stdin:\n    r = json.loads(line)\n    r['tag'] = '\(tag)'\n    print(json.dumps([r]), flush=True)\n"
+        }
+        try script("one").write(toFile: dir + "/tag.py", atomically: true, encoding: .utf8)
+        try """
+            nodes:
+              files: { plugin: file-watch, path: in }
+              decode: { plugin: arrow-decode, from: files }
+              tag: { plugin: exec, from: decode, command: [python3, tag.py] }
+              out: { plugin: capture, from: tag, path: out.jsonl }
+            """.write(toFile: dir + "/wf.yml", atomically: true, encoding: .utf8)
+        let errors = dir + "/stderr.txt"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["run", dir + "/wf.yml", "--watch", "--state-dir", dir + "/state", "--no-progress"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let stderr = { (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "" }
+        let captured = { Self.lines(dir + "/out.jsonl") }
+        #expect(ArrowHTTPTests.waitUntil(60) { stderr().contains("started") }, "hypha did not start: \(stderr())")
+        FileManager.default.createFile(atPath: dir + "/in/a.txt", contents: Data("a".utf8))
+        #expect(ArrowHTTPTests.waitUntil(60) { captured().count == 1 })
+        try script("two").write(toFile: dir + "/tag.py", atomically: true, encoding: .utf8)
+        #expect(ArrowHTTPTests.waitUntil(60) { stderr().contains("restarted tag;") }, "no reload: \(stderr())")
+        FileManager.default.createFile(atPath: dir + "/in/b.txt", contents: Data("b".utf8))
+        #expect(ArrowHTTPTests.waitUntil(60) { captured().count == 2 })
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let lines = captured()
+        #expect(lines.first?.contains("\"tag\":\"one\"") == true && lines.last?.contains("\"tag\":\"two\"") == true, "\(lines)")
+    }
 }

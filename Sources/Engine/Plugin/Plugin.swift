@@ -21,16 +21,21 @@ public protocol Plugin: Sendable {
     /// the spec's `outputSchema`.
     static func outputSchema(for node: NodeConfig) -> [RecordField]?
 
-    /// What the node's behaviour depends on besides its options, its plugin and its inputs (a
-    /// template's text, the workflow vars it renders): live reload restarts the node when this
-    /// changes. The default is nothing.
+    /// What the node's behaviour depends on besides its options, its plugin, its inputs and
+    /// `filesRead` (the workflow vars a template renders): live reload restarts the node when
+    /// this changes. The default is nothing.
     static func reloadFingerprint(for node: NodeConfig) -> String
+
+    /// Files the node reads when it starts (a template, a program's script): `run --watch`
+    /// watches them, and live reload restarts the node when one changes. The default is none.
+    static func filesRead(by node: NodeConfig) -> [String]
 }
 
 extension Plugin {
     public static func validate(_ node: NodeConfig) -> [Diagnostic] { [] }
     public static func outputSchema(for node: NodeConfig) -> [RecordField]? { spec.outputSchema }
     public static func reloadFingerprint(for node: NodeConfig) -> String { "" }
+    public static func filesRead(by node: NodeConfig) -> [String] { [] }
     public static var isSource: Bool { input == .none }
     /// Whether the plugin runs jobs: it takes jobs and emits their results.
     public static var isExecutor: Bool { input.accepts(.job) && spec.output == .result }

@@ -89,8 +89,8 @@ extension WorkflowRuntime {
     }
 
     /// What decides whether a running node must be replaced: its options' values, its retry
-    /// settings and what its plugin says it depends on (`reloadFingerprint`). Where options are
-    /// written does not matter.
+    /// settings, what its plugin says it depends on (`reloadFingerprint`) and the content of
+    /// the files it reads (`filesRead`). Where options are written does not matter.
     static func behaviour(of node: WorkflowPlan.Node) -> String {
         let config = node.config
         var parts = config.options.keys.sorted().map { key in "\(key)=\(config.options[key]?.value.json ?? "")" }
@@ -98,6 +98,11 @@ extension WorkflowRuntime {
             parts.append("retry=\(retry.attempts),\(retry.policy.initialDelay),\(retry.policy.maxDelay)")
         }
         parts.append("plugin:" + node.plugin.reloadFingerprint(for: config))
+        for file in node.plugin.filesRead(by: config) {
+            var hash = StableHash()
+            hash.add(FileManager.default.contents(atPath: file) ?? Data())
+            parts.append("file:\(file)=\(hash.hex)")
+        }
         return parts.joined(separator: "\u{0}")
     }
 

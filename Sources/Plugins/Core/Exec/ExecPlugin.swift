@@ -139,6 +139,17 @@ public protocol ExecVariant: ProcessorPlugin where Input == Payload {
 
 extension ExecVariant {
     public static func validate(_ node: NodeConfig) -> [Diagnostic] { ExecOptions.validate(node) }
+    /// The program's files named in `command` (a script, its own program file), as found
+    /// from the workflow's folder: editing the script restarts the node under `run --watch`.
+    public static func filesRead(by node: NodeConfig) -> [String] {
+        (node[ExecOptions.command] ?? []).compactMap { word in
+            guard word.contains("/") || word.contains(".") else { return nil }
+            let path = word.hasPrefix("/") ? word : node.workflow.directory + "/" + word
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
+            return URL(fileURLWithPath: path).standardizedFileURL.path
+        }
+    }
     public init(node: NodeConfig, context: RunContext) throws {
         self.init(exec: try ExecNode(node: node, context: context, output: Self.spec.output))
     }

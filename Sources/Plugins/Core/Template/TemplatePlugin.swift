@@ -46,10 +46,14 @@ public struct TemplatePlugin: ProcessorPlugin {
         return try JobTemplate.load(job: node[Self.job], jobstore: jobstore, at: node.location(of: Self.job))
     }
 
-    /// The template's text and the workflow vars it renders: a node is replaced when either changes.
+    /// The workflow vars it renders: a node is replaced when they change.
     public static func reloadFingerprint(for node: NodeConfig) -> String {
-        let text = (try? loadTemplate(node)).flatMap { try? String(contentsOfFile: $0.file, encoding: .utf8) } ?? ""
-        return text + "\u{0}" + Value.map(node.workflow.vars).json
+        Value.map(node.workflow.vars).json
+    }
+
+    /// Its template file.
+    public static func filesRead(by node: NodeConfig) -> [String] {
+        (try? loadTemplate(node)).map { [$0.file] } ?? []
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {

@@ -76,7 +76,7 @@ import Testing
 
     @Test func controlCharactersAreEscaped() throws {
         let quoted = JSONLogHandler.quoted("a\u{1}b\u{7F}\\")
-        #expect(quoted == "\"a\\u0001b\\u007f\\\\\"")
+        #expect(quoted == "\"a\\u0001b\u{7F}\\\\\"", "control characters escaped; DEL needs no escape in JSON")
         let decoded = try JSONSerialization.jsonObject(with: Data("[\(quoted)]".utf8)) as? [String]
         #expect(decoded == ["a\u{1}b\u{7F}\\"])
     }

@@ -98,8 +98,8 @@ final class LiveReload: Sendable {
     }
 }
 
-/// What was seen of some files and folders (a folder: each entry's): identity, size and
-/// modification time.
+/// What was seen of some files and folders (a folder: each entry's, but hidden and backup
+/// files): identity, size and modification time.
 struct FileSignature: Equatable {
     let paths: [String]
     private var entries: [String: String] = [:]
@@ -109,7 +109,10 @@ struct FileSignature: Equatable {
         for path in paths {
             entries[path] = Self.stamp(path)
             if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-                for name in names { entries[path + "/" + name] = Self.stamp(path + "/" + name) }
+                // An editor's swap and backup files (.x.swp, x~) are not templates.
+                for name in names where !name.hasPrefix(".") && !name.hasSuffix("~") {
+                    entries[path + "/" + name] = Self.stamp(path + "/" + name)
+                }
             }
         }
     }

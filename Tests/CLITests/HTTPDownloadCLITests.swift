@@ -141,6 +141,53 @@ import Testing
         #expect(second.status == 1, "the feed still lists two bad files: \(second.stdout)")
     }
 
+    /// A Hypha killed (SIGKILL) in the middle of a large transfer resumes it with `Range` on the
+    /// next start, from the bytes it had, and the file is whole and right.
+    @Test func aTransferCutByAKilledHyphaResumesOnTheNextStart() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads"
+        let py = CLI.python
+        let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "1", "--big", "0"]
+        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        try #require(made.status == 0, "make-zips: \(made.stderr)")
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0)
+        try """
+            nodes:
+              get: { plugin: http-download, urls: ["http://127.0.0.1:\(server.port)/stall/sales-00.zip"], dir: \(downloads) }
+              out: { plugin: capture, from: get, path: \(dir)/out.jsonl }
+            """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+        let arguments = ["run", dir + "/w.yml", "--once", "--no-progress", "--state-dir", dir + "/state", "--run-dir", dir + "/run"]
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: served + "/sales-00.zip")[.size] as? Int)
+        let part = downloads + "/.sales-00.zip.part"
+
+        // The first transfer stalls after half of the body: Hypha is killed while it waits.
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: CLI.binary)
+        first.arguments = arguments
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { first.terminate() } }
+        let partSize = { (try? FileManager.default.attributesOfItem(atPath: part)[.size] as? Int) ?? 0 }
+        #expect(ArrowHTTPTests.waitUntil(60) { partSize() >= size / 2 }, "the partial file never reached half: \(partSize())")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(FileManager.default.fileExists(atPath: part + "-validator"), "a large transfer keeps its resume validator from the start")
+        #expect(!FileManager.default.fileExists(atPath: downloads + "/sales-00.zip"), "nothing under the final name yet")
+
+        let again = try CLI.run(arguments)
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        let requests = server.lines(server.accessLog).filter { ($0["path"] as? String)?.hasSuffix("sales-00.zip") == true }
+        let resumed = requests.last
+        #expect(resumed?["status"] as? Int == 206, "\(requests)")
+        #expect((resumed?["range"] as? String) == "bytes=\(size / 2)-", "resumed from the bytes it had: \(requests)")
+        #expect(try Self.sha256(downloads + "/sales-00.zip") == Self.sha256(served + "/sales-00.zip"))
+        #expect(!FileManager.default.fileExists(atPath: part) && !FileManager.default.fileExists(atPath: part + "-validator"))
+    }
+
     /// The two-node form, as in the original demo: download-node.yml fetches over HTTP and
     /// posts a row per zip to job-node.yml, whose extract specs then name the downloaded files.
     @Test func theDownloadNodeFetchesAndPostsToTheJobNode() throws {

@@ -11,6 +11,8 @@
   `If-Range`, or none) gives 206.
 * `/cut/NAME`: the same, but the first request for a whole NAME is sent slowly and the
   connection is closed after half of the body; later requests are served normally.
+* `/stall/NAME`: the same, but the first request for a whole NAME sends half of the body and
+  then holds the connection open without sending more (until the client goes away).
 * `/missing/...`: 404.
 
 --log gets one JSON line per request: method, path, status, the body bytes sent, the Range
@@ -86,7 +88,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         parts = self.path.split("?")[0].split("/", 2)
-        if len(parts) < 3 or parts[1] not in ("files", "cut"):
+        if len(parts) < 3 or parts[1] not in ("files", "cut", "stall"):
             return self.answer(404, body=b"not found\n")
         kind, name = parts[1], parts[2]
         path = os.path.join(self.root, name)
@@ -120,7 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 start = 0
         if start:
             return self.send_file(path, 206, common + [("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))], start, size)
-        if kind == "cut":
+        if kind in ("cut", "stall"):
             with open(path, "rb") as f:
                 data = f.read()
             with State.lock:
@@ -139,6 +141,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.flush()
                     time.sleep(0.02)
                 self.record(200, half)
+                if kind == "stall":
+                    # Hold on until the client is gone (a write then fails) or a minute passes.
+                    for _ in range(600):
+                        time.sleep(0.1)
+                        try:
+                            self.connection.send(b"")
+                        except OSError:
+                            break
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return

@@ -219,6 +219,13 @@ final class Fetcher: Sendable {
         guard fd >= 0 else {
             return .finished(.failed("cannot write \(part): \(String(cString: strerror(errno)))", nil))
         }
+        // A large transfer keeps what a resume must match beside its partial file from the
+        // start, so that even a killed Hypha resumes it on the next start; a small one only
+        // when it breaks (one file write less per small download).
+        let validator = validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? ""
+        if offset == 0, (total ?? Self.resumeValidatorFrom) >= Self.resumeValidatorFrom {
+            Self.writeValidator(validator, to: part + "-validator")
+        }
         var written: Int64 = 0
         var writeError: Int32 = 0
         var tooLarge = false
@@ -240,10 +247,7 @@ final class Fetcher: Sendable {
             close(fd)
             // What a resumed transfer must match, kept beside the partial file for the next
             // attempt or the next start (a weak ETag cannot promise the same bytes).
-            if offset == 0 {
-                Self.writeValidator(validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? "",
-                                    to: part + "-validator")
-            }
+            if offset == 0 { Self.writeValidator(validator, to: part + "-validator") }
             if Task.isCancelled { return .finished(.interrupted) }
             return .retry("the connection ended after \(offset + written) bytes (\(Self.describe(error)))", retryAfter: nil)
         }
@@ -258,10 +262,7 @@ final class Fetcher: Sendable {
         let size = offset + written
         if let total, size != total {
             close(fd)
-            if offset == 0 {
-                Self.writeValidator(validators.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? validators.lastModified ?? "",
-                                    to: part + "-validator")
-            }
+            if offset == 0 { Self.writeValidator(validator, to: part + "-validator") }
             return .retry("the answer ended after \(size) of \(total) bytes", retryAfter: nil)
         }
         fsync(fd)
@@ -351,6 +352,9 @@ final class Fetcher: Sendable {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
     }
+
+    /// The size from which a transfer's resume validator is written when it starts (1 MiB).
+    static let resumeValidatorFrom: Int64 = 1 << 20
 
     static func writeValidator(_ validator: String, to path: String) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -16,24 +16,20 @@ public final class ObserveServer: Sendable {
     let port: Int
     let token: String?
     let store: (any StateStore)?
-    let readDeadLetters: (@Sendable () async throws -> [DeadLetterInfo])?
     let logger: Logger
     let metrics: MetricsExporter
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Atomic<Bool>(false)
 
     /// - Parameters:
-    ///   - store: the state store, whose journal `/api/v1/jobs` lists (nil with `--no-state`:
-    ///     the jobs of this run, from memory).
-    ///   - deadLetters: reads the dead letters (from the same state, when there is some).
-    public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?,
-                deadLetters: (@Sendable () async throws -> [DeadLetterInfo])?, logger: Logger) {
+    ///   - store: the state store, whose journal `/api/v1/jobs` lists and whose dead letters
+    ///     the page shows (nil with `--no-state`: the jobs of this run, from memory).
+    public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?, logger: Logger) {
         self.watcher = watcher
         self.host = host
         self.port = port
         self.token = token
         self.store = store
-        self.readDeadLetters = deadLetters
         self.logger = logger
         metrics = MetricsExporter(watcher: watcher)
     }
@@ -203,7 +199,7 @@ public final class ObserveServer: Sendable {
             source = "journal"
             let running = watcher.runningJobs()
             let names = Set(running.map { "\($0.node)\u{0}\($0.name)" })
-            let journal = try await store.recentJobs(limit: limit).map(JobEntry.init)
+            let journal = try await store.jobs(state: nil, file: nil, name: nil, limit: max(1, limit)).map(JobEntry.init)
                 .filter { !names.contains("\($0.node)\u{0}\($0.name)") }
             entries = Array((running.reversed() + journal).prefix(limit))
         } else {
@@ -213,11 +209,11 @@ public final class ObserveServer: Sendable {
     }
 
     func deadLetters() async -> Value {
-        guard let readDeadLetters else {
+        guard let store else {
             return .map(Record([("state", .bool(false)), ("dead_letters", .list([]))]))
         }
         do {
-            let letters = try await readDeadLetters()
+            let letters = try await store.deadLetters(ids: nil)
             return .map(Record([
                 ("state", .bool(true)),
                 ("retry", .string("hypha dead-letters retry \(watcher.plan.info.file) --all")),
@@ -307,7 +303,7 @@ public final class ObserveServer: Sendable {
     func logPath(job name: String, stream: String) async -> String? {
         let own = watcher.runDirectory + "/jobs/" + SafeName.file(name) + "." + stream + ".log"
         if FileManager.default.fileExists(atPath: own) || watcher.job(named: name) != nil { return own }
-        if let store, let journal = try? await store.recentJobs(limit: 5000), let job = journal.first(where: { $0.name == name }) {
+        if let store, let job = try? await store.jobs(state: nil, file: nil, name: name, limit: 1).first {
             // A stream the job wrote nothing to has no file: an empty log.
             return (stream == "stdout" ? job.stdoutPath : job.stderrPath) ?? own
         }
@@ -327,26 +323,6 @@ public final class ObserveServer: Sendable {
         defer { try? handle.close() }
         try? handle.seek(toOffset: offset)
         return [UInt8]((try? handle.read(upToCount: 1 << 20)) ?? Data())
-    }
-}
-
-/// A dead letter as the endpoint lists it (the CLI reads them from the state folder).
-public struct DeadLetterInfo: Sendable {
-    public var id: Int64
-    public var node: String
-    public var reason: String
-    public var file: String?
-    public var logs: [String]
-    /// Seconds since 1970.
-    public var created: Double
-
-    public init(id: Int64, node: String, reason: String, file: String?, logs: [String], created: Double) {
-        self.id = id
-        self.node = node
-        self.reason = reason
-        self.file = file
-        self.logs = logs
-        self.created = created
     }
 }
 

@@ -294,47 +294,20 @@ public final class SQLiteStateStore: StateStore {
     }
 }
 
-// MARK: - What the `jobs` and `dead-letters` commands read
-
-/// A job as `hypha jobs` lists it.
-public struct JobRow: Sendable {
-    public var node: String
-    public var name: String
-    public var state: String
-    public var file: String?
-    public var exitCode: Int64?
-    public var duration: Double?
-    public var stdoutPath: String?
-    public var stderrPath: String?
-    public var remoteID: String?
-    public var reason: String?
-    public var attempts: Int
-    public var started: Double?
-    public var ended: Double?
-    public var input: String
-}
-
-/// A dead letter as `hypha dead-letters` lists it.
-public struct DeadLetterRow: Sendable {
-    public var id: Int64
-    public var node: String
-    public var reason: String
-    public var port: String
-    public var payload: String
-    public var file: String?
-    public var logs: [String]
-    public var created: Double
-}
+// MARK: - Reading the journal and the dead letters (`hypha jobs`, `hypha dead-letters`, the endpoint)
 
 extension SQLiteStateStore {
-    /// Jobs, newest first; `state` and `file` (a path or a file name within one) narrow them.
-    public func jobs(state: String?, file: String?, limit: Int = 1000) async throws(StateStoreError) -> [JobRow] {
+    public func jobs(state: String?, file: String?, name: String? = nil, limit: Int = 1000) async throws(StateStoreError) -> [JournalJob] {
         try await read { db in
             var sql = "SELECT * FROM jobs WHERE 1"
             var arguments: StatementArguments = []
             if let state {
                 sql += " AND state = ?"
                 _ = arguments.append(contentsOf: [state])
+            }
+            if let name {
+                sql += " AND name = ?"
+                _ = arguments.append(contentsOf: [name])
             }
             if let file {
                 sql += " AND (file = ? OR file LIKE ? ESCAPE '\\')"
@@ -344,22 +317,22 @@ extension SQLiteStateStore {
             }
             sql += " ORDER BY started DESC LIMIT \(limit)"
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                JobRow(node: row["node"], name: row["name"], state: row["state"], file: row["file"], exitCode: row["exit_code"],
-                       duration: row["duration"], stdoutPath: row["stdout_path"], stderrPath: row["stderr_path"],
-                       remoteID: row["remote_id"], reason: row["reason"], attempts: row["attempts"], started: row["started"],
-                       ended: row["ended"], input: row["input"])
+                JournalJob(node: row["node"], name: row["name"], state: row["state"], file: row["file"], input: row["input"],
+                           exitCode: row["exit_code"], duration: row["duration"], stdoutPath: row["stdout_path"],
+                           stderrPath: row["stderr_path"], remoteID: row["remote_id"], reason: row["reason"],
+                           attempts: row["attempts"], started: row["started"], ended: row["ended"])
             }
         }
     }
 
-    public func deadLetters(ids: [Int64]? = nil) async throws(StateStoreError) -> [DeadLetterRow] {
+    public func deadLetters(ids: [Int64]? = nil) async throws(StateStoreError) -> [StoredDeadLetter] {
         try await read { db in
             var sql = "SELECT * FROM dead_letters"
             if let ids { sql += " WHERE id IN (\(ids.map(String.init).joined(separator: ",")))" }
             return try Row.fetchAll(db, sql: sql + " ORDER BY id").map { row in
                 let logs = (try? Value(json: Data((row["logs"] as String).utf8)))?.listValue?.compactMap(\.stringValue) ?? []
-                return DeadLetterRow(id: row["id"], node: row["node"], reason: row["reason"], port: row["port"],
-                                     payload: row["payload"], file: row["file"], logs: logs, created: row["created"])
+                return StoredDeadLetter(id: row["id"], node: row["node"], reason: row["reason"], port: row["port"],
+                                        payload: row["payload"], file: row["file"], logs: logs, created: row["created"])
             }
         }
     }

@@ -107,7 +107,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
     }
 
-    static func read(_ plan: WorkflowPlan, _ state: StateOptions, ids: [Int64]?) async throws -> [DeadLetterRow] {
+    static func read(_ plan: WorkflowPlan, _ state: StateOptions, ids: [Int64]?) async throws -> [StoredDeadLetter] {
         do {
             let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
             return try await folder.store.deadLetters(ids: ids)
@@ -117,7 +117,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
     }
 
-    static func value(_ letter: DeadLetterRow) -> Value {
+    static func value(_ letter: StoredDeadLetter) -> Value {
         .map(Record([
             ("id", .int(letter.id)), ("node", .string(letter.node)), ("reason", .string(letter.reason)),
             ("file", letter.file.map(Value.string) ?? .null), ("logs", .list(letter.logs.map(Value.string))),

@@ -48,14 +48,7 @@ struct ObserveHook {
         guard let settings else { return ObserveHook(server: nil, watcher: nil, linger: 0) }
         let watcher = RunWatcher(plan: plan, runID: runID, runDirectory: runDirectory)
         let server = ObserveServer(watcher: watcher, host: settings.host, port: settings.port, token: settings.token,
-                                   store: state?.store, deadLetters: state.map { folder in
-                                       { @Sendable in
-                                           try await folder.store.deadLetters().map {
-                                               DeadLetterInfo(id: $0.id, node: $0.node, reason: $0.reason, file: $0.file,
-                                                              logs: $0.logs, created: $0.created)
-                                           }
-                                       }
-                                   }, logger: logger)
+                                   store: state?.store, logger: logger)
         do {
             let (host, port) = try await server.start()
             let shown = host.contains(":") ? "[\(host)]" : host

@@ -55,7 +55,7 @@ struct JobsCommand: AsyncParsableCommand {
         }
     }
 
-    func read(_ plan: WorkflowPlan) async throws -> (StateFolder, [JobRow]) {
+    func read(_ plan: WorkflowPlan) async throws -> (StateFolder, [JournalJob]) {
         do {
             let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
             return (folder, try await folder.store.jobs(state: stateFilter, file: file, limit: limit))
@@ -65,7 +65,7 @@ struct JobsCommand: AsyncParsableCommand {
         }
     }
 
-    static func value(_ row: JobRow) -> Value {
+    static func value(_ row: JournalJob) -> Value {
         func optional<T>(_ v: T?, _ make: (T) -> Value) -> Value { v.map(make) ?? .null }
         return .map(Record([
             ("node", .string(row.node)), ("name", .string(row.name)), ("state", .string(row.state)),

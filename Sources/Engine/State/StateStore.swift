@@ -57,14 +57,16 @@ public protocol StateStore: Sendable {
     func jobStarted(node: String, name: String, pid: Int32?, remoteID: String?) async throws
     /// How the job ended.
     func jobFinished(node: String, name: String, outcome: JobOutcome) async throws
-    /// The newest `limit` jobs of the journal, newest first (what the observability endpoint
-    /// lists); a store without a journal answers with none.
-    func recentJobs(limit: Int) async throws -> [JournalJob]
+    /// Jobs of the journal, newest first; `state`, `file` (a path, or a file name within one)
+    /// and `name` narrow them.
+    func jobs(state: String?, file: String?, name: String?, limit: Int) async throws -> [JournalJob]
 
     // MARK: Dead letters
 
     /// A message that failed for good at `node`, kept to look at and to retry.
     func deadLetter(_ letter: DeadLetter) async throws
+    /// The dead letters kept (those of `ids`, when given), oldest first.
+    func deadLetters(ids: [Int64]?) async throws -> [StoredDeadLetter]
 }
 
 /// What identifies a file across runs: its device and inode (so a rename is the same file),

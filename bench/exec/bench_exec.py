@@ -60,6 +60,17 @@ while True:
     o.flush()
 '''
 
+def exec_workflow(sink, script="echo.py", options=""):
+    """file-watch -> arrow-decode -> exec(SCRIPT, OPTIONS) -> capture to SINK."""
+    return """
+nodes:
+  files:  { plugin: file-watch, path: in }
+  decode: { plugin: arrow-decode, from: files }
+  echo:   { plugin: exec, from: decode, command: [python3, %s]%s }
+  out:    { plugin: capture, from: echo, path: %s }
+""" % (script, options, sink)
+
+
 WORKFLOWS = {
     "builtin": """
 nodes:
@@ -67,41 +78,11 @@ nodes:
   decode: { plugin: arrow-decode, from: files }
   out:    { plugin: capture, from: decode, path: out-builtin.jsonl }
 """,
-    "exec c=1": """
-nodes:
-  files:  { plugin: file-watch, path: in }
-  decode: { plugin: arrow-decode, from: files }
-  echo:   { plugin: exec, from: decode, command: [python3, echo.py] }
-  out:    { plugin: capture, from: echo, path: out-exec1.jsonl }
-""",
-    "exec c=4": """
-nodes:
-  files:  { plugin: file-watch, path: in }
-  decode: { plugin: arrow-decode, from: files }
-  echo:   { plugin: exec, from: decode, command: [python3, echo.py], concurrency: 4 }
-  out:    { plugin: capture, from: echo, path: out-exec4.jsonl }
-""",
-    "exec c=1 p=64": """
-nodes:
-  files:  { plugin: file-watch, path: in }
-  decode: { plugin: arrow-decode, from: files }
-  echo:   { plugin: exec, from: decode, command: [python3, echo.py], pipeline: 64 }
-  out:    { plugin: capture, from: echo, path: out-exec1p.jsonl }
-""",
-    "exec c=2 p=32": """
-nodes:
-  files:  { plugin: file-watch, path: in }
-  decode: { plugin: arrow-decode, from: files }
-  echo:   { plugin: exec, from: decode, command: [python3, echo.py], concurrency: 2, pipeline: 32 }
-  out:    { plugin: capture, from: echo, path: out-exec2p.jsonl }
-""",
-    "exec c=1 p=64 b": """
-nodes:
-  files:  { plugin: file-watch, path: in }
-  decode: { plugin: arrow-decode, from: files }
-  echo:   { plugin: exec, from: decode, command: [python3, echo_batched.py], pipeline: 64 }
-  out:    { plugin: capture, from: echo, path: out-exec1pb.jsonl }
-""",
+    "exec c=1": exec_workflow("out-exec1.jsonl"),
+    "exec c=4": exec_workflow("out-exec4.jsonl", options=", concurrency: 4"),
+    "exec c=1 p=64": exec_workflow("out-exec1p.jsonl", options=", pipeline: 64"),
+    "exec c=2 p=32": exec_workflow("out-exec2p.jsonl", options=", concurrency: 2, pipeline: 32"),
+    "exec c=1 p=64 b": exec_workflow("out-exec1pb.jsonl", script="echo_batched.py", options=", pipeline: 64"),
     "exec-arrow": """
 nodes:
   files:  { plugin: file-watch, path: in }

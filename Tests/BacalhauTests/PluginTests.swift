@@ -36,7 +36,9 @@ import Testing
             #expect(record["record"]?["path"] == "/in/a.zip")  // the input, for the next template
             let stdoutPath = try #require(record["stdout_path"]?.stringValue)
             #expect((try? String(contentsOfFile: stdoutPath, encoding: .utf8)) == "out\n")
-            for field in BacalhauPlugin.spec.outputFields ?? [] { #expect(record[field] != nil, "missing \(field)") }
+            let fields = try #require(BacalhauPlugin.spec.outputFields)
+            #expect(!fields.isEmpty)
+            for field in fields { #expect(record[field] != nil, "missing \(field)") }
 
             let stored = try #require(await running.emulator.jobs().first)
             #expect(stored.labels["hypha-workflow"] == "wf-test")

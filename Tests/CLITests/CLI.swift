@@ -26,6 +26,16 @@ enum CLI {
         return FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/env"
     }
 
+    /// `arguments` for `python` (with `/usr/bin/env`, `python3` first).
+    static func pythonArguments(_ arguments: [String]) -> [String] {
+        python.hasSuffix("env") ? ["python3"] + arguments : arguments
+    }
+
+    /// Runs a Python script or `-c` program with `python`.
+    static func runPython(_ arguments: [String], timeout: Double = 120) throws -> Result {
+        try spawn(python, pythonArguments(arguments), timeout: timeout)
+    }
+
     struct Result {
         var status: Int32
         var stdout: String
@@ -84,7 +94,7 @@ enum CLI {
         var args = [shipped("scripts/make_sample_zips.py"), folder, "--count", "\(count)"]
         if tricky { args.append("--tricky-names") }
         let py = python
-        let r = try spawn(py, py.hasSuffix("env") ? ["python3"] + args : args)
+        let r = try CLI.runPython(args)
         #expect(r.status == 0, "make_sample_zips failed: \(r.stderr)")
     }
 }

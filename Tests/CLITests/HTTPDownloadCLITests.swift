@@ -21,7 +21,7 @@ import Testing
             let args = [CLI.shipped("Tests/scripts/download_server.py"), "serve", root, "--port-file", portFile, "--log", accessLog,
                         "--watch", watch, "--watch-log", watchLog]
             process.executableURL = URL(fileURLWithPath: py)
-            process.arguments = py.hasSuffix("env") ? ["python3"] + args : args
+            process.arguments = CLI.pythonArguments(args)
             process.standardError = FileHandle.nullDevice
             try process.run()
             var found: Int?
@@ -50,7 +50,7 @@ import Testing
     static func sha256(_ path: String) throws -> String {
         let py = CLI.python
         let args = ["-c", "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", path]
-        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + args : args)
+        let r = try CLI.runPython(args)
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -60,7 +60,7 @@ import Testing
         let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
         let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "20", "--big", "7"]
-        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
         try FileManager.default.copyItem(atPath: served + "/sales-03.zip", toPath: served + "/bad.zip")
         var expected: [String: String] = [:]
@@ -149,7 +149,7 @@ import Testing
         let served = dir + "/served", downloads = dir + "/downloads"
         let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "1", "--big", "0"]
-        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
         let server = try Server(root: served, dir: dir, watch: downloads)
         defer { server.stop() }
@@ -196,7 +196,7 @@ import Testing
         let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
         let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "3"]
-        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
         try "sales-00.zip\nsales-01.zip\nsales-02.zip\n".write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
         let server = try Server(root: served, dir: dir, watch: downloads)
@@ -252,7 +252,7 @@ import Testing
             """
         let py = CLI.python
         let make = ["-c", version1, state + "/state.db"]
-        let made = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + make : make)
+        let made = try CLI.runPython(make)
         try #require(made.status == 0, "\(made.stderr)")
         let workflow = dir + "/w.yml"
         try """
@@ -270,7 +270,7 @@ import Testing
         let look = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
                     + "print(c.execute('PRAGMA user_version').fetchone()[0], c.execute('SELECT count(*) FROM files').fetchone()[0], "
                     + "c.execute('SELECT state FROM downloads').fetchall())", state + "/state.db"]
-        let r = try CLI.spawn(py, py.hasSuffix("env") ? ["python3"] + look : look)
+        let r = try CLI.runPython(look)
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2 1 [('done',)]", "\(r.stdout)\(r.stderr)")
     }
 

@@ -13,7 +13,7 @@ import Testing
     /// Whether the test Python can import `module`.
     static func pythonHas(_ module: String) -> Bool {
         let py = CLI.python
-        let args = (py.hasSuffix("env") ? ["python3"] : []) + ["-c", "import \(module)"]
+        let args = CLI.pythonArguments(["-c", "import \(module)"])
         return (try? CLI.spawn(py, args, timeout: 60))?.status == 0
     }
 
@@ -25,7 +25,7 @@ import Testing
     static func python(_ script: String, _ arguments: [String]) throws -> CLI.Result {
         let py = CLI.python
         let path = CLI.shipped("Tests/scripts/" + script)
-        return try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + [path] + arguments, timeout: 300)
+        return try CLI.runPython([path] + arguments, timeout: 300)
     }
 
     /// Starts `hypha run ARGS` in the background with `environment` added; output to `log`.
@@ -49,7 +49,6 @@ import Testing
         return process.terminationStatus
     }
 
-    static func log(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     /// GET `path`: the status and the body.
     static func get(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
@@ -92,10 +91,10 @@ import Testing
         let process = try Self.start([Self.workflow, "--once", "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work",
                                       "--no-state", "--run-dir", dir + "/run", "--http", "\(port)", "--http-linger", "120"], log: logFile)
         defer { if process.isRunning { process.terminate() } }
-        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("observability endpoint at http://127.0.0.1:\(port)/") },
-                "\(Self.log(logFile))")
+        #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(logFile).contains("observability endpoint at http://127.0.0.1:\(port)/") },
+                "\(SecurityTests.log(logFile))")
         #expect(Self.listeners(port: port) == ["0100007F"], "listening on \(Self.listeners(port: port))")
-        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 4 completed") }, "\(Self.log(logFile))")
+        #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(logFile).contains("jobs: 4 completed") }, "\(SecurityTests.log(logFile))")
         let base = "http://127.0.0.1:\(port)"
 
         let status = Self.json(try await Self.get(base + "/api/v1/status").body)
@@ -122,7 +121,7 @@ import Testing
 
         let page = try await Self.get(base + "/")
         #expect(page.status == 200 && page.body.contains("<svg id=\"graph\"") && !page.body.contains("http://cdn"))
-        #expect(Self.interrupt(process) == 0, "\(Self.log(logFile))")
+        #expect(Self.interrupt(process) == 0, "\(SecurityTests.log(logFile))")
     }
 
     @Test func followingARunningJobsLogStreamsItUntilTheJobEnds() throws {
@@ -161,8 +160,8 @@ import Testing
         #expect(ArrowHTTPTests.waitUntil(60) {
             stdoutLog = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/run/jobs"))?
                 .first { $0.hasSuffix(".stdout.log") }.map { dir + "/run/jobs/" + $0 }
-            return stdoutLog.map { Self.log($0).contains("one") } ?? false
-        }, "\(Self.log(logFile))")
+            return stdoutLog.map { SecurityTests.log($0).contains("one") } ?? false
+        }, "\(SecurityTests.log(logFile))")
         let name = try #require(stdoutLog.map { URL(fileURLWithPath: $0).lastPathComponent.replacingOccurrences(of: ".stdout.log", with: "") })
         // The follower reads the first line, only then opens the gate, and reads to the end:
         // "two" can only come through a stream that was still open when the job wrote it.
@@ -191,13 +190,13 @@ import Testing
             print(json.dumps([first, rest, ended, sorted(kinds)]))
             """
         let py = CLI.python
-        let r = try CLI.spawn(py, (py.hasSuffix("env") ? ["python3"] : []) + ["-c", follower, "http://127.0.0.1:\(port)", name, dir + "/gate"],
+        let r = try CLI.runPython(["-c", follower, "http://127.0.0.1:\(port)", name, dir + "/gate"],
                               timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
         let parts = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [Any]
         #expect(parts?.prefix(3).compactMap { $0 as? String } == ["one\n", "two\n", "completed"], "\(r.stdout) \(r.stderr)")
         #expect((parts?.last as? [String])?.contains("job") == true, "\(r.stdout)")
-        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("jobs: 1 completed") }, "\(Self.log(logFile))")
+        #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(logFile).contains("jobs: 1 completed") }, "\(SecurityTests.log(logFile))")
         #expect(Self.interrupt(process) == 0)
     }
 
@@ -212,7 +211,7 @@ import Testing
                                       "--state-dir", dir + "/state", "--http", "0.0.0.0:\(port)", "--http-token", "env:OBSERVE_TEST_TOKEN",
                                       "--http-linger", "120"], log: logFile, environment: ["OBSERVE_TEST_TOKEN": "s3cret-token"])
         defer { if process.isRunning { process.terminate() } }
-        #expect(ArrowHTTPTests.waitUntil(60) { Self.log(logFile).contains("bearer token required") }, "\(Self.log(logFile))")
+        #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(logFile).contains("bearer token required") }, "\(SecurityTests.log(logFile))")
         #expect(Self.listeners(port: port) == ["00000000"])
         let base = "http://127.0.0.1:\(port)"
         for route in ["/", "/metrics", "/api/v1/status", "/api/v1/jobs", "/api/v1/jobs/x/logs", "/api/v1/events", "/api/v1/dead-letters"] {
@@ -222,7 +221,7 @@ import Testing
         for route in ["/", "/metrics", "/api/v1/status", "/api/v1/jobs", "/api/v1/dead-letters"] {
             #expect(try await Self.get(base + route, token: "s3cret-token").status == 200, "\(route) with the token")
         }
-        #expect(Self.interrupt(process) == 0, "\(Self.log(logFile))")
+        #expect(Self.interrupt(process) == 0, "\(SecurityTests.log(logFile))")
     }
 
     @Test func refusesAnOpenAddressWithoutATokenAndBadSettings() throws {

@@ -34,9 +34,8 @@ import Testing
         #expect(emitted.all.count == 5)
         #expect(pids.count == 1, "one program for every message")
         try await exec.finish()
-        if let pid = pids.first {
-            #expect(kill(pid_t(pid), 0) != 0, "the program has exited after finish()")
-        }
+        let pid = try #require(pids.first)
+        #expect(kill(pid_t(pid), 0) != 0, "the program has exited after finish()")
     }
 
     @Test func cancellingAMessageInterruptsItAndKillsTheProgram() async throws {
@@ -73,11 +72,17 @@ import Testing
     @Test func aProgramThatExitsBetweenMessagesFailsTheNextOneAndIsRestarted() async throws {
         let harness = try PluginHarness()
         defer { harness.cleanUp() }
-        let exec = try plugin(harness, script: "import sys\nline = sys.stdin.readline()\nprint('[' + line.strip() + ']', flush=True)\n",
-                              options: ["restart_delay": 0.01])
+        let script = "import json, os, sys\nr = json.loads(sys.stdin.readline())\nr['pid'] = os.getpid()\nprint(json.dumps([r]), flush=True)\n"
+        let exec = try plugin(harness, script: script, options: ["restart_delay": 0.01])
         let emitted = Emitted()
         try await exec.process(.record(Record([("i", 1)])), emitted.output)
-        try await Task.sleep(for: .milliseconds(300))  // it has exited by now
+        guard case .record(let first)? = emitted.all.first, case .int(let pid)? = first["pid"] else {
+            Issue.record("no pid in the first answer: \(emitted.all)")
+            return
+        }
+        // It has exited and been reaped (the reader of its stdout waits for it).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while kill(pid_t(pid), 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         var failures = 0
         for i in 2...5 {
             do { try await exec.process(.record(Record([("i", .int(Int64(i)))])), emitted.output) } catch is MessageFailure { failures += 1 }

@@ -50,9 +50,9 @@ def run_script_measured(name, *args):
 
 
 def load_script(name):
+    """Import scripts/NAME.py as a module (for testing one function directly)."""
     if str(SCRIPTS) not in sys.path:
         sys.path.insert(0, str(SCRIPTS))  # the scripts import their shared folder_rules
-    """Import scripts/NAME.py as a module (for testing one function directly)."""
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

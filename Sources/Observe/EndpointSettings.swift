@@ -29,7 +29,7 @@ public struct EndpointSettings: Sendable, Equatable {
                                    + "unset or empty; export \(error.name)=TOKEN, or give --http-token env:OTHER")
             }
         }
-        if resolved == nil && !HTTPSettings.isLoopback(host) {
+        if resolved == nil && !HTTPAccess.isLoopback(host) {
             throw ObserveError("\(at)the endpoint address \(address) is reachable from other machines, so it needs a token: "
                                + "give --http-token env:NAME (or token: in the workflow's http:), or listen on 127.0.0.1")
         }

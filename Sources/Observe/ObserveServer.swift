@@ -121,8 +121,7 @@ public final class ObserveServer: Sendable {
 
     func authorized(_ request: Request) -> Bool {
         guard let token else { return true }
-        guard let given = request.headers[.authorization] else { return false }
-        return Self.constantTimeEqual(given, "Bearer " + token)
+        return HTTPAccess.bearerMatches(request.headers[.authorization], token: token)
     }
 
     func guarded(_ request: Request, _ answer: () throws -> Response) throws -> Response {
@@ -137,12 +136,6 @@ public final class ObserveServer: Sendable {
         return response
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
-        return difference == 0
-    }
 
     static func answer(_ status: HTTPResponse.Status, _ text: String, type: String) -> Response {
         Response(status: status, headers: [.contentType: type, .cacheControl: "no-store"],

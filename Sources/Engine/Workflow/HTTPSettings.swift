@@ -41,10 +41,6 @@ public struct HTTPSettings: Sendable, Equatable {
         return (host, port)
     }
 
-    /// Whether `host` is a loopback address (only this machine can connect).
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
 }
 
 extension WorkflowParser {
@@ -90,7 +86,7 @@ extension WorkflowParser {
                 return nil
             }
         }
-        if let host = HTTPSettings.split(settings.address)?.host, !HTTPSettings.isLoopback(host), settings.token == nil {
+        if let host = HTTPSettings.split(settings.address)?.host, !HTTPAccess.isLoopback(host), settings.token == nil {
             error("'http.address' \(settings.address) is reachable from other machines, so 'http' needs a 'token' "
                   + "(env:NAME); or listen on 127.0.0.1", node)
             return nil

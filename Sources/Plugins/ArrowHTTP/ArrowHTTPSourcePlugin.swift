@@ -101,7 +101,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         logger = context.logger
         nodeID = node.id
         state = context.state
-        exposedWithoutToken = !Self.isLoopback(host) && token == nil
+        exposedWithoutToken = !HTTPAccess.isLoopback(host) && token == nil
         if let cert = node[Self.tlsCert], let key = node[Self.tlsKey] {
             do {
                 let chain = try ArrowHTTPClient.certificates(cert, what: "TLS certificate")
@@ -116,21 +116,6 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         }
     }
 
-    /// Whether `host` is a loopback address: only this machine can reach it.
-    static func isLoopback(_ host: String) -> Bool {
-        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, name, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, name, &v6) == 1 {
-            // ::ffff:127.x.x.x
-            let bytes = withUnsafeBytes(of: v6) { Array($0) }
-            return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
-        }
-        return false
-    }
-
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems: [Diagnostic] = []
         if !node[path].hasPrefix("/") {
@@ -141,7 +126,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
                                        at: node.location(of: allowedPaths)))
         }
         let token = node[token].flatMap { $0.isEmpty ? nil : $0 }
-        if !isLoopback(node[host]), token == nil, !node[insecure] {
+        if !HTTPAccess.isLoopback(node[host]), token == nil, !node[insecure] {
             problems.append(Diagnostic(
                 "node '\(node.id)' listens on '\(node[host])' (not loopback) without a token: anyone who can reach the port "
                     + "could make this workflow run jobs. Set 'token' (from an environment variable, like \"${HYPHA_TOKEN}\"), "
@@ -198,7 +183,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
             let warning = "arrow-http listens on \(host) with no token (insecure: true): anyone who can reach port \(port) "
                 + "can make this workflow run jobs; set 'token' to close it"
             logger.warning("\(warning)")
-        } else if tls == nil, !Self.isLoopback(host) {
+        } else if tls == nil, !HTTPAccess.isLoopback(host) {
             let note = "arrow-http listens on \(host) without TLS: the token crosses the network in clear; "
                 + "set tls_cert and tls_key to serve HTTPS"
             logger.notice("\(note)")
@@ -224,7 +209,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     /// Handles one POST: checks, decodes, waits for room, emits, answers.
     func receive(_ request: Request, _ output: SourceOutput) async -> Response {
         if let token {
-            guard let given = request.headers[.authorization], Self.constantTimeEqual(given, "Bearer " + token) else {
+            guard HTTPAccess.bearerMatches(request.headers[.authorization], token: token) else {
                 return Self.answer(.unauthorized, "missing or wrong bearer token", extra: [.wwwAuthenticate: "Bearer"])
             }
         }
@@ -341,11 +326,6 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Value.map(Record(fields)).json + "\n")))
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
 }
 
 /// A count of bodies being received, with a limit: a request past it is answered 503 at once

@@ -59,4 +59,14 @@ import Testing
         #expect(SpecFingerprint.of(spec) == StableHash.hex(of: canonical))
         #expect(SpecFingerprint.of(spec) != StableHash.hex(of: spec.json))
     }
+
+    @Test func retryAfterIsSecondsOrAnHTTPDate() {
+        #expect(RetryPolicy.retryAfter("3") == 3)
+        #expect(RetryPolicy.retryAfter(" 2.5 ") == 2.5)
+        #expect(RetryPolicy.retryAfter(nil) == nil)
+        #expect(RetryPolicy.retryAfter("soon") == nil)
+        let now = Date(timeIntervalSince1970: 1_700_000_000)  // Tue, 14 Nov 2023 22:13:20 GMT
+        #expect(RetryPolicy.retryAfter("Tue, 14 Nov 2023 22:13:50 GMT", now: now) == 30)
+        #expect(RetryPolicy.retryAfter("Tue, 14 Nov 2023 22:13:00 GMT", now: now) == 0)
+    }
 }

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// How transient failures are retried: exponential backoff with jitter, bounded in attempts.
 ///
 /// The delay before retry `n` (1-based) is drawn uniformly from
@@ -25,6 +28,22 @@ public struct RetryPolicy: Sendable, Equatable {
         if let retryAfter, retryAfter > jittered { return min(retryAfter, max(maxDelay, 30)) }
         return jittered
     }
+
+    /// A `Retry-After` header's wait in seconds: a number of seconds, or an HTTP date.
+    public static func retryAfter(_ header: String?, now: Date = Date()) -> Double? {
+        guard let text = header?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        if let seconds = Double(text) { return max(0, seconds) }
+        return httpDate.withLock { $0.date(from: text) }.map { max(0, $0.timeIntervalSince(now)) }
+    }
+
+    /// The HTTP date format (RFC 9110's IMF-fixdate); a formatter is costly to make.
+    private static let httpDate: Mutex<DateFormatter> = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return Mutex(formatter)
+    }()
 
     private func pow2(_ e: Double) -> Double {
         var v = 1.0

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Engine
 import Foundation
 import NIOCore
 import NIOSSL
@@ -76,7 +77,7 @@ public final class ArrowHTTPClient: Sendable {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
             let answer = try await response.body.collect(upTo: 64 * 1024)
             return Answer(status: Int(response.status.code), body: String(buffer: answer),
-                          retryAfter: response.headers.first(name: "Retry-After").flatMap(Double.init))
+                          retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")))
         } catch let error as CancellationError {
             throw error
         } catch {

@@ -132,7 +132,7 @@ final class BacalhauTransport: Sendable, CustomReflectable {
                 return .fatal(.transport(endpoint: endpoint.base,
                                          message: "the server answered with a redirect (HTTP \(status)), which is not followed"))
             }
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"))
             return .reply(HTTPReply(status: status, body: Data(bytes.readableBytesView), retryAfter: retryAfter))
         } catch {
             if Task.isCancelled { return .fatal(.transport(endpoint: endpoint.base, message: "cancelled")) }

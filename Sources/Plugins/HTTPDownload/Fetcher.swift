@@ -77,7 +77,7 @@ final class Fetcher: Sendable {
                 if status == 200 { return String(buffer: body) }
                 problem = "HTTP \(status) \(response.status.reasonPhrase)"
                 guard status == 429 || status >= 500 else { throw FeedFailure(problem) }
-                retryAfter = Self.retryAfter(response.headers)
+                retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"))
             } catch let failure as FeedFailure {
                 throw failure
             } catch {
@@ -197,7 +197,7 @@ final class Fetcher: Sendable {
                                  validators: validators, progress: progress)
         case 429, 500...599:
             _ = try? await response.body.collect(upTo: 1 << 20)
-            return .retry("HTTP \(status) \(response.status.reasonPhrase)", retryAfter: Self.retryAfter(response.headers))
+            return .retry("HTTP \(status) \(response.status.reasonPhrase)", retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")))
         default:
             _ = try? await response.body.collect(upTo: 1 << 20)
             return .finished(.failed("HTTP \(status) \(response.status.reasonPhrase)", validators))
@@ -410,16 +410,6 @@ final class Fetcher: Sendable {
     }
 
     /// Seconds from a `Retry-After` header: a number, or an HTTP date.
-    static func retryAfter(_ headers: HTTPHeaders) -> Double? {
-        guard let text = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Double(text) { return max(0, seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text).map { max(0, $0.timeIntervalSinceNow) }
-    }
-
     static func isFatal(_ error: any Error) -> Bool {
         guard let error = error as? HTTPClientError else { return false }
         switch error {

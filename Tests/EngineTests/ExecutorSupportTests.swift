@@ -45,7 +45,7 @@ import Testing
         let details = result.details(extra: [("extra", .int(1))])
         let job = Job(name: "j", spec: Record(), renderedBy: "t", input: Record([("path", "/a")]))
         let record = JobResult(job: job, state: .completed, details: details).record
-        #expect(record.names == ExecutorResult.fields(extra: ["extra"]))
+        #expect(record.names == ExecutorResult.schema(extra: [RecordField("extra", .int)]).map(\.name))
         #expect(record["duration"] == .float(1.5))
         #expect(ExecutorResult.excerpt("a\nb\n\nc\nd\n") == ": b | c | d")
     }

@@ -4,16 +4,7 @@
 /// A result's record is `name`, `state`, the fields below, the executor's own extra fields,
 /// and `record` (the record that produced the job).
 public struct ExecutorResult: Sendable {
-    /// The fields every executor fills, in order.
-    public static let commonFields = ["id", "executor", "exit_code", "duration", "stdout", "stderr", "stdout_path", "stderr_path"]
-
-    /// The fields of a result record of an executor with `extra` fields: what its spec's
-    /// `outputFields` should say.
-    public static func fields(extra: [String] = []) -> [String] {
-        ["name", "state"] + commonFields + extra + ["record"]
-    }
-
-    /// The types of `commonFields`, in order.
+    /// The fields every executor fills and their types, in order.
     public static let commonSchema: [RecordField] = [
         RecordField("id", .string), RecordField("executor", .string), RecordField("exit_code", .int),
         RecordField("duration", .float), RecordField("stdout", .string), RecordField("stderr", .string),
@@ -52,7 +43,7 @@ public struct ExecutorResult: Sendable {
         self.stderrPath = stderrPath
     }
 
-    /// The common fields, then `extra` (the executor's own, named in its `fields(extra:)`).
+    /// The common fields, then `extra` (the executor's own, declared in its `schema(extra:)`).
     public func details(extra: [(String, Value)] = []) -> Record {
         Record([
             ("id", .string(id)), ("executor", .string(executor)),

@@ -12,8 +12,7 @@ import Synchronization
 /// for the table, and a node that has already parsed it (the HTTP source, to answer 400 for
 /// bad Arrow) passes the table along so nobody parses it again.
 ///
-/// Why: encoding a batch only for the next node to parse it again was a measurable share of
-/// the time between a new file and its job's spawn (docs/BENCHMARKS.md, stage trace).
+/// Why: so a batch is never encoded only for the next node to parse it again.
 public struct ArrowData: Sendable, Equatable {
     private let storage: Storage
 

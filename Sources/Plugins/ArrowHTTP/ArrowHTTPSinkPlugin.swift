@@ -35,8 +35,6 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     let requestTimeout: Duration
     let client: ArrowHTTPClient
     let retry: RetryPolicy
-    /// Whether retries go on until delivered.
-    let retriesForever: Bool
     public let concurrency: Int
     let logger: Logger
 
@@ -51,8 +49,7 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
             throw Diagnostic("node '\(node.id)': \(error)", at: node.location(of: Self.ca))
         }
         let maxRetries = node[Self.maxRetries]
-        retriesForever = maxRetries == 0
-        retry = RetryPolicy(maxAttempts: retriesForever ? Int.max : maxRetries + 1, initialDelay: 0.05,
+        retry = RetryPolicy(maxAttempts: maxRetries == 0 ? Int.max : maxRetries + 1, initialDelay: 0.05,
                             maxDelay: node[Self.maxBackoff].inSeconds)
         concurrency = node[Self.maxInFlight]
         logger = context.logger

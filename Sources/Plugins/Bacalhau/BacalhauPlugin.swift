@@ -23,9 +23,7 @@ import Synchronization
 /// reason from its history. On cancellation (shutdown), jobs still running are stopped when
 /// `stop_on_exit` is set.
 public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomReflectable {
-    /// The fields a result carries beyond every executor's (`ExecutorResult`).
-    public static let extraResultFields = ["job_version", "namespace", "endpoint", "submission", "executions", "results", "outputs"]
-    /// Their types, in the same order.
+    /// The fields a result carries beyond every executor's (`ExecutorResult`), with their types.
     static let extraResultSchema = [
         RecordField("job_version", .int), RecordField("namespace", .string), RecordField("endpoint", .string),
         RecordField("submission", .string), RecordField("executions", .list), RecordField("results", .list),

@@ -1,8 +1,6 @@
-// The HTTP client under `BacalhauClient`: AsyncHTTPClient (SwiftNIO; NIOSSL for https).
-//
-// Chosen by measurement against URLSession and a hand-written NIOHTTP1 client (figures in
-// docs/BACALHAU.md, "Benchmark"): it meets the submission-rate target with https, pooling,
-// timeouts and cancellation maintained upstream. Its cost is build time (NIOSSL).
+// The HTTP client under `BacalhauClient`: AsyncHTTPClient (SwiftNIO; NIOSSL for https), for
+// https, pooling, timeouts and cancellation maintained upstream; its cost is build time
+// (NIOSSL). docs/BACALHAU.md compares it with the alternatives.
 //
 // Connections are kept alive for every method. AHC never resends a request on its own, so
 // a submission whose answer was lost comes back as `.transient` and the caller looks the

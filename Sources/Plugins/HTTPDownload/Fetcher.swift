@@ -308,7 +308,7 @@ final class Fetcher: Sendable {
         if let max = settings.maxBytes, Int64(st.st_size) > max {
             return .failed("it is \(st.st_size) bytes, over max_bytes (\(max)); raise max_bytes to fetch it", version)
         }
-        let part = settings.directory + "/." + DownloadURL.lastComponent(of: final) + ".part"
+        let part = settings.directory + "/." + PathParts.basename(final) + ".part"
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { return .failed("cannot read \(source): \(String(cString: strerror(errno)))", nil) }
         defer { close(input) }

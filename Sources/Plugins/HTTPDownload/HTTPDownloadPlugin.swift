@@ -237,7 +237,7 @@ public struct HTTPDownloadPlugin: SourcePlugin {
             var st = stat()
             let modified = stat(record.path, &st) == 0 ? Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000 : 0
             let batch = try RecordBatch(schema: Self.schema, columns: [
-                .utf8([record.path]), .utf8([DownloadURL.lastComponent(of: record.path)]), .int64([record.size]),
+                .utf8([record.path]), .utf8([PathParts.basename(record.path)]), .int64([record.size]),
                 .int64([modified], type: Self.schema.fields[3].type), .utf8([url]), .utf8([record.sha256]),
             ])
             let handedOver = emitted
@@ -285,12 +285,7 @@ enum DownloadURL {
     /// nil when there is none, or it would be hidden or leave the folder.
     static func fileName(of url: URL) -> String? {
         let name = url.lastPathComponent
-        guard !name.isEmpty, name != "/", !name.hasPrefix("."), !name.contains("/"), !name.contains("\0") else { return nil }
-        return name
-    }
-
-    static func lastComponent(of path: String) -> String {
-        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+        return PathParts.isSafeComponent(name) && !name.hasPrefix(".") ? name : nil
     }
 }
 

@@ -31,19 +31,25 @@ enum ExecOptions {
 
     static let all: [any OptionDeclaration] = [command, input, concurrency, pipeline, timeout, restartDelay, restartMaxDelay, envPassthrough]
 
+    /// The program of `command`, as written and where it was found, and its arguments.
+    static func program(of node: NodeConfig) throws(Diagnostic) -> (name: String, path: String, arguments: [String]) {
+        guard let command = node[Self.command], let program = command.first, !program.isEmpty else {
+            throw Diagnostic("node '\(node.id)' (\(node.plugin)) needs 'command: [PROGRAM, ARG...]'", at: node.location(of: Self.command))
+        }
+        guard let path = ProgramLocator().locate(program, workingDirectory: node.workflow.directory) else {
+            throw Diagnostic("node '\(node.id)': program '\(program)' of 'command' is not an executable file or on PATH",
+                             at: node.location(of: Self.command))
+        }
+        return (program, path, Array(command.dropFirst()))
+    }
+
     /// Load-time checks: the command is there and its program found; `input:` fits the upstream.
     static func validate(_ node: NodeConfig) -> [Diagnostic] {
         var problems: [Diagnostic] = []
-        let command = node[Self.command] ?? []
-        if let program = command.first, !program.isEmpty {
-            let locator = ProgramLocator()
-            if locator.locate(program, workingDirectory: node.workflow.directory) == nil {
-                problems.append(Diagnostic("node '\(node.id)': program '\(program)' of 'command' is not an executable file or on PATH",
-                                           at: node.location(of: Self.command)))
-            }
-        } else {
-            problems.append(Diagnostic("node '\(node.id)' (\(node.plugin)) needs 'command: [PROGRAM, ARG...]'",
-                                       at: node.location(of: Self.command)))
+        do {
+            _ = try program(of: node)
+        } catch {
+            problems.append(error)
         }
         let wanted: PortType = node[Self.input] == "arrow" ? .arrow : .record
         for (upstream, spec) in zip(node.upstream, node.upstreamSpecs) {
@@ -67,15 +73,9 @@ public final class ExecNode: Sendable {
     private let pipeline: Int
 
     init(node: NodeConfig, context: RunContext, output: PortType?) throws {
-        guard let command = node[ExecOptions.command], let program = command.first, !program.isEmpty else {
-            throw Diagnostic("node '\(node.id)' (\(node.plugin)) needs 'command: [PROGRAM, ARG...]'", at: node.location(of: ExecOptions.command))
-        }
-        guard let path = ProgramLocator().locate(program, workingDirectory: node.workflow.directory) else {
-            throw Diagnostic("node '\(node.id)': program '\(program)' of 'command' is not an executable file or on PATH",
-                             at: node.location(of: ExecOptions.command))
-        }
+        let (program, path, arguments) = try ExecOptions.program(of: node)
         settings = ExecSettings(
-            nodeID: node.id, program: program, executable: path, arguments: Array(command.dropFirst()),
+            nodeID: node.id, program: program, executable: path, arguments: arguments,
             directory: node.workflow.directory,
             environment: JobEnvironment(passthrough: node[ExecOptions.envPassthrough]),
             input: node[ExecOptions.input] == "arrow" ? .arrow : .record, output: output,

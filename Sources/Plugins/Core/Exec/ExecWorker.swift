@@ -137,7 +137,8 @@ final class ExecWorker: Sendable {
             if frame.first == UInt8(ascii: "{") { throw failure(fromJSON: frame) }
             do {
                 let data = ArrowData(bytes: frame)
-                return [.arrow(ArrowData(bytes: frame, table: try data.table()))]
+                _ = try data.table()  // parsed (and kept) here, so a bad answer fails this message
+                return [.arrow(data)]
             } catch {
                 throw MessageFailure("exec '\(settings.program)' answered with bytes that are not an Arrow IPC stream: \(error)")
             }

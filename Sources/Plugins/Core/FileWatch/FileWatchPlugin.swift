@@ -15,8 +15,6 @@ import Logging
 /// is not valid UTF-8 is skipped with a warning that names it (`FileName`). With
 /// `emit: contents`, matching Arrow IPC files are emitted as their own contents instead.
 public struct FileWatchPlugin: SourcePlugin {
-    public static let fields = ["path", "name", "size", "modified"]
-
     static let path = NodeOption.requiredPath("path", help: "the folder to watch")
     static let pattern = NodeOption.string("pattern", default: "*", help: "glob the file name must match, like \"*.zip\"")
     static let recursive = NodeOption.bool("recursive", default: false, help: "also watch subfolders (and folders created later)")
@@ -201,10 +199,12 @@ public struct FileWatchPlugin: SourcePlugin {
                     logger.error("cannot read \(file.path)")
                     continue
                 }
+                let arrow = ArrowData(bytes: data)
                 if let declared {
+                    // Parsed once here to check it; the table travels on with the bytes.
                     let problem: String?
                     do {
-                        problem = RecordField.problem(in: try ArrowIPC.read([UInt8](data)).schema, declared: declared)
+                        problem = RecordField.problem(in: try arrow.table().schema, declared: declared)
                     } catch {
                         problem = "it is not Arrow IPC data (\(error))"
                     }
@@ -214,7 +214,7 @@ public struct FileWatchPlugin: SourcePlugin {
                     }
                 }
                 try await checkpoints?.emitted([file])
-                try await output.emit(.arrow(ArrowData(bytes: data)), onComplete: completion(of: [file], label: file.path))
+                try await output.emit(.arrow(arrow), onComplete: completion(of: [file], label: file.path))
             }
             return
         }

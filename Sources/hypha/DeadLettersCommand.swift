@@ -95,8 +95,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let plan = try workflow.load()
+            let folder = try state.open(for: plan.info, forReading: true)
             do {
-                let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
                 let removed = try await folder.store.dropDeadLetters(ids)
                 Console.out("dropped \(removed) dead letter\(removed == 1 ? "" : "s")")
                 if removed < ids.count { throw ExitCode(1) }
@@ -108,8 +108,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
     }
 
     static func read(_ plan: WorkflowPlan, _ state: StateOptions, ids: [Int64]?) async throws -> [StoredDeadLetter] {
+        let folder = try state.open(for: plan.info, forReading: true)
         do {
-            let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
             return try await folder.store.deadLetters(ids: ids)
         } catch {
             Console.error("hypha: \(error.description)")

@@ -56,8 +56,8 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     func read(_ plan: WorkflowPlan) async throws -> (StateFolder, [JournalJob]) {
+        let folder = try state.open(for: plan.info, forReading: true)
         do {
-            let folder = try StateFolder(path: state.folder(for: plan.info), forReading: true)
             return (folder, try await folder.store.jobs(state: stateFilter, file: file, limit: limit))
         } catch {
             Console.error("hypha: \(error.description)")

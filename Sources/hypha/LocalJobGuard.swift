@@ -67,7 +67,6 @@ final class LocalJobGuard: JobGuard {
 }
 
 extension LocalJobGuard {
-    /// Whether no process holds `folder`'s lock (see `StateFolder`).
     /// SIGTERM to each process group, SIGKILL to those still there after `grace` seconds.
     static func end(_ groups: Set<pid_t>, grace: Double) {
         for group in groups { killpg(group, SIGTERM) }
@@ -76,6 +75,7 @@ extension LocalJobGuard {
         for group in groups { killpg(group, SIGKILL) }
     }
 
+    /// Whether no process holds `folder`'s lock (see `StateFolder`).
     static func stateFolderIsFree(_ folder: String) -> Bool {
         let fd = open(folder + "/lock", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return true }

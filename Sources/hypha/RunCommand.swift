@@ -83,10 +83,11 @@ struct StateOptions: ParsableArguments {
         stateDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? info.stateDirectory
     }
 
-    /// Opens and locks the state folder, or prints why it cannot and exits 3.
-    func open(for info: WorkflowInfo) throws -> StateFolder {
+    /// Opens and locks the state folder (`forReading`: opens it to read, beside a running
+    /// Hypha), or prints why it cannot and exits 3.
+    func open(for info: WorkflowInfo, forReading: Bool = false) throws -> StateFolder {
         do {
-            return try StateFolder(path: folder(for: info))
+            return try StateFolder(path: folder(for: info), forReading: forReading)
         } catch {
             Console.error("hypha: \(error.description)")
             throw ExitCode(3)

@@ -61,9 +61,12 @@ struct WorkflowRunner {
             Console.error("hypha: \(error.description)")
             return 3
         }
-        // Jobs are marked with their state folder, or with this run when there is none.
+        // Jobs are marked with their state folder, or with this run when there is none. An
+        // earlier Hypha's jobs can carry the key only when it is not new: a state folder, or a
+        // run folder given with --run-dir (the scan reads every process's environment).
         let guardKey = stateFolder?.path ?? runDirectory
-        let leftovers = LocalJobGuard.endLeftoverJobs(of: guardKey, grace: 2)
+        let keyCanBeOld = stateFolder != nil || options.runDir != nil
+        let leftovers = keyCanBeOld ? LocalJobGuard.endLeftoverJobs(of: guardKey, grace: 2) : 0
         if leftovers > 0 {
             logger.warning("ended \(leftovers) job process group(s) left running by an earlier hypha of \(guardKey); their jobs run again")
         }

@@ -206,11 +206,11 @@ public final class ObserveServer: Sendable {
             return .map(Record([("state", .bool(false)), ("dead_letters", .list([]))]))
         }
         do {
-            let letters = try await store.deadLetters(ids: nil)
+            let letters = try await store.deadLetters(ids: nil, limit: 200)
             return .map(Record([
                 ("state", .bool(true)),
                 ("retry", .string("hypha dead-letters retry \(watcher.plan.info.file) --all")),
-                ("dead_letters", .list(letters.suffix(200).map { letter in
+                ("dead_letters", .list(letters.map { letter in
                     .map(Record([
                         ("id", .int(letter.id)), ("node", .string(letter.node)), ("reason", .string(letter.reason)),
                         ("file", letter.file.map(Value.string) ?? .null), ("logs", .list(letter.logs.map(Value.string))),
@@ -274,12 +274,14 @@ public final class ObserveServer: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.tail(path, limit))))
         }
         let body = ResponseBody { writer in
-            var offset: UInt64 = 0
+            // Opened once it exists (a log file is made on the job's first byte), then read on.
+            var handle: FileHandle?
+            defer { try? handle?.close() }
             while true {
                 let running = self.watcher.isRunning(job: name)
-                let chunk = Self.read(path, from: offset)
+                if handle == nil { handle = FileHandle(forReadingAtPath: path) }
+                let chunk = handle.map { [UInt8]((try? $0.read(upToCount: 1 << 20)) ?? Data()) } ?? []
                 if !chunk.isEmpty {
-                    offset += UInt64(chunk.count)
                     try await writer.write(ByteBuffer(bytes: chunk))
                     continue
                 }
@@ -294,7 +296,8 @@ public final class ObserveServer: Sendable {
 
     /// Where `job`'s `stream` log is: this run's job folder, else what the journal recorded.
     func logPath(job name: String, stream: String) async -> String? {
-        let own = watcher.runDirectory + "/jobs/" + SafeName.file(name) + "." + stream + ".log"
+        let paths = JobLogs.paths(for: name, runDirectory: watcher.runDirectory)
+        let own = stream == "stdout" ? paths.stdout : paths.stderr
         if FileManager.default.fileExists(atPath: own) || watcher.job(named: name) != nil { return own }
         if let store, let job = try? await store.jobs(state: nil, file: nil, name: name, limit: 1).first {
             // A stream the job wrote nothing to has no file: an empty log.
@@ -311,12 +314,6 @@ public final class ObserveServer: Sendable {
         return [UInt8]((try? handle.readToEnd()) ?? Data())
     }
 
-    static func read(_ path: String, from offset: UInt64) -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? handle.close() }
-        try? handle.seek(toOffset: offset)
-        return [UInt8]((try? handle.read(upToCount: 1 << 20)) ?? Data())
-    }
 }
 
 /// A problem starting the endpoint, said so the user can act on it.

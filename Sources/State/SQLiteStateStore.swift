@@ -325,11 +325,12 @@ extension SQLiteStateStore {
         }
     }
 
-    public func deadLetters(ids: [Int64]? = nil) async throws(StateStoreError) -> [StoredDeadLetter] {
+    public func deadLetters(ids: [Int64]? = nil, limit: Int? = nil) async throws(StateStoreError) -> [StoredDeadLetter] {
         try await read { db in
             var sql = "SELECT * FROM dead_letters"
             if let ids { sql += " WHERE id IN (\(ids.map(String.init).joined(separator: ",")))" }
-            return try Row.fetchAll(db, sql: sql + " ORDER BY id").map { row in
+            sql += " ORDER BY id DESC" + (limit.map { " LIMIT \(max(0, $0))" } ?? "")
+            return try Row.fetchAll(db, sql: sql).reversed().map { row in
                 let logs = (try? Value(json: Data((row["logs"] as String).utf8)))?.listValue?.compactMap(\.stringValue) ?? []
                 return StoredDeadLetter(id: row["id"], node: row["node"], reason: row["reason"], port: row["port"],
                                         payload: row["payload"], file: row["file"], logs: logs, created: row["created"])

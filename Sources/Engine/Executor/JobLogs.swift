@@ -15,7 +15,12 @@ public struct JobLogs: Sendable {
 
     /// The two log paths of `job`.
     public func paths(for job: String) -> (stdout: String, stderr: String) {
-        let base = directory + "/" + SafeName.file(job)
+        Self.paths(for: job, runDirectory: URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+    }
+
+    /// The two log paths of `job` in a run's folder (to find them; nothing is made).
+    public static func paths(for job: String, runDirectory: String) -> (stdout: String, stderr: String) {
+        let base = URL(fileURLWithPath: runDirectory).appendingPathComponent("jobs").path + "/" + SafeName.file(job)
         return (base + ".stdout.log", base + ".stderr.log")
     }
 

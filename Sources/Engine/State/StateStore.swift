@@ -65,8 +65,9 @@ public protocol StateStore: Sendable {
 
     /// A message that failed for good at `node`, kept to look at and to retry.
     func deadLetter(_ letter: DeadLetter) async throws
-    /// The dead letters kept (those of `ids`, when given), oldest first.
-    func deadLetters(ids: [Int64]?) async throws -> [StoredDeadLetter]
+    /// The dead letters kept (those of `ids`, when given; the newest `limit`, when given),
+    /// oldest first.
+    func deadLetters(ids: [Int64]?, limit: Int?) async throws -> [StoredDeadLetter]
 }
 
 /// What identifies a file across runs: its device and inode (so a rename is the same file),

@@ -11,13 +11,15 @@ import Synchronization
 /// (and `--http-linger` after it); with a token, every route answers 401 without
 /// `Authorization: Bearer TOKEN`.
 public final class ObserveServer: Sendable {
-    public let watcher: RunWatcher
+    /// The run watched, and its metrics (replaced when a reload starts a new version).
+    private let watching: Mutex<(watcher: RunWatcher, metrics: MetricsExporter)>
+    public var watcher: RunWatcher { watching.withLock { $0.watcher } }
+    var metrics: MetricsExporter { watching.withLock { $0.metrics } }
     let host: String
     let port: Int
     let token: String?
     let store: (any StateStore)?
     let logger: Logger
-    let metrics: MetricsExporter
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Atomic<Bool>(false)
 
@@ -25,13 +27,24 @@ public final class ObserveServer: Sendable {
     ///   - store: the state store, whose journal `/api/v1/jobs` lists and whose dead letters
     ///     the page shows (nil with `--no-state`: the jobs of this run, from memory).
     public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?, logger: Logger) {
-        self.watcher = watcher
+        watching = Mutex((watcher, MetricsExporter(watcher: watcher)))
         self.host = host
         self.port = port
         self.token = token
         self.store = store
         self.logger = logger
-        metrics = MetricsExporter(watcher: watcher)
+    }
+
+    /// Watches `watcher`'s run from now on (a new version of the workflow after a reload that
+    /// restarted it): its counters start from zero, and the old run's event streams end (a
+    /// browser's EventSource connects again).
+    public func watch(_ watcher: RunWatcher) {
+        let old = watching.withLock { current -> RunWatcher in
+            defer { current = (watcher, MetricsExporter(watcher: watcher)) }
+            return current.watcher
+        }
+        old.finish()
+        old.events.finishAll()
     }
 
     /// Starts listening; returns the address bound (the port chosen when 0 was asked).

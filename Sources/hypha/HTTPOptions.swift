@@ -31,8 +31,9 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
 /// Starts the observability endpoint for a run, when asked for, and stops it after.
 struct ObserveHook {
     let server: ObserveServer?
-    let watcher: RunWatcher?
     let linger: Double
+    /// The run the endpoint watches now.
+    var watcher: RunWatcher? { server?.watcher }
 
     /// A watcher and an endpoint when `--http` or the workflow's `http:` ask for one; prints
     /// why it cannot start and exits 2 when the address or token is wrong or the port taken.
@@ -45,7 +46,7 @@ struct ObserveHook {
             Console.error("hypha: \(error)")
             throw ExitCode(2)
         }
-        guard let settings else { return ObserveHook(server: nil, watcher: nil, linger: 0) }
+        guard let settings else { return ObserveHook(server: nil, linger: 0) }
         let watcher = RunWatcher(plan: plan, runID: runID, runDirectory: runDirectory)
         let server = ObserveServer(watcher: watcher, host: settings.host, port: settings.port, token: settings.token,
                                    store: state?.store, logger: logger)
@@ -58,13 +59,13 @@ struct ObserveHook {
             Console.error("hypha: \(error)")
             throw ExitCode(2)
         }
-        return ObserveHook(server: server, watcher: watcher, linger: options.linger)
+        return ObserveHook(server: server, linger: options.linger)
     }
 
-    /// Stops serving at once (a reload that starts a new version of the workflow).
-    func stop() async {
-        watcher?.finish()
-        await server?.stop()
+    /// Watches a new version of the workflow (a reload that restarted the run), on the same
+    /// address.
+    func watch(_ plan: WorkflowPlan, runID: String, runDirectory: String) {
+        server?.watch(RunWatcher(plan: plan, runID: runID, runDirectory: runDirectory))
     }
 
     /// The run is over: keeps serving `linger` seconds (or until `signal`), then stops.

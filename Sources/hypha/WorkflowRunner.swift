@@ -83,11 +83,9 @@ struct WorkflowRunner {
         var summary: WorkflowRuntime.Summary
         // One runtime per version of the workflow: a reload that changes its shape ends the
         // running one (what is in flight finishes) and starts the next.
-        var observe: ObserveHook
-        while true {
-            // The endpoint watches one version of the workflow: a new one gets a new watcher.
-            observe = try await ObserveHook.start(options.http, plan: plan, runID: runID, runDirectory: runDirectory,
+        let observe = try await ObserveHook.start(options.http, plan: plan, runID: runID, runDirectory: runDirectory,
                                                   state: stateFolder, logger: logger)
+        while true {
             let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
                                           state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
             observe.watcher?.attach(stats: runtime.stats)
@@ -156,7 +154,8 @@ struct WorkflowRunner {
             }
             earlier = summary
             plan = newPlan
-            await observe.stop()
+            // The endpoint watches one version of the workflow: the new one gets a new watcher.
+            observe.watch(plan, runID: runID, runDirectory: runDirectory)
             Console.error("hypha: the previous version has finished; starting the new one")
         }
         interrupted = interrupted || summary.stoppedEarly

@@ -376,6 +376,8 @@ final class BatchWriter: Sendable {
         var failure: StateStoreError?
     }
     private let pending = Mutex(Pending())
+    /// Whether `pending.failure` is set.
+    private let failed = Atomic(false)
     private let pool: DatabasePool
     private let folder: String
     static let gatherDelay: Duration = .milliseconds(5)
@@ -395,7 +397,10 @@ final class BatchWriter: Sendable {
         submit(operation, nil)
     }
 
-    var failure: StateStoreError? { pending.withLock { $0.failure } }
+    /// Read after every message (the runtime stops on a failure), so no lock until one happened.
+    var failure: StateStoreError? {
+        failed.load(ordering: .acquiring) ? pending.withLock { $0.failure } : nil
+    }
 
     private enum Start { case none, now, later }
 
@@ -448,6 +453,7 @@ final class BatchWriter: Sendable {
                 let explained = SQLiteStateStore.explain(error, folder: folder)
                 let rest = pending.withLock { p -> [(Operation, CheckedContinuation<Void, any Error>?)] in
                     p.failure = explained
+                    failed.store(true, ordering: .releasing)
                     p.draining = false
                     defer { p.operations = [] }
                     return p.operations

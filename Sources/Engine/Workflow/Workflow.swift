@@ -50,11 +50,11 @@ public struct Retention: Sendable, Equatable {
 /// A node's `retry: { attempts: N, backoff: 2s, max_backoff: 1m }`: a failed message is tried
 /// up to `attempts` times in all, waiting with exponential backoff and jitter between tries.
 public struct RetrySettings: Sendable, Equatable {
-    public var attempts: Int
     public var policy: RetryPolicy
+    /// Tries in all, the first one included.
+    public var attempts: Int { policy.maxAttempts }
 
     public init(attempts: Int, backoff: Double, maxBackoff: Double) {
-        self.attempts = max(1, attempts)
         policy = RetryPolicy(maxAttempts: attempts, initialDelay: backoff, maxDelay: maxBackoff)
     }
 }

@@ -111,6 +111,7 @@ struct GuardJobsCommand: ParsableCommand {
     @Option var marker: String?
 
     func run() throws {
+        Self.closeInheritedDescriptors()
         // Out of the terminal's process group: Ctrl-C is for Hypha, which stops its jobs itself.
         setsid()
         signal(SIGINT, SIG_IGN)
@@ -127,5 +128,15 @@ struct GuardJobsCommand: ParsableCommand {
         if let marker, LocalJobGuard.stateFolderIsFree(marker) { groups.formUnion(LocalJobGuard.markedGroups(of: marker)) }
         guard !groups.isEmpty else { return }
         LocalJobGuard.end(groups, grace: grace)
+    }
+
+    /// Closes every descriptor above stderr. Foundation's `Process` closes in the child only
+    /// the descriptors that were open when it looked; one that another of Hypha's threads
+    /// opened in between without close-on-exec (Foundation's own file writes do) would stay
+    /// open in this helper for the whole run: a file Hypha wrote would look still open for
+    /// writing to a watcher, and a pipe's reader would never see its end.
+    static func closeInheritedDescriptors() {
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap({ Int32($0) }) where fd > 2 { close(fd) }
     }
 }

@@ -5,8 +5,15 @@ import HyphaArrow
 import Testing
 
 @Suite struct FileWatchTests {
+    /// Writes `text` to `path` through a close-on-exec descriptor. Foundation's writes leave it
+    /// off, so a program another test spawns at that moment could keep the file open for
+    /// writing, and the watcher would rightly leave it alone.
     func touch(_ path: String, _ text: String = "x") throws {
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
     }
 
     func records(_ payloads: [Payload]) throws -> [Record] {
@@ -138,6 +145,20 @@ import Testing
         #expect(found[writing] == getpid())
     }
 
+    /// A process spawning a program holds copies of its parent's descriptors for a moment:
+    /// a file held at the first look only is not being written; one held at every look is.
+    @Test func aWriterSeenAtOneLookOnlyIsNotAWriter() async {
+        let looks = LookCounter()
+        let held = await OpenWriters.lasting(among: ["/in/a.zip", "/in/b.zip"]) { paths in
+            let n = looks.next()
+            // b.zip is held throughout; a.zip only at the first look (a child about to exec).
+            return Dictionary(uniqueKeysWithValues: paths.filter { $0.hasSuffix("b.zip") || n == 0 }.map { ($0, pid_t(7)) })
+        }
+        #expect(held == ["/in/b.zip": 7])
+        #expect(looks.count == 3)
+        #expect(await OpenWriters.lasting(among: ["/in/a.zip"]) { _ in [:] }.isEmpty)
+    }
+
     @Test func emitContentsSendsEachArrowFileAsItIs() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }
@@ -230,4 +251,12 @@ import Testing
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(lines == [#"{"type":"record","value":{"a":1}}"#, #"{"type":"record","value":{"a":"x\ny"}}"#])
     }
+}
+
+/// Counts calls of a look function in a test.
+final class LookCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls = 0
+    var count: Int { lock.withLock { calls } }
+    func next() -> Int { lock.withLock { defer { calls += 1 }; return calls } }
 }

@@ -92,7 +92,7 @@ public struct FileWatchPlugin: SourcePlugin {
         }
         var tracker = FileTracker(checkpoints: try await checkpoints?.load() ?? [])
         if output.once {
-            try await emit(scan(root, tracker: &tracker), output)
+            try await emit(await scan(root, tracker: &tracker), output)
             // The run ends when the DAG has drained; stay until every file's end is recorded.
             await checkpoints?.drain()
             return
@@ -102,7 +102,7 @@ public struct FileWatchPlugin: SourcePlugin {
         let watcher = try InotifyWatcher(root: root, recursive: recursive)
         defer { watcher.stop() }
         if recursive { try watchSubfolders(of: root, watcher) }
-        let present = scan(root, tracker: &tracker)
+        let present = await scan(root, tracker: &tracker)
         output.ready()
         try await emit(present, output)
         for await event in watcher.events {
@@ -116,13 +116,13 @@ public struct FileWatchPlugin: SourcePlugin {
             case .overflow:
                 logger.warning("inotify queue overflowed; rescanning \(root)")
                 _ = watcher.takePending()
-                try await emit(scan(root, tracker: &tracker), output)
+                try await emit(await scan(root, tracker: &tracker), output)
             case .skippedName(let path):
                 warnSkipped(path)
             case .folder(let folder):
                 try? watcher.addWatch(folder)
                 try? watchSubfolders(of: folder, watcher)
-                try await emit(scan(folder, tracker: &tracker), output)
+                try await emit(await scan(folder, tracker: &tracker), output)
             }
         }
     }
@@ -138,7 +138,7 @@ public struct FileWatchPlugin: SourcePlugin {
 
     /// Regular files under `folder` that match, are new or changed, and that no process has
     /// open for writing (those come with their close event, or in a later run), sorted by path.
-    func scan(_ folder: String, tracker: inout FileTracker) -> [FileInfo] {
+    func scan(_ folder: String, tracker: inout FileTracker) async -> [FileInfo] {
         var candidates: [(path: String, stat: stat)] = []
         var stack = [folder]
         while let dir = stack.popLast() {
@@ -161,7 +161,7 @@ public struct FileWatchPlugin: SourcePlugin {
                 }
             }
         }
-        let beingWritten = OpenWriters.among(candidates.map(\.path))
+        let beingWritten = await OpenWriters.lasting(among: candidates.map(\.path))
         var found: [FileInfo] = []
         for (path, st) in candidates {
             if let pid = beingWritten[path] {

@@ -43,6 +43,26 @@ enum OpenWriters {
         return writers
     }
 
+    /// The paths among `paths` held open for writing at each of three looks spread over about
+    /// a tenth of a second, each with one such process's id.
+    ///
+    /// One look is not enough: a process that spawns a program holds a copy of every
+    /// descriptor it has open until the new program starts (or, for descriptors it closes
+    /// by hand, until the child gets to them). A file its other threads are writing at that
+    /// moment, or have just written and closed, would look held by the child for a few
+    /// milliseconds. A copy or download in progress holds its file for all three looks.
+    /// `look` is `among(_:)`; tests pass their own.
+    static func lasting(among paths: [String],
+                        look: ([String]) -> [String: pid_t] = among) async -> [String: pid_t] {
+        var held = look(paths)
+        for pause in [25, 75] where !held.isEmpty {
+            try? await Task.sleep(for: .milliseconds(pause))
+            let again = look(Array(held.keys))
+            held = held.filter { again[$0.key] != nil }
+        }
+        return held
+    }
+
     /// The entries of a folder whose names are numbers (process ids, descriptors).
     static func numericEntries(of folder: String) -> [Int] {
         guard let dir = opendir(folder) else { return [] }

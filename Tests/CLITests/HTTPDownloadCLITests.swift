@@ -141,6 +141,66 @@ import Testing
         #expect(second.status == 1, "the feed still lists two bad files: \(second.stdout)")
     }
 
+    /// A URL that failed is a dead letter of the download node, kept once however often it
+    /// fails again; `dead-letters retry` fetches it again and sends the file down the DAG; a
+    /// later run that fetches it removes its letter.
+    @Test func aFailedDownloadIsADeadLetterThatCanBeRetried() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
+        let made = try CLI.runPython([CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "3"])
+        try #require(made.status == 0, "make-zips: \(made.stderr)")
+        let server = try Server(root: served, dir: dir, watch: downloads)
+        defer { server.stop() }
+        try #require(server.port > 0, "the test server did not start")
+        let base = "http://127.0.0.1:\(server.port)"
+        let late = "\(base)/files/late.zip", bad = "\(base)/files/sales-01.zip"
+        let wrongDigest = String(repeating: "0", count: 64)
+        try "/files/sales-00.zip\n/files/late.zip\n/files/sales-01.zip \(wrongDigest)\n"
+            .write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
+        let workflow = CLI.shipped("workflows/download-extract-aggregate.yml")
+        let vars = ["--var", "feed=\(base)/files/feed.txt", "--var", "downloads=\(downloads)", "--var", "work=\(work)"]
+        let state = ["--state-dir", dir + "/state"]
+        func letters() throws -> [[String: Any]] {
+            let list = try CLI.run(["dead-letters", "list", workflow, "--json"] + vars + state)
+            #expect(list.status == 0, "\(list.stderr)")
+            return list.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+
+        // Two failures, each a letter of the download node naming its URL; a second run that
+        // fails the same way keeps one letter each.
+        for _ in 0..<2 {
+            let run = try CLI.run(["run", workflow, "--once", "--no-progress", "--run-dir", dir + "/run"] + vars + state, timeout: 120)
+            #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+            let kept = try letters()
+            #expect(kept.map { $0["file"] as? String }.sorted { ($0 ?? "") < ($1 ?? "") } == [late, bad], "\(kept)")
+            #expect(kept.allSatisfy { $0["node"] as? String == "downloads" }, "\(kept)")
+            #expect(kept.contains { ($0["reason"] as? String)?.contains("\(late): HTTP 404") == true }, "\(kept)")
+        }
+        #expect(FileManager.default.fileExists(atPath: work + "/sales-00/report.json"))
+
+        // The missing file appears; retrying both fetches it and runs its jobs, while the one
+        // with the wrong digest fails again and stays.
+        try FileManager.default.copyItem(atPath: served + "/sales-02.zip", toPath: served + "/late.zip")
+        let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress", "--run-dir", dir + "/retry"] + vars + state,
+                                timeout: 120)
+        #expect(retry.stdout.contains("retried 2 dead letters: 1 succeeded"), "\(retry.stdout)\(retry.stderr)")
+        #expect(retry.status == 1, "the wrong digest failed again: \(retry.stdout)")
+        #expect(try letters().map { $0["file"] as? String } == [bad])
+        let report = try #require(FileManager.default.contents(atPath: work + "/late/report.json"), "late.zip was not extracted and aggregated")
+        let groups = (try JSONSerialization.jsonObject(with: report) as? [String: Any])?["groups"] as? [String: [String: Any]]
+        #expect((groups?["a"]?["sum"] as? NSNumber)?.intValue == 6, "\(groups ?? [:])")  // zip 2 holds a,2 a,4 b,12
+
+        // The feed gets the right digest: the next run fetches the file and its letter goes.
+        let digest = try Self.sha256(served + "/sales-01.zip")
+        try "/files/sales-00.zip\n/files/late.zip\n/files/sales-01.zip \(digest)\n"
+            .write(toFile: served + "/feed.txt", atomically: true, encoding: .utf8)
+        let fixed = try CLI.run(["run", workflow, "--once", "--no-progress", "--run-dir", dir + "/run"] + vars + state, timeout: 120)
+        #expect(fixed.status == 0, "\(fixed.stdout)\(fixed.stderr)")
+        #expect(try letters().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: work + "/sales-01/report.json"))
+    }
+
     /// A Hypha killed (SIGKILL) in the middle of a large transfer resumes it with `Range` on the
     /// next start, from the bytes it had, and the file is whole and right.
     @Test func aTransferCutByAKilledHyphaResumesOnTheNextStart() throws {

@@ -97,30 +97,48 @@ public struct SourceOutput: Sendable {
     let inFlight: InFlightCount?
     /// Called by `ready()`.
     let onReady: @Sendable () -> Void
-    /// Counts a failure that produced no message (a download that failed: no file to emit)
-    /// as the node's, so the run reports it and `--once` exits 1; the source goes on.
-    public let fail: @Sendable (String) -> Void
+    /// Called by `fail(_:keeping:as:)` and `recovered(_:)`.
+    let onFailure: @Sendable (SourceFailure) async -> Void
+    let onRecovered: @Sendable (String) async -> Void
     /// Adds to the bytes the node has received so far (download progress on the live display).
     public let received: @Sendable (Int) -> Void
 
     public init(once: Bool, hasRoom: @escaping @Sendable () -> Bool = { true }, onReady: @escaping @Sendable () -> Void = {},
-                fail: @escaping @Sendable (String) -> Void = { _ in },
+                onFailure: @escaping @Sendable (SourceFailure) async -> Void = { _ in },
+                onRecovered: @escaping @Sendable (String) async -> Void = { _ in },
                 received: @escaping @Sendable (Int) -> Void = { _ in },
                 send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
-        self.init(once: once, hasRoom: hasRoom, onReady: onReady, fail: fail, received: received, inFlight: nil, send: send)
+        self.init(once: once, hasRoom: hasRoom, onReady: onReady, onFailure: onFailure, onRecovered: onRecovered,
+                  received: received, inFlight: nil, send: send)
     }
 
     init(once: Bool, hasRoom: @escaping @Sendable () -> Bool, onReady: @escaping @Sendable () -> Void,
-         fail: @escaping @Sendable (String) -> Void, received: @escaping @Sendable (Int) -> Void, inFlight: InFlightCount?,
+         onFailure: @escaping @Sendable (SourceFailure) async -> Void, onRecovered: @escaping @Sendable (String) async -> Void,
+         received: @escaping @Sendable (Int) -> Void, inFlight: InFlightCount?,
          send: @escaping @Sendable (Payload, Acknowledgement) async throws -> Void) {
         self.once = once
         self.hasRoom = hasRoom
         self.inFlight = inFlight
         self.onReady = onReady
-        self.fail = fail
+        self.onFailure = onFailure
+        self.onRecovered = onRecovered
         self.received = received
         self.send = send
     }
+
+    /// A failure that produced no message (a download that failed: no file to emit). It counts
+    /// as the node's, so the run reports it and `--once` exits 1; the source goes on.
+    ///
+    /// With `item` (what the source was asked for, in the form it emits: a row naming the URL)
+    /// and `key` (what it names, e.g. the URL), the failure is also kept as a dead letter of
+    /// this node: one per key, a later failure replacing it. `hypha dead-letters retry` hands
+    /// `item` back to the source (`RetryingSource`).
+    public func fail(_ reason: String, keeping item: Payload? = nil, as key: String? = nil) async {
+        await onFailure(SourceFailure(reason: reason, item: item, key: key))
+    }
+
+    /// What `key` names succeeded after all: its dead letter, if any, goes.
+    public func recovered(_ key: String) async { await onRecovered(key) }
 
     /// Says the source is up: listening (after its port is bound) or watching (after its watch
     /// is set up). The run is ready (sd_notify `READY=1`) once every source is; calling it
@@ -142,6 +160,21 @@ public struct SourceOutput: Sendable {
             inFlight.end()
         })
     }
+}
+
+/// A failure a source reports with `SourceOutput.fail(_:keeping:as:)`.
+public struct SourceFailure: Sendable {
+    public var reason: String
+    public var item: Payload?
+    public var key: String?
+}
+
+/// A source that can try again what one of its dead letters describes (a download that
+/// failed), for `hypha dead-letters retry`.
+public protocol RetryingSource: SourcePlugin {
+    /// Tries `item` (a dead letter's payload, kept with `SourceOutput.fail(_:keeping:as:)`)
+    /// again: emits what it yields, or fails it again through `output`.
+    func retry(_ item: Payload, _ output: SourceOutput) async throws
 }
 
 /// Where a processor sends what it derives from the message it is handling.

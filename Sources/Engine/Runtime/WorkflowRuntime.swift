@@ -125,16 +125,28 @@ public final class WorkflowRuntime: Sendable {
         observer?.runStarted(queues: inputs)
         let sourceNodes = injections.isEmpty ? sources : []
         if !injections.isEmpty || sources.isEmpty { ready.all() }
+        // Dead letters of a source (a failed download) go back to the source itself.
+        var sourceRetries: [(Int, any SourcePlugin, [Injection])] = []
         if !injections.isEmpty {
-            for (index, slot, _) in sources {
+            for (index, slot, source) in sources {
                 slot.end()
-                for channel in outputs[index] { channel.finish() }
+                if let items = injected[index] {
+                    sourceRetries.append((index, source, items))
+                } else {
+                    for channel in outputs[index] { channel.finish() }
+                }
             }
         }
-        let processorNodes = processors
+        let processorNodes = processors, retries = sourceRetries
         await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runSources(sourceNodes, outputs: outputs) }
+                for (index, source, items) in retries {
+                    group.addTask {
+                        await self.retry(items, at: index, source, outputs: outputs[index])
+                        for channel in outputs[index] { channel.finish() }
+                    }
+                }
                 for (index, items) in injected {
                     guard let input = inputs[index] else { continue }
                     group.addTask {
@@ -193,6 +205,54 @@ public final class WorkflowRuntime: Sendable {
         }
     }
 
+    /// What source node `index` emits into (`targets`) and reports through.
+    func sourceOutput(index: Int, targets: [BoundedChannel<Message>], inFlight: InFlightCount?,
+                      onComplete: (@Sendable (Delivery) -> Void)? = nil) -> SourceOutput {
+        let id = plan.nodes[index].config.id
+        return SourceOutput(
+            once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
+            onReady: { self.ready.sourceReady(index) },
+            onFailure: { failure in
+                self.stats[index].update { $0.failed += 1 }
+                self.recordFailure(node: index, failure.reason)
+                if let item = failure.item, let key = failure.key {
+                    await self.keepDeadLetter(DeadLetter(node: id, reason: failure.reason, payload: item, file: key, logPaths: [],
+                                                         replacesEarlier: true))
+                }
+                onComplete?(.failed(failure.reason))
+            },
+            onRecovered: { key in await self.resolveDeadLetters(at: id, file: key) },
+            received: { bytes in self.stats[index].update { $0.bytes += bytes } },
+            inFlight: inFlight
+        ) { payload, ack in
+            self.ready.sourceEmitted(index)
+            self.stats[index].update { $0.emitted += 1 }
+            var ack = self.observer?.sourceEmitted(node: index, payload: payload, ack: ack) ?? ack
+            if let onComplete { ack = ack.relayed(then: onComplete) }
+            try await self.deliver(payload, ack: ack, to: targets)
+        }
+    }
+
+    /// Runs the dead letters `items` of source node `index` again through the source's
+    /// `retry` (a source has no input to put them in).
+    func retry(_ items: [Injection], at index: Int, _ source: any SourcePlugin, outputs targets: [BoundedChannel<Message>]) async {
+        let node = plan.nodes[index].config
+        guard let retrying = source as? any RetryingSource else {
+            let reason = "node '\(node.id)' (\(node.plugin)) cannot run its dead letters again; drop them with `hypha dead-letters drop`"
+            recordFailure(node: index, reason)
+            for item in items { item.onComplete(.failed(reason)) }
+            return
+        }
+        for item in items {
+            do {
+                try await retrying.retry(item.payload, sourceOutput(index: index, targets: targets, inFlight: nil, onComplete: item.onComplete))
+            } catch {
+                recordFailure(node: index, "\(error)")
+                item.onComplete(.failed("\(error)"))
+            }
+        }
+    }
+
     private enum SourceRound: Sendable {
         case ended
         case replace(SourceSlot.Replacement?)
@@ -205,19 +265,7 @@ public final class WorkflowRuntime: Sendable {
         var source = first
         while true {
             let inFlight = InFlightCount()
-            let output = SourceOutput(once: once, hasRoom: { targets.allSatisfy { $0.hasRoom } },
-                                      onReady: { self.ready.sourceReady(index) },
-                                      fail: { message in
-                                          self.stats[index].update { $0.failed += 1 }
-                                          self.recordFailure(node: index, message)
-                                      },
-                                      received: { bytes in self.stats[index].update { $0.bytes += bytes } },
-                                      inFlight: inFlight) { payload, ack in
-                self.ready.sourceEmitted(index)
-                self.stats[index].update { $0.emitted += 1 }
-                let ack = self.observer?.sourceEmitted(node: index, payload: payload, ack: ack) ?? ack
-                try await self.deliver(payload, ack: ack, to: targets)
-            }
+            let output = sourceOutput(index: index, targets: targets, inFlight: inFlight)
             let running = source
             let replacement: SourceSlot.Replacement? = await withTaskGroup(of: SourceRound.self) { group in
                 group.addTask {
@@ -439,12 +487,25 @@ public final class WorkflowRuntime: Sendable {
 
     /// Keeps a message that failed for good, with what to look at.
     func keepDeadLetter(_ payload: Payload, at node: String, _ failure: any Error) async {
+        await keepDeadLetter(DeadLetter(node: node, reason: "\(failure)", payload: payload, file: payload.sourceFile,
+                                        logPaths: (failure as? MessageFailure)?.logs ?? []))
+    }
+
+    func keepDeadLetter(_ letter: DeadLetter) async {
         deadLetters.withLock { $0 += 1 }
+        await writeState { try await $0.deadLetter(letter) }
+    }
+
+    /// A source's failure that `file` names succeeded after all: its dead letters go.
+    func resolveDeadLetters(at node: String, file: String) async {
+        await writeState { try await $0.deadLettersResolved(node: node, file: file) }
+    }
+
+    /// Runs `write` on the state store, if there is one; a failure stops the run.
+    func writeState(_ write: (any StateStore) async throws -> Void) async {
         guard let state else { return }
-        let letter = DeadLetter(node: node, reason: "\(failure)", payload: payload, file: payload.sourceFile,
-                                logPaths: (failure as? MessageFailure)?.logs ?? [])
         do {
-            try await state.deadLetter(letter)
+            try await write(state)
         } catch let error as StateStoreError {
             failStateStore(error)
         } catch {
@@ -454,13 +515,7 @@ public final class WorkflowRuntime: Sendable {
 
     /// Commits what is queued in the state store; a failure stops the run.
     func flushState() async {
-        do {
-            try await state?.flush()
-        } catch let error as StateStoreError {
-            failStateStore(error)
-        } catch {
-            failStateStore(StateStoreError("\(error)"))
-        }
+        await writeState { try await $0.flush() }
     }
 
     /// The state store failed: nothing more can be promised, so the run stops.

@@ -68,6 +68,8 @@ public protocol StateStore: Sendable {
     /// The dead letters kept (those of `ids`, when given; the newest `limit`, when given),
     /// oldest first.
     func deadLetters(ids: [Int64]?, limit: Int?) async throws -> [StoredDeadLetter]
+    /// What `file` names at `node` (a source's failure) succeeded after all: its letters go.
+    func deadLettersResolved(node: String, file: String) async throws
 }
 
 /// What identifies a file across runs: its device and inode (so a rename is the same file),
@@ -145,16 +147,21 @@ public struct DeadLetter: Sendable {
     public var node: String
     public var reason: String
     public var payload: Payload
-    /// The source file it came from, when known.
+    /// The source file it came from, when known (for a source's own failure, what it names:
+    /// the URL of a download).
     public var file: String?
     public var logPaths: [String]
+    /// Whether it replaces the node's earlier letters for the same `file` (a source's failure,
+    /// reported again at every poll or run while it lasts, is kept once).
+    public var replacesEarlier: Bool
 
-    public init(node: String, reason: String, payload: Payload, file: String?, logPaths: [String]) {
+    public init(node: String, reason: String, payload: Payload, file: String?, logPaths: [String], replacesEarlier: Bool = false) {
         self.node = node
         self.reason = reason
         self.payload = payload
         self.file = file
         self.logPaths = logPaths
+        self.replacesEarlier = replacesEarlier
     }
 }
 

@@ -19,7 +19,7 @@ import NIOCore
 /// store when the run keeps state): the next poll or start asks with `If-None-Match` /
 /// `If-Modified-Since` and fetches only what changed. A 404, a checksum mismatch or a body over
 /// `max_bytes` fails, naming the URL, and leaves no file in `dir`.
-public struct HTTPDownloadPlugin: SourcePlugin {
+public struct HTTPDownloadPlugin: RetryingSource {
     static let feed = OptionalNodeOption.string(
         "feed", help: "a URL (http, https or file) of a text file listing one URL per line, optionally followed by its sha256")
     static let urls = OptionalNodeOption.strings("urls", help: "the URLs to fetch, when there is no feed")
@@ -132,10 +132,10 @@ public struct HTTPDownloadPlugin: SourcePlugin {
                 try Task.checkCancellation()
                 let failures = try await poll(fetcher: fetcher, ledger: ledger, output: output)
                 // Watching, a failure that persists is reported once, not at every poll.
-                for (url, reason) in failures where reported[url] != reason || output.once {
-                    output.fail("\(url): \(reason)")
+                for (url, failure) in failures.sorted(by: { $0.key < $1.key }) where reported[url] != failure.reason || output.once {
+                    await report(failure, output)
                 }
-                reported = failures
+                reported = failures.mapValues(\.reason)
                 if output.once { break }
                 try await Task.sleep(for: interval)
             }
@@ -147,17 +147,76 @@ public struct HTTPDownloadPlugin: SourcePlugin {
         try await fetcher.shutdown()
     }
 
+    /// Fetches again the URL a dead letter of this node names (`hypha dead-letters retry`),
+    /// whatever is remembered of its failure, and emits the file or fails it again.
+    public func retry(_ item: Payload, _ output: SourceOutput) async throws {
+        guard let (url, sha256) = Self.urlAndDigest(in: item), let parsed = DownloadURL.parse(url) else {
+            throw MessageFailure("this dead letter names no URL that node '\(nodeID)' could fetch; drop it")
+        }
+        let entry = FeedEntry(url: parsed, sha256: sha256)
+        guard let name = DownloadURL.fileName(of: parsed) else {
+            await report(DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName), output)
+            return
+        }
+        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        try await ledger.load()
+        let fetcher = Fetcher(settings: settings, logger: logger)
+        let known = ledger.record(url)
+        let outcome = await fetcher.fetch(entry, name: name, known: known?.state == .failed ? nil : known, progress: output.received)
+        do {
+            try await finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
+            if case .failed(let reason, _) = outcome { await report(DownloadFailure(entry: entry, name: name, reason: reason), output) }
+        } catch {
+            try? await fetcher.shutdown()
+            throw error
+        }
+        await ledger.drain()
+        try await fetcher.shutdown()
+    }
+
+    /// Reports a URL that failed: a failure of the node, kept as a dead letter (one per URL)
+    /// whose payload is the row the file would have had, so `retry` can fetch it again.
+    func report(_ failure: DownloadFailure, _ output: SourceOutput) async {
+        let url = failure.entry.url.absoluteString
+        guard failure.entry != feedEntry else {
+            await output.fail("feed \(url): \(failure.reason)")
+            return
+        }
+        let name = failure.name ?? ""
+        let row = try? RecordBatch(schema: Self.schema, columns: [
+            .utf8([name.isEmpty ? "" : settings.directory + "/" + name]), .utf8([name]), .int64([0]),
+            .int64([0], type: Self.schema.fields[3].type), .utf8([url]), .utf8([failure.entry.sha256 ?? ""]),
+        ])
+        await output.fail("\(url): \(failure.reason)",
+                          keeping: row.map { .arrow(ArrowData(table: ArrowTable(schema: Self.schema, batches: [$0]))) }, as: url)
+    }
+
+    /// The `url` and `sha256` (nil when empty) of a row this node made.
+    static func urlAndDigest(in item: Payload) -> (String, String?)? {
+        guard case .arrow(let data) = item, let table = try? data.table(), let batch = table.batches.first, batch.rowCount > 0,
+              let urlColumn = table.schema.fields.firstIndex(where: { $0.name == "url" }),
+              case .string(let url) = batch.value(row: 0, column: urlColumn)
+        else { return nil }
+        var digest: String?
+        if let column = table.schema.fields.firstIndex(where: { $0.name == "sha256" }),
+           case .string(let text) = batch.value(row: 0, column: column), !text.isEmpty { digest = text }
+        return (url, digest)
+    }
+
+    /// The feed itself, as a failure's entry (a feed that cannot be read is no URL to keep).
+    var feedEntry: FeedEntry? { feedURL.map { FeedEntry(url: $0, sha256: nil) } }
+
     /// One poll: read the list, fetch what is new or changed (`max_parallel` at once), emit each
     /// file. Returns the failures, by URL.
-    func poll(fetcher: Fetcher, ledger: DownloadLedger, output: SourceOutput) async throws -> [String: String] {
-        var failures: [String: String] = [:]
+    func poll(fetcher: Fetcher, ledger: DownloadLedger, output: SourceOutput) async throws -> [String: DownloadFailure] {
+        var failures: [String: DownloadFailure] = [:]
         let entries: [FeedEntry]
         if let feedURL {
             do {
                 entries = try FeedEntry.parse(try await fetcher.text(of: feedURL), base: feedURL)
             } catch {
                 if output.once { throw MessageFailure("feed \(feedURL.absoluteString): \(error.description)") }
-                return [feedURL.absoluteString: error.description]
+                return [feedURL.absoluteString: DownloadFailure(entry: FeedEntry(url: feedURL, sha256: nil), name: nil, reason: error.description)]
             }
         } else {
             entries = listed.map { FeedEntry(url: $0, sha256: nil) }
@@ -167,29 +226,24 @@ public struct HTTPDownloadPlugin: SourcePlugin {
         for entry in entries {
             let url = entry.url.absoluteString
             guard let name = DownloadURL.fileName(of: entry.url) else {
-                failures[url] = "it names no file (the last part of its path is empty or starts with '.')"
+                failures[url] = DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName)
                 continue
             }
             guard fnmatch(settings.pattern, name, FNM_PERIOD) == 0 else { continue }
             if let other = names[name] {
-                failures[url] = "it would be written as '\(name)', as \(other) is; give the files different names"
+                failures[url] = DownloadFailure(entry: entry, name: nil,
+                                                reason: "it would be written as '\(name)', as \(other) is; give the files different names")
                 continue
             }
             names[name] = url
             work.append((entry, name))
         }
-        let counts = await withTaskGroup(of: (String, FetchOutcome).self) { group -> (fetched: Int, unchanged: Int, failed: [String: String]) in
+        let counts = await withTaskGroup(of: (FeedEntry, String, FetchOutcome).self) {
+            group -> (fetched: Int, unchanged: Int, failed: [String: DownloadFailure]) in
             var fetched = 0, unchanged = 0
-            var failed: [String: String] = [:]
+            var failed: [String: DownloadFailure] = [:]
             var next = work.makeIterator()
             var running = 0
-            func handle(_ url: String, _ outcome: FetchOutcome) {
-                switch outcome {
-                case .fetched: fetched += 1
-                case .unchanged, .emitAgain, .interrupted: unchanged += 1
-                case .failed(let reason, _): failed[url] = reason
-                }
-            }
             while true {
                 while running < settings.maxParallel, let (entry, name) = next.next() {
                     running += 1
@@ -200,14 +254,18 @@ public struct HTTPDownloadPlugin: SourcePlugin {
                             try await self.finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
                         } catch is CancellationError {
                         } catch {
-                            return (url, .failed("\(error)", nil))
+                            return (entry, name, .failed("\(error)", nil))
                         }
-                        return (url, outcome)
+                        return (entry, name, outcome)
                     }
                 }
-                guard let (url, outcome) = await group.next() else { break }
+                guard let (entry, name, outcome) = await group.next() else { break }
                 running -= 1
-                handle(url, outcome)
+                switch outcome {
+                case .fetched: fetched += 1
+                case .unchanged, .emitAgain, .interrupted: unchanged += 1
+                case .failed(let reason, _): failed[entry.url.absoluteString] = DownloadFailure(entry: entry, name: name, reason: reason)
+                }
             }
             return (fetched, unchanged, failed)
         }
@@ -233,7 +291,9 @@ public struct HTTPDownloadPlugin: SourcePlugin {
             }
             var emitted = record
             emitted.state = .emitted
+            let failedBefore = ledger.record(url)?.state == .failed
             try await ledger.record(emitted)
+            if failedBefore { await output.recovered(url) }
             var st = stat()
             let modified = stat(record.path, &st) == 0 ? Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000 : 0
             let batch = try RecordBatch(schema: Self.schema, columns: [
@@ -247,6 +307,16 @@ public struct HTTPDownloadPlugin: SourcePlugin {
             }
         }
     }
+}
+
+/// A URL that could not be fetched, and why.
+struct DownloadFailure: Sendable {
+    var entry: FeedEntry
+    /// The file name it would have had, when it has one.
+    var name: String?
+    var reason: String
+
+    static let noName = "it names no file (the last part of its path is empty or starts with '.')"
 }
 
 /// What every fetch of one node shares.

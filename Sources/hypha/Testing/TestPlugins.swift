@@ -89,7 +89,9 @@ struct ObservedSource<S: SourcePlugin>: SourcePlugin {
 
     func run(_ output: SourceOutput) async throws {
         let node = self.node
-        let observed = SourceOutput(once: output.once, hasRoom: output.hasRoom) { payload, ack in
+        let observed = SourceOutput(once: output.once, hasRoom: output.hasRoom, onReady: output.ready,
+                                    onFailure: { await output.fail($0.reason, keeping: $0.item, as: $0.key) },
+                                    onRecovered: output.recovered, received: output.received) { payload, ack in
             Observations.record(node, Observations.value(of: payload))
             try await output.emit(payload) { delivery in
                 switch delivery {

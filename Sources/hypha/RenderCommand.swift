@@ -194,7 +194,7 @@ struct RenderCommand: AsyncParsableCommand {
             if text.isEmpty { continue }
             let value: Value
             do {
-                value = try OrderedJSON.parse(text)
+                value = try Value(json: text)
             } catch {
                 Console.error("\(path):\(number + 1):1: error: not a JSON object: \(error); give one JSON object per line")
                 throw ExitCode(1)

@@ -69,39 +69,6 @@ extension Value {
         }
         out.append(UInt8(ascii: "\""))
     }
-
-    /// Parses JSON into a `Value`. Object keys come out sorted (JSON objects are unordered).
-    public init(json data: Data) throws {
-        self = try JSONDecoder().decode(Value.self, from: data)
-    }
-}
-
-extension Value: Decodable {
-    public init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var items: [Value] = []
-            while !array.isAtEnd { items.append(try array.decode(Value.self)) }
-            self = .list(items)
-            return
-        }
-        if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            let keys = object.allKeys.map(\.stringValue).sorted()
-            self = .map(Record(try keys.map { ($0, try object.decode(Value.self, forKey: AnyKey($0))) }))
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
-        } else if let b = try? single.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? single.decode(Int64.self) {
-            self = .int(i)
-        } else if let d = try? single.decode(Double.self) {
-            self = .float(d)
-        } else {
-            self = .string(try single.decode(String.self))
-        }
-    }
 }
 
 extension Value: Encodable {

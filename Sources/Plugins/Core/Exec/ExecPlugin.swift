@@ -70,7 +70,6 @@ public final class ExecNode: Sendable {
     /// Messages in flight on each copy.
     private let load: Mutex<[Int]>
     private let all: [ExecWorker]
-    private let pipeline: Int
 
     init(node: NodeConfig, context: RunContext, output: PortType?) throws {
         let (program, path, arguments) = try ExecOptions.program(of: node)
@@ -79,7 +78,7 @@ public final class ExecNode: Sendable {
             directory: node.workflow.directory,
             environment: JobEnvironment(passthrough: node[ExecOptions.envPassthrough]),
             input: node[ExecOptions.input] == "arrow" ? .arrow : .record, output: output,
-            timeout: node[ExecOptions.timeout],
+            timeout: node[ExecOptions.timeout], pipeline: node[ExecOptions.pipeline],
             backoff: RetryPolicy(maxAttempts: Int.max, initialDelay: node[ExecOptions.restartDelay].inSeconds,
                                  maxDelay: node[ExecOptions.restartMaxDelay].inSeconds),
             logger: context.logger)
@@ -87,10 +86,9 @@ public final class ExecNode: Sendable {
         let settings = settings
         all = (0..<copies).map { ExecWorker(settings: settings, copy: $0) }
         load = Mutex(Array(repeating: 0, count: copies))
-        pipeline = node[ExecOptions.pipeline]
     }
 
-    var concurrency: Int { all.count * pipeline }
+    var concurrency: Int { all.count * settings.pipeline }
 
     func process(_ payload: Payload, _ output: Output) async throws {
         let message: Data
@@ -111,7 +109,7 @@ public final class ExecNode: Sendable {
         }
         // The runtime hands this node at most `concurrency` × `pipeline` messages at once: each
         // goes to the copy with the fewest.
-        let pipeline = pipeline
+        let pipeline = settings.pipeline
         guard let copy = load.withLock({ load -> Int? in
             guard let least = load.indices.min(by: { load[$0] < load[$1] }), load[least] < pipeline else { return nil }
             load[least] += 1

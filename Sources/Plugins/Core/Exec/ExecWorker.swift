@@ -16,6 +16,8 @@ struct ExecSettings: Sendable {
     /// Nil for `exec-sink`: answers are JSON lines and their records are dropped.
     var output: PortType?
     var timeout: Duration
+    /// Messages one copy is sent before its first answer (`pipeline`).
+    var pipeline: Int
     var backoff: RetryPolicy
     var logger: Logger
 }
@@ -44,7 +46,7 @@ final class ExecWorker: Sendable {
     /// `pipeline` messages may be in flight on one copy: answers come back in the order sent.
     func handle(_ message: Data) async throws -> [Payload] {
         let program = try await running()
-        let ticket = program.submit(message, timeout: settings.timeout)
+        let ticket = await program.submit(message, timeout: settings.timeout)
         switch await program.answers.answer(ticket) {
         case .frame(let frame):
             state.withLock { $0.failures = 0 }
@@ -203,7 +205,7 @@ final class RunningProgram: Sendable {
         }
         for fd in [stdinPipe.read, stdoutPipe.write, stderrPipe.write] { close(fd) }
         self.process = ChildProcess(pid: pid)
-        outbox = Outbox(fd: stdinPipe.write, label: "hypha.exec.\(settings.nodeID).\(copy).stdin")
+        outbox = Outbox(fd: stdinPipe.write, label: "hypha.exec.\(settings.nodeID).\(copy).stdin", gathers: settings.pipeline > 1)
 
         let answers = answers, box = self.process
         let stdoutFD = stdoutPipe.read
@@ -249,8 +251,8 @@ final class RunningProgram: Sendable {
     /// Sends one message and returns the ticket its answer comes back on. The ticket is taken
     /// and the message queued in one step, so answers (which come back in the order sent)
     /// meet their messages.
-    func submit(_ message: Data, timeout: Duration) -> Mailbox.Ticket {
-        outbox.send(message) { answers.expect(deadline: ContinuousClock.now + timeout) }
+    func submit(_ message: Data, timeout: Duration) async -> Mailbox.Ticket {
+        await outbox.send(message) { answers.expect(deadline: ContinuousClock.now + timeout) }
     }
 
     func closeInput() { outbox.close() }
@@ -275,9 +277,12 @@ final class Outbox: Sendable {
     private let fd: Int32
     private let state = Mutex(State())
     private let queue: DispatchQueue
+    /// Whether several messages can be in flight, so a writer waits a moment for others.
+    private let gathers: Bool
 
-    init(fd: Int32, label: String) {
+    init(fd: Int32, label: String, gathers: Bool) {
         self.fd = fd
+        self.gathers = gathers
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         queue = DispatchQueue(label: label)
     }
@@ -289,7 +294,7 @@ final class Outbox: Sendable {
 
     /// Queues `message` and returns what `taking` returns, both under the outbox's lock (so
     /// what `taking` numbers is in the order of the bytes); writes if no one else is.
-    func send<T>(_ message: Data, taking: () -> T) -> T {
+    func send<T>(_ message: Data, taking: () -> T) async -> T {
         let (result, write) = state.withLock { s -> (T, Bool) in
             let result = taking()
             guard !s.closed else { return (result, false) }  // its answer comes back as the program's end
@@ -298,7 +303,12 @@ final class Outbox: Sendable {
             s.writing = true
             return (result, true)
         }
-        if write { drain(waiting: false) }
+        if write {
+            // Lets the tasks already waiting to run (messages taken off the channel) add theirs
+            // first, so one write carries them all.
+            if gathers { await Task.yield() }
+            drain(waiting: false)
+        }
         return result
     }
 

@@ -59,7 +59,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             var injections: [WorkflowRuntime.Injection] = []
-            let succeeded = Mutex<[Int64]>([])
+            // A letter that fails again is kept anew by the run (with the new reason, at the node
+            // where it failed), so the old one goes whether it succeeded or failed; one whose run
+            // was interrupted stays.
+            let succeeded = Mutex<[Int64]>([]), failedAgain = Mutex<[Int64]>([])
             for letter in letters {
                 guard plan.node(letter.node) != nil else {
                     Console.error("hypha: dead letter #\(letter.id) is from node '\(letter.node)', which this workflow no longer has; drop it")
@@ -71,7 +74,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 }
                 let id = letter.id
                 injections.append(WorkflowRuntime.Injection(node: letter.node, payload: payload) { delivery in
-                    if delivery == .delivered { succeeded.withLock { $0.append(id) } }
+                    switch delivery {
+                    case .delivered: succeeded.withLock { $0.append(id) }
+                    case .failed: failedAgain.withLock { $0.append(id) }
+                    case .interrupted: break
+                    }
                 })
             }
             guard !injections.isEmpty else {
@@ -79,9 +86,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 return
             }
             let code = try await WorkflowRunner(options: runOptions).run(plan, once: true, injecting: injections) { folder in
-                let done = succeeded.withLock { $0 }
-                if !done.isEmpty { _ = try await folder.store.dropDeadLetters(done) }
-                Console.out("retried \(injections.count) dead letter\(injections.count == 1 ? "" : "s"): \(done.count) succeeded and were removed")
+                let done = succeeded.withLock { $0 }, again = Set(failedAgain.withLock { $0 }).subtracting(done)
+                if !done.isEmpty || !again.isEmpty { _ = try await folder.store.dropDeadLetters(done + again.sorted()) }
+                var line = "retried \(injections.count) dead letter\(injections.count == 1 ? "" : "s"): \(done.count) succeeded and were removed"
+                if !again.isEmpty { line += "; \(again.count) failed again and \(again.count == 1 ? "is" : "are") kept with the new reason" }
+                Console.out(line)
             }
             if code != 0 { throw ExitCode(code) }
         }

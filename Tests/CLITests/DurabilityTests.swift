@@ -156,6 +156,13 @@ import Testing
         let again = try CLI.run(["run", workflow, "--once", "--no-progress"] + state)
         #expect(again.stdout.contains("jobs: 0 completed, 0 failed"), "\(again.stdout)")
 
+        // A retry that fails again keeps one letter, not two.
+        let early = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress"] + state)
+        #expect(early.status == 1, "\(early.stdout)\(early.stderr)")
+        #expect(early.stdout.contains("0 succeeded and were removed; 1 failed again and is kept with the new reason"), "\(early.stdout)")
+        let kept = try CLI.run(["dead-letters", "list", workflow, "--json"] + state).stdout.split(separator: "\n")
+        #expect(kept.count == 1 && kept.first?.contains("exit code 1") == true, "\(kept)")
+
         FileManager.default.createFile(atPath: dir + "/fixed", contents: Data())
         let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress"] + state)
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")

@@ -6,6 +6,15 @@ import Logging
 import NIOCore
 import Synchronization
 
+/// How a retry asked for on the endpoint went.
+public enum DeadLetterRetry: Sendable {
+    /// The message is on its way through the DAG again; its letter goes when it ends.
+    case started
+    case notFound
+    /// Why it cannot be retried now.
+    case refused(String)
+}
+
 /// The observability endpoint of a running Hypha (docs/OBSERVE.md): `/metrics`, the JSON API
 /// under `/api/v1`, server-sent events and the web view at `/`. It lives as long as the run
 /// (and `--http-linger` after it); with a token, every route answers 401 without
@@ -22,6 +31,9 @@ public final class ObserveServer: Sendable {
     let logger: Logger
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Atomic<Bool>(false)
+    /// Runs a dead letter again in the running workflow (the page's retry button); nil without
+    /// a state folder.
+    private let retrier = Mutex<(@Sendable (Int64) async -> DeadLetterRetry)?>(nil)
 
     /// - Parameters:
     ///   - store: the state store, whose journal `/api/v1/jobs` lists and whose dead letters
@@ -45,6 +57,11 @@ public final class ObserveServer: Sendable {
         }
         old.finish()
         old.events.finishAll()
+    }
+
+    /// Serves `POST /api/v1/dead-letters/ID/retry` with `retry` (the running version's).
+    public func serveRetries(_ retry: @escaping @Sendable (Int64) async -> DeadLetterRetry) {
+        retrier.withLock { $0 = retry }
     }
 
     /// Starts listening; returns the address bound (the port chosen when 0 was asked).
@@ -129,7 +146,35 @@ public final class ObserveServer: Sendable {
             guard self.authorized(request) else { return Self.unauthorized() }
             return Self.json(await self.deadLetters())
         }
+        router.post("/api/v1/dead-letters/:id/retry") { request, context in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            return await self.retry(context.parameters.get("id").flatMap { Int64($0) }, request: request)
+        }
         return router
+    }
+
+    /// The header a retry must carry. A page of another site cannot send it without the browser
+    /// asking this server first (a CORS preflight), which it never allows: no retries forged by
+    /// a site the user happens to visit.
+    static let requestHeader = HTTPField.Name("X-Hypha-Request")
+
+    func retry(_ id: Int64?, request: Request) async -> Response {
+        guard let header = Self.requestHeader, request.headers[header] != nil else {
+            return Self.error(.forbidden, "send the header X-Hypha-Request (any value) with a retry; the web page does")
+        }
+        guard let id else { return Self.error(.notFound, "a dead letter's id is a number (see /api/v1/dead-letters)") }
+        guard let retry = retrier.withLock({ $0 }) else {
+            return Self.error(.conflict, "this run keeps no state (--no-state), so it has no dead letters to retry")
+        }
+        switch await retry(id) {
+        case .started: return Self.answer(.accepted, Value.map(Record([("retrying", .int(id))])).json + "\n", type: "application/json")
+        case .notFound: return Self.error(.notFound, "no dead letter #\(id) (retried already, or dropped)")
+        case .refused(let why): return Self.error(.conflict, why)
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        answer(status, Value.map(Record([("error", .string(message))])).json + "\n", type: "application/json")
     }
 
     func authorized(_ request: Request) -> Bool {

@@ -78,7 +78,8 @@ enum WebPage {
       <tbody></tbody></table>
     <h2 style="margin-top:1em">Failures</h2>
     <div id="retry" class="dim"></div>
-    <table id="failures"><thead><tr><th>node</th><th>reason</th><th>file</th></tr></thead><tbody></tbody></table>
+    <div id="retry-answer"></div>
+    <table id="failures"><thead><tr><th>node</th><th>reason</th><th>file</th><th></th></tr></thead><tbody></tbody></table>
   </section>
   <section id="log-section">
     <h2>Logs of <span id="log-job"></span> <a class="logs" id="log-close">close</a></h2>
@@ -240,19 +241,39 @@ async function showLogs(name) {
 
 async function refreshFailures() {
   const data = await getJSON("/api/v1/dead-letters");
-  const rows = data.dead_letters.map(d => ({ node: d.node, reason: d.reason, file: d.file }));
+  const rows = data.dead_letters.map(d => ({ id: d.id, node: d.node, reason: d.reason, file: d.file }));
   if (!data.state && state.status) {
     for (const f of state.status.failures) rows.push({ node: f.node, reason: f.message, file: null });
   }
-  document.getElementById("retry").textContent = rows.length && data.retry ? "run them again with: " + data.retry : "";
+  document.getElementById("retry").textContent = rows.length && data.retry ? "retry one here, or all of them with Hypha stopped: " + data.retry : "";
   const body = document.querySelector("#failures tbody");
   body.replaceChildren(...rows.slice(-50).reverse().map(r => {
     const tr = el("tr");
     tr.appendChild(el("td", {}, r.node));
     tr.appendChild(el("td", { class: "wrap" }, r.reason));
     tr.appendChild(el("td", { class: "wrap" }, r.file ? r.file.split("/").pop() : ""));
+    const cell = el("td");
+    if (r.id !== undefined) {
+      const button = el("button", { class: "retry", "data-id": String(r.id) }, "retry");
+      button.addEventListener("click", () => retryLetter(r.id, button).catch(report));
+      cell.appendChild(button);
+    }
+    tr.appendChild(cell);
     return tr;
   }));
+}
+
+// Runs a dead letter again in this run; its row goes once it has gone through.
+async function retryLetter(id, button) {
+  button.disabled = true;
+  const response = await fetch("/api/v1/dead-letters/" + id + "/retry",
+                               { method: "POST", headers: { ...headers, "X-Hypha-Request": "retry" } });
+  const answer = await response.json().catch(() => ({}));
+  document.getElementById("retry-answer").textContent = response.ok
+    ? "dead letter #" + id + " is running again"
+    : "dead letter #" + id + ": " + (answer.error || "HTTP " + response.status);
+  if (!response.ok) button.disabled = false;
+  setTimeout(() => refreshFailures().catch(report), 1000);
 }
 
 let jobsPending = false;

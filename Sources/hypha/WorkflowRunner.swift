@@ -89,6 +89,9 @@ struct WorkflowRunner {
             let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
                                           state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
             observe.watcher?.attach(stats: runtime.stats)
+            if let retries = stateFolder.map({ LiveRetries(store: $0.store) }) {
+                observe.server?.serveRetries { id in await retries.retry(id, in: runtime) }
+            }
             let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil
             var next: WorkflowPlan?
             let ended: WorkflowRuntime.Summary = try await withThrowingTaskGroup(of: Event.self) { group in

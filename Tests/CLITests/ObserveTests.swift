@@ -200,6 +200,62 @@ import Testing
         #expect(Self.interrupt(process) == 0)
     }
 
+    /// POST `url` with `headers`: the status and the body.
+    static func post(_ url: String, headers: [String: String] = [:]) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = "POST"
+        request.timeoutInterval = 30
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The page's retry button: a dead letter runs again in the running workflow, from the node
+    /// where it failed, and its letter goes once it has gone through.
+    @Test func aDeadLetterIsRetriedInTheRunningWorkflow() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workflow = try SecurityTests.oneJobWorkflow(dir, program: "sh", arguments: ["-c", "echo try >> \(dir)/tries; test -e \(dir)/fixed"])
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        let process = try Self.start([workflow, "--state-dir", dir + "/state", "--run-dir", dir + "/run", "--http", "\(port)"], log: logFile)
+        defer { if process.isRunning { process.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        func letters() async -> [[String: Any]] {
+            (try? await Self.get(base + "/api/v1/dead-letters")).map { Self.json($0.body)["dead_letters"] as? [[String: Any]] ?? [] } ?? []
+        }
+        // The job fails: one dead letter, at the job's node.
+        var kept: [[String: Any]] = []
+        for _ in 0..<600 where kept.isEmpty {  // up to 60 s
+            kept = await letters()
+            if kept.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let letter = try #require(kept.first, "no dead letter: \(SecurityTests.log(logFile))")
+        #expect(letter["node"] as? String == "run")
+        let id = try #require(letter["id"] as? Int)
+        let retry = base + "/api/v1/dead-letters/\(id)/retry"
+
+        // Without the page's header (as a form of another site would send it): refused.
+        #expect(try await Self.post(retry).status == 403)
+        #expect(try await Self.post(base + "/api/v1/dead-letters/99999/retry", headers: ["X-Hypha-Request": "retry"]).status == 404)
+
+        FileManager.default.createFile(atPath: dir + "/fixed", contents: Data())
+        let answer = try await Self.post(retry, headers: ["X-Hypha-Request": "retry"])
+        #expect(answer.status == 202, "\(answer.body)")
+        var left = kept
+        for _ in 0..<600 where !left.isEmpty {
+            left = await letters()
+            if !left.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(left.isEmpty, "the letter is still there: \(left)")
+        let jobs = Self.json(try await Self.get(base + "/api/v1/jobs").body)["jobs"] as? [[String: Any]] ?? []
+        #expect(jobs.contains { $0["state"] as? String == "completed" }, "\(jobs)")
+        #expect(try String(contentsOfFile: dir + "/tries", encoding: .utf8).split(separator: "\n").count == 2)
+        // Gone, so a second click finds nothing.
+        #expect(try await Self.post(retry, headers: ["X-Hypha-Request": "retry"]).status == 404)
+        #expect(Self.interrupt(process) == 130, "\(SecurityTests.log(logFile))")
+    }
+
     @Test func withATokenEveryRouteAnswers401WithoutIt() async throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -120,6 +120,17 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
         }
     }
 
+    /// Adds a producer (which must `finish()` too) if the channel has not ended: some producer
+    /// is still open and it was not cancelled. False when it has: what is sent now would never
+    /// be received.
+    public func join() -> Bool {
+        state.withLock { s in
+            guard s.openProducers > 0, !s.cancelled else { return false }
+            s.openProducers += 1
+            return true
+        }
+    }
+
     /// One producer is done; after the last one the consumers see the end.
     public func finish() {
         let receivers: [CheckedContinuation<Element?, Never>] = state.withLock { s in

@@ -6,6 +6,8 @@ extension WorkflowRuntime {
     struct Slots: Sendable {
         var sources: [Int: SourceSlot]
         var processors: [Int: ProcessorSlot]
+        /// Each processor's input channel, by node index (`inject(_:)`).
+        var inputs: [Int: BoundedChannel<Message>] = [:]
     }
 
     /// Builds a node's plugin instance, with its own logger and the run's context.

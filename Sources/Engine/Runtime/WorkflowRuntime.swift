@@ -121,6 +121,7 @@ public final class WorkflowRuntime: Sendable {
         let outputs: [[BoundedChannel<Message>]] = nodes.map { node in
             node.downstream.compactMap { indexByID[$0].flatMap { inputs[$0] } }
         }
+        slots.withLock { $0?.inputs = inputs }
 
         observer?.runStarted(queues: inputs)
         let sourceNodes = injections.isEmpty ? sources : []

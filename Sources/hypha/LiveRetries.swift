@@ -1,0 +1,44 @@
+import Engine
+import Observe
+import HyphaState
+import Synchronization
+
+/// Runs dead letters again inside the running workflow: the web view's retry button
+/// (`POST /api/v1/dead-letters/ID/retry`). The message goes back into the node where it failed
+/// and through the rest of the DAG; its letter is dropped when it ends, delivered or failed
+/// again (the run then keeps the new failure, with its reason), and kept when interrupted. The
+/// same rules as `hypha dead-letters retry`, which needs the state folder to itself.
+final class LiveRetries: Sendable {
+    let store: SQLiteStateStore
+    /// Letters being retried now: a second click waits for the first to end.
+    private let underway = Mutex<Set<Int64>>([])
+
+    init(store: SQLiteStateStore) { self.store = store }
+
+    func retry(_ id: Int64, in runtime: WorkflowRuntime) async -> DeadLetterRetry {
+        guard underway.withLock({ $0.insert(id).inserted }) else { return .refused("dead letter #\(id) is being retried already") }
+        let done: @Sendable () -> Void = { _ = self.underway.withLock { $0.remove(id) } }
+        guard let letter = try? await store.deadLetters(ids: [id]).first else {
+            done()
+            return .notFound
+        }
+        guard let payload = StoredPayload.decode(port: letter.port, letter.payload) else {
+            done()
+            return .refused("dead letter #\(id) cannot be read back; drop it with `hypha dead-letters drop`")
+        }
+        let store = store
+        do {
+            try await runtime.inject(WorkflowRuntime.Injection(node: letter.node, payload: payload) { delivery in
+                guard delivery != .interrupted else { return done() }
+                Task {
+                    _ = try? await store.dropDeadLetters([id])
+                    done()
+                }
+            })
+            return .started
+        } catch {
+            done()
+            return .refused(error.description)
+        }
+    }
+}

@@ -138,6 +138,50 @@ struct TagSink: ProcessorPlugin {
                 "the old source settles before the new one starts, which goes on from the recorded position")
     }
 
+    /// A message put into a running node (the web view's retry) goes through like any other,
+    /// and its completion is told; a source, an unknown node and a run that is over refuse.
+    @Test func aMessageInjectedIntoARunningNodeGoesThrough() async throws {
+        let log = ReloadLog.shared
+        let runtime = runtime(try plan(Self.workflow()))
+        await #expect(throws: WorkflowRuntime.InjectRefusal.self) {
+            try await runtime.inject(.init(node: "sink", payload: .record(Record()), onComplete: { _ in }))
+        }
+        async let summary = runtime.run()
+        try await waitUntil { log.tags.count == 20 }
+        let delivered = Mutex<Delivery?>(nil)
+        try await runtime.inject(.init(node: "sink", payload: .record(Record([("n", .int(100))])), onComplete: { outcome in
+            delivered.withLock { $0 = outcome }
+        }))
+        try await waitUntil { delivered.withLock { $0 } == .delivered }
+        #expect(log.tags.contains { $0.n == 100 })
+        for node in ["src", "nowhere"] {
+            await #expect {
+                try await runtime.inject(.init(node: node, payload: .record(Record()), onComplete: { _ in }))
+            } throws: { error in
+                "\(error)".contains(node == "src" ? "is a source" : "has no node 'nowhere'")
+            }
+        }
+        log.gate.trigger()
+        try await waitUntil { log.tags.count >= 41 }
+        runtime.stop()
+        #expect(try await summary.succeeded)
+        // Over: nothing is running to take it.
+        await #expect { try await runtime.inject(.init(node: "sink", payload: .record(Record()), onComplete: { _ in })) } throws: {
+            "\($0)".contains("not running")
+        }
+    }
+
+    @Test func aChannelCanBeJoinedOnlyWhileOpen() async throws {
+        let channel = BoundedChannel<Int>(capacity: 2)
+        #expect(channel.join())
+        channel.finish()  // the first producer; the one that joined is still open
+        try await channel.send(1)
+        channel.finish()
+        #expect(!channel.join())
+        #expect(await channel.receive() == 1)
+        #expect(await channel.receive() == nil)
+    }
+
     @Test func aVersionWithAnotherShapeIsRefusedAndChangesNothing() async throws {
         let log = ReloadLog.shared
         let runtime = runtime(try plan(Self.workflow()))

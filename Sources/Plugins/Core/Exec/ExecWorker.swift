@@ -189,8 +189,7 @@ final class RunningProgram: Sendable {
     let answers = Mailbox()
 
     init(settings: ExecSettings, copy: Int) throws {
-        // A program that exits between messages must show as a failed write (EPIPE), not end Hypha.
-        signal(SIGPIPE, SIG_IGN)
+        _ = Self.brokenPipesIgnored
         // Started as local jobs are (ProcessLauncher: no shell, its own session, no inherited
         // descriptors), with pipes for its three streams.
         let stdinPipe = try ProcessLauncher.pipe(), stdoutPipe = try ProcessLauncher.pipe(), stderrPipe = try ProcessLauncher.pipe()
@@ -245,6 +244,10 @@ final class RunningProgram: Sendable {
             close(fd)
         }
     }
+
+    /// A program that exits between messages must show as a failed write (EPIPE), not end
+    /// Hypha: SIGPIPE is ignored, once, before the first program starts.
+    private static let brokenPipesIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     var isRunning: Bool { process.isRunning }
 

@@ -35,7 +35,7 @@ Nothing else in the data is fatal:
 Blank lines are ignored. Integers stay integers in ``sum``, ``min`` and ``max``.
 
 Output, written atomically (temporary file, then rename) into OUT, created if needed
-(OUT may be INDIR itself):
+(OUT may be INDIR itself); report.json last, so that once it is there both are:
 
 * ``OUT/report.json``::
 
@@ -344,8 +344,9 @@ def write_reports(report, out):
         for name, stats in report["groups"].items():
             writer.writerow([name, stats["count"], stats["sum"], stats["min"], stats["max"], stats["mean"]])
 
-    write_atomically(os.path.join(out, REPORT_JSON), write_json)
+    # report.json last: whoever waits for it (a watcher, a test) finds report.csv there too.
     write_atomically(os.path.join(out, REPORT_CSV), write_csv)
+    write_atomically(os.path.join(out, REPORT_JSON), write_json)
 
 
 def fail(message):

@@ -4,7 +4,9 @@ import csv
 import os
 import unittest
 
-from support import TempDirTestCase, make_zip, read_json, run_script
+from unittest import mock
+
+from support import TempDirTestCase, load_script, make_zip, read_json, run_script
 
 
 def write(path, text, encoding="utf-8"):
@@ -46,6 +48,20 @@ class AggregateTests(TempDirTestCase):
         self.assertEqual(rows[2][:5], ["north", "3", "13", "-4", "10"])
         self.assertAlmostEqual(float(rows[2][5]), 13 / 3)
         self.assertEqual(self.leftovers(self.tmp / "out"), [])
+
+    def test_report_json_is_written_last(self):
+        # Whoever waits for report.json (a watcher, a test) must find report.csv there too.
+        aggregate = load_script("aggregate")
+        written = []
+        real = aggregate.write_atomically
+
+        def recording(path, write):
+            real(path, write)
+            written.append(os.path.basename(path))
+
+        with mock.patch.object(aggregate, "write_atomically", side_effect=recording):
+            aggregate.write_reports({"groups": {"a": {"count": 1, "sum": 1, "min": 1, "max": 1, "mean": 1.0}}}, str(self.tmp / "out"))
+        self.assertEqual(written, ["report.csv", "report.json"])
 
     def test_malformed_rows_are_counted_not_fatal(self):
         data = self.tmp / "files"

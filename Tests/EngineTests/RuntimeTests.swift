@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @Suite(.serialized) struct RuntimeTests {
@@ -122,6 +123,44 @@ import Testing
         #expect(all.sorted() == Array(0..<200))  // every element once, none lost or doubled
     }
 
+    /// Many senders and consumers on a one-place channel, every element through: a sender that
+    /// finds the channel full while its consumers are about to wait must not wait for ever (a
+    /// lost wake-up that once hung a run). The run is bounded, so a hang fails instead of
+    /// hanging the suite.
+    @Test func aOnePlaceChannelUnderManySendersAndConsumersNeverStalls() async throws {
+        for round in 0..<20 {
+            let channel = BoundedChannel<Int>(capacity: 1, producers: 4)
+            let received = Tally()
+            let finished = await withTaskGroup(of: Bool.self) { group -> Bool in
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { work in
+                        for p in 0..<4 {
+                            work.addTask {
+                                for x in 0..<2_000 { try? await channel.send(p * 2_000 + x) }
+                                channel.finish()
+                            }
+                        }
+                        for _ in 0..<4 {
+                            work.addTask { while await channel.receive() != nil { received.add() } }
+                        }
+                    }
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(60))
+                    return false
+                }
+                let first = await group.next() ?? false
+                if !first { channel.cancel() }
+                group.cancelAll()
+                return first
+            }
+            #expect(finished, "round \(round) stalled with \(received.value) of 8,000 received")
+            #expect(received.value == 8_000)
+            if !finished { return }
+        }
+    }
+
     @Test func waitingConsumersAreServedInTurn() async throws {
         let channel = BoundedChannel<Int>(capacity: 1)
         let first = Task { await channel.receive() }
@@ -142,4 +181,11 @@ import Testing
         channel.cancel()
         await #expect(throws: CancellationError.self) { try await blocked.value }
     }
+}
+
+/// A count shared by a test's tasks.
+final class Tally: Sendable {
+    private let count = Atomic(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -55,69 +55,95 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     /// Sends one element, suspending while the channel is full.
     /// Throws `CancellationError` when the channel was cancelled.
     public func send(_ element: Element) async throws {
-        let action: SendAction = state.withLock { s in
-            if s.cancelled { return .cancelled }
-            if !s.waitingReceivers.isEmpty {
-                return .resume(s.waitingReceivers.removeFirst())
-            }
-            if s.count < capacity {
-                s.buffer.append(element)
-                return .done
-            }
-            return .wait
-        }
-        switch action {
-        case .done: return
-        case .cancelled: throw CancellationError()
-        case .resume(let receiver): receiver.resume(returning: element)
-        case .wait:
+        // Decided under the lock; `nil` for "wait". The same decision is made again, with the
+        // continuation at hand, before waiting: a consumer may have taken everything and begun
+        // to wait in between, and a sender that queued itself then would wait for ever.
+        switch state.withLock({ s in Self.place(element, in: &s, capacity: capacity) }) {
+        case .done?: return
+        case .cancelled?: throw CancellationError()
+        case .resume(let receiver)?: receiver.resume(returning: element)
+        case .wait, nil:
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled: Bool = state.withLock { s in
-                    if s.cancelled { return true }
-                    s.waitingSenders.append((element, continuation))
-                    return false
+                let action: SendAction? = state.withLock { s in
+                    guard let action = Self.place(element, in: &s, capacity: capacity) else {
+                        s.waitingSenders.append((element, continuation))
+                        return nil
+                    }
+                    return action
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch action {
+                case .done?: continuation.resume()
+                case .cancelled?: continuation.resume(throwing: CancellationError())
+                case .resume(let receiver)?:
+                    receiver.resume(returning: element)
+                    continuation.resume()
+                case .wait, nil: break
+                }
             }
         }
     }
 
+    /// Where `element` goes now: to a waiting consumer, into the buffer, or nowhere (nil: the
+    /// sender must wait; or the channel was cancelled).
+    private static func place(_ element: Element, in s: inout State, capacity: Int) -> SendAction? {
+        if s.cancelled { return .cancelled }
+        if !s.waitingReceivers.isEmpty { return .resume(s.waitingReceivers.removeFirst()) }
+        if s.count < capacity {
+            s.buffer.append(element)
+            return .done
+        }
+        return nil
+    }
+
     /// Receives the next element, or nil once every producer has finished and the buffer is empty.
     public func receive() async -> Element? {
-        let action: ReceiveAction = state.withLock { s in
-            if let element = s.popFirst() {
-                var sender: CheckedContinuation<Void, any Error>?
-                if !s.waitingSenders.isEmpty {
-                    let (pending, continuation) = s.waitingSenders.removeFirst()
-                    s.buffer.append(pending)
-                    sender = continuation
-                }
-                return .element(element, sender)
-            }
-            if !s.waitingSenders.isEmpty {
-                let (pending, continuation) = s.waitingSenders.removeFirst()
-                return .element(pending, continuation)
-            }
-            if s.openProducers <= 0 || s.cancelled { return .end }
-            return .wait
-        }
-        switch action {
-        case .element(let element, let sender):
+        // As in `send`, the decision is made again before waiting.
+        switch state.withLock({ Self.take(&$0) }) {
+        case .element(let element, let sender)?:
             sender?.resume()
             return element
-        case .end:
+        case .end?:
             return nil
-        case .wait:
+        case .wait, nil:
             return await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
-                let immediate: Element?? = state.withLock { s in
-                    if let element = s.popFirst() { return .some(element) }
-                    if s.openProducers <= 0 || s.cancelled { return .some(nil) }
-                    s.waitingReceivers.append(continuation)
-                    return nil
+                let action: ReceiveAction? = state.withLock { s in
+                    guard let action = Self.take(&s) else {
+                        s.waitingReceivers.append(continuation)
+                        return nil
+                    }
+                    return action
                 }
-                if let immediate { continuation.resume(returning: immediate) }
+                switch action {
+                case .element(let element, let sender)?:
+                    sender?.resume()
+                    continuation.resume(returning: element)
+                case .end?:
+                    continuation.resume(returning: nil)
+                case .wait, nil:
+                    break
+                }
             }
         }
+    }
+
+    /// What a consumer gets now: the next element (a waiting sender's moving into the room it
+    /// leaves, and that sender to resume), the end, or nothing yet (nil: wait).
+    private static func take(_ s: inout State) -> ReceiveAction? {
+        if let element = s.popFirst() {
+            var sender: CheckedContinuation<Void, any Error>?
+            if !s.waitingSenders.isEmpty {
+                let (pending, continuation) = s.waitingSenders.removeFirst()
+                s.buffer.append(pending)
+                sender = continuation
+            }
+            return .element(element, sender)
+        }
+        if !s.waitingSenders.isEmpty {
+            let (pending, continuation) = s.waitingSenders.removeFirst()
+            return .element(pending, continuation)
+        }
+        if s.openProducers <= 0 || s.cancelled { return .end }
+        return nil
     }
 
     /// Adds a producer (which must `finish()` too) if the channel has not ended: some producer

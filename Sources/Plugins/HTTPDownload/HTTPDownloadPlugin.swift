@@ -165,7 +165,11 @@ public struct HTTPDownloadPlugin: RetryingSource {
         let outcome = await fetcher.fetch(entry, name: name, known: known?.state == .failed ? nil : known, progress: output.received)
         do {
             try await finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
-            if case .failed(let reason, _) = outcome { await report(DownloadFailure(entry: entry, name: name, reason: reason), output) }
+            switch outcome {
+            case .failed(let reason, _): await report(DownloadFailure(entry: entry, name: name, reason: reason), output)
+            case .unchanged: await output.recovered(url)  // fetched and handled since it failed
+            case .fetched, .emitAgain, .interrupted: break
+            }
         } catch {
             try? await fetcher.shutdown()
             throw error

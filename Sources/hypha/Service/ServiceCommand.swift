@@ -22,13 +22,18 @@ struct ServiceCommand: AsyncParsableCommand {
 
     /// Stops with a clear message unless this is root on a machine that runs systemd.
     static func requireRootAndSystemd(_ what: String) throws {
+        try requireSystemd(what)
+        guard geteuid() == 0 else {
+            Console.error("hypha: to \(what) a service needs root (it writes \(unitFolder) and runs systemctl); run it with sudo")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Exits 1, saying so, on a machine that does not run systemd.
+    static func requireSystemd(_ what: String) throws {
         guard FileManager.default.fileExists(atPath: "/run/systemd/system") else {
             Console.error("hypha: this machine does not run systemd (no /run/systemd/system), so there is no service to \(what); "
                           + "see the unit with --dry-run, and docs/SERVICE.md for launchd on macOS")
-            throw ExitCode(1)
-        }
-        guard geteuid() == 0 else {
-            Console.error("hypha: to \(what) a service needs root (it writes \(unitFolder) and runs systemctl); run it with sudo")
             throw ExitCode(1)
         }
     }
@@ -175,10 +180,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let unitName = try ServiceCommand.unitName(name)
-            guard FileManager.default.fileExists(atPath: "/run/systemd/system") else {
-                Console.error("hypha: this machine does not run systemd (no /run/systemd/system); there is no service to show")
-                throw ExitCode(1)
-            }
+            try ServiceCommand.requireSystemd("show")
             let code = try ServiceCommand.systemctl(["status", "--no-pager", "\(unitName).service"])
             if code != 0 { throw ExitCode(code) }
         }

@@ -19,6 +19,20 @@ public final class InFlightCount: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Ends one once `record` has run, in a task of its own, so whoever calls this (an
+    /// acknowledgement's completion) does not wait for the write; a failure of `record` goes to
+    /// `onFailure`, and the end counts all the same.
+    public func end(after record: @escaping @Sendable () async throws -> Void, onFailure: @escaping @Sendable (any Error) -> Void) {
+        Task {
+            do {
+                try await record()
+            } catch {
+                onFailure(error)
+            }
+            self.end()
+        }
+    }
+
     /// Returns once nothing is in flight.
     public func drained() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -56,7 +56,7 @@ final class DownloadLedger: Sendable {
             ended.state = .done
             ended.reason = "downstream: \(reason)"
         case .interrupted:
-            settle()
+            outstanding.end()
             return
         }
         records.withLock { records in
@@ -64,20 +64,13 @@ final class DownloadLedger: Sendable {
             if records[ended.url]?.path == ended.path, records[ended.url]?.sha256 == ended.sha256 { records[ended.url] = ended }
         }
         guard let state else {
-            settle()
+            outstanding.end()
             return
         }
-        Task {
-            do {
-                try await state.downloadRecorded(node: self.node, ended)
-            } catch {
-                self.logger.error("cannot record \(ended.url) as finished: \(error)")
-            }
-            self.settle()
-        }
+        let (node, logger, record) = (node, logger, ended)
+        outstanding.end(after: { try await state.downloadRecorded(node: node, record) },
+                        onFailure: { logger.error("cannot record \(record.url) as finished: \($0)") })
     }
-
-    private func settle() { outstanding.end() }
 
     /// Waits until every file emitted so far has ended and its end is recorded.
     func drain() async {

@@ -42,25 +42,18 @@ final class Checkpoints: Sendable {
         case .delivered: failure = nil
         case .failed(let reason): failure = reason
         case .interrupted:
-            settle()
+            outstanding.end()
             return
         }
         let identities = files.map(\.identity)
         let paths = files.map(\.path)
-        Task {
-            do {
-                // The content hash, which tells a renamed file on a later start, is taken here:
-                // after the file's jobs, not on the way to them.
-                try await self.state.filesFinished(node: self.node, identities, contentHashes: paths.map(ContentHash.of),
-                                                   failure: failure)
-            } catch {
-                self.logger.error("cannot record files as finished: \(error)")
-            }
-            self.settle()
-        }
+        let (state, node, logger) = (state, node, logger)
+        outstanding.end(after: {
+            // The content hash, which tells a renamed file on a later start, is taken here:
+            // after the file's jobs, not on the way to them.
+            try await state.filesFinished(node: node, identities, contentHashes: paths.map(ContentHash.of), failure: failure)
+        }, onFailure: { logger.error("cannot record files as finished: \($0)") })
     }
-
-    private func settle() { outstanding.end() }
 
     /// Waits until every message emitted so far has ended and its end is committed.
     func drain() async {

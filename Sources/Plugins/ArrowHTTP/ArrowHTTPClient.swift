@@ -68,11 +68,17 @@ public final class ArrowHTTPClient: Sendable {
     /// token is given. Throws an `ArrowHTTPClientError` saying what went wrong for a connection
     /// that could not be made (refused, TLS verification failed, timed out).
     public func post(_ body: [UInt8], to url: String, token: String?, timeout: Duration) async throws -> Answer {
+        try await post(ByteBuffer(bytes: body), to: url, token: token, timeout: timeout)
+    }
+
+    /// The same with the body in a buffer, which a sender that retries builds once (a buffer is
+    /// shared, not copied, by every request that sends it).
+    public func post(_ body: ByteBuffer, to url: String, token: String?, timeout: Duration) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: ArrowHTTPSourcePlugin.contentType)
         if let token, !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(body)
         do {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
             let answer = try await response.body.collect(upTo: 64 * 1024)
@@ -121,8 +127,6 @@ public final class ArrowHTTPClient: Sendable {
 /// Why a post could not be made, in words that say what to do.
 public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    /// The connection was refused (nothing listens there).
-    public var refused = false
     /// The server's certificate did not verify.
     public var verification = false
 
@@ -140,7 +144,6 @@ public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
                 + (ca.map { "the CA in '\($0)'" } ?? "a CA this machine trusts")
                 + " or does not name that host (\(text)); pass the CA that signed it with `ca` (hypha send: --ca FILE)"
         } else if lower.contains("connection refused") || lower.contains("econnrefused") || lower.contains("errno: 111") {
-            refused = true
             description = "cannot connect to \(url): connection refused; is the Hypha with the arrow-http source running, "
                 + "on that host and port?"
         } else if lower.contains("remoteconnectionclosed") && url.lowercased().hasPrefix("http://") {

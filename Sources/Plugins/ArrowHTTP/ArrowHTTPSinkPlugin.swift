@@ -84,9 +84,9 @@ public struct ArrowHTTPSinkPlugin: ProcessorPlugin {
     }
 
     public func process(_ data: ArrowData, _ output: Output) async throws {
-        let body: [UInt8]
+        let body: ByteBuffer
         do {
-            body = [UInt8](try data.ipcBytes())
+            body = ByteBuffer(bytes: try data.ipcBytes())
         } catch {
             throw MessageFailure("cannot encode the message as an Arrow IPC stream: \(error)")
         }

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HyphaArrow
 @testable import CorePlugins
+import Synchronization
 import Testing
 
 @Suite struct FileWatchTests {
@@ -254,9 +255,8 @@ import Testing
 }
 
 /// Counts calls of a look function in a test.
-final class LookCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var calls = 0
-    var count: Int { lock.withLock { calls } }
-    func next() -> Int { lock.withLock { defer { calls += 1 }; return calls } }
+final class LookCounter: Sendable {
+    private let calls = Mutex(0)
+    var count: Int { calls.withLock { $0 } }
+    func next() -> Int { calls.withLock { n in defer { n += 1 }; return n } }
 }

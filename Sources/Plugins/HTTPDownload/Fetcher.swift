@@ -409,7 +409,7 @@ final class Fetcher: Sendable {
         return (start, Int64(parts[1]))
     }
 
-    /// Seconds from a `Retry-After` header: a number, or an HTTP date.
+    /// Whether retrying cannot help (the URL itself is wrong, or redirects go round).
     static func isFatal(_ error: any Error) -> Bool {
         guard let error = error as? HTTPClientError else { return false }
         switch error {

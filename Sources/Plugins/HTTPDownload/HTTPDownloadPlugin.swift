@@ -130,7 +130,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
         do {
             while true {
                 try Task.checkCancellation()
-                let failures = try await poll(fetcher: fetcher, ledger: ledger, output: output)
+                let failures = try await poll(fetcher: fetcher, output: output)
                 // Watching, a failure that persists is reported once, not at every poll.
                 for (url, failure) in failures.sorted(by: { $0.key < $1.key }) where reported[url] != failure.reason || output.once {
                     await report(failure, output)
@@ -164,7 +164,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
         let known = ledger.record(url)
         let outcome = await fetcher.fetch(entry, name: name, known: known?.state == .failed ? nil : known, progress: output.received)
         do {
-            try await finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
+            try await finish(outcome, url: url, entry: entry, output: output)
             switch outcome {
             case .failed(let reason, _): await report(DownloadFailure(entry: entry, name: name, reason: reason), output)
             case .unchanged: await output.recovered(url)  // fetched and handled since it failed
@@ -187,12 +187,17 @@ public struct HTTPDownloadPlugin: RetryingSource {
             return
         }
         let name = failure.name ?? ""
-        let row = try? RecordBatch(schema: Self.schema, columns: [
-            .utf8([name.isEmpty ? "" : settings.directory + "/" + name]), .utf8([name]), .int64([0]),
-            .int64([0], type: Self.schema.fields[3].type), .utf8([url]), .utf8([failure.entry.sha256 ?? ""]),
+        let row = try? Self.row(path: name.isEmpty ? "" : settings.directory + "/" + name, name: name, size: 0, modified: 0,
+                                url: url, sha256: failure.entry.sha256 ?? "")
+        await output.fail("\(url): \(failure.reason)", keeping: row, as: url)
+    }
+
+    /// The one-row message this node emits for a file (`schema`).
+    static func row(path: String, name: String, size: Int64, modified: Int64, url: String, sha256: String) throws -> Payload {
+        let batch = try RecordBatch(schema: schema, columns: [
+            .utf8([path]), .utf8([name]), .int64([size]), .int64([modified], type: schema.fields[3].type), .utf8([url]), .utf8([sha256]),
         ])
-        await output.fail("\(url): \(failure.reason)",
-                          keeping: row.map { .arrow(ArrowData(table: ArrowTable(schema: Self.schema, batches: [$0]))) }, as: url)
+        return .arrow(ArrowData(table: ArrowTable(schema: schema, batches: [batch])))
     }
 
     /// The `url` and `sha256` (nil when empty) of a row this node made.
@@ -212,7 +217,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
 
     /// One poll: read the list, fetch what is new or changed (`max_parallel` at once), emit each
     /// file. Returns the failures, by URL.
-    func poll(fetcher: Fetcher, ledger: DownloadLedger, output: SourceOutput) async throws -> [String: DownloadFailure] {
+    func poll(fetcher: Fetcher, output: SourceOutput) async throws -> [String: DownloadFailure] {
         var failures: [String: DownloadFailure] = [:]
         let entries: [FeedEntry]
         if let feedURL {
@@ -255,7 +260,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
                         let url = entry.url.absoluteString
                         let outcome = await fetcher.fetch(entry, name: name, known: ledger.record(url), progress: output.received)
                         do {
-                            try await self.finish(outcome, url: url, entry: entry, ledger: ledger, output: output)
+                            try await self.finish(outcome, url: url, entry: entry, output: output)
                         } catch is CancellationError {
                         } catch {
                             return (entry, name, .failed("\(error)", nil))
@@ -281,7 +286,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
     }
 
     /// Records and emits what one fetch came to.
-    func finish(_ outcome: FetchOutcome, url: String, entry: FeedEntry, ledger: DownloadLedger, output: SourceOutput) async throws {
+    func finish(_ outcome: FetchOutcome, url: String, entry: FeedEntry, output: SourceOutput) async throws {
         switch outcome {
         case .unchanged, .interrupted:
             return
@@ -293,22 +298,16 @@ public struct HTTPDownloadPlugin: RetryingSource {
             if case .emitAgain = outcome {
                 logger.info("\(record.path) was fetched by an earlier run that did not finish with it; emitting it again")
             }
-            var emitted = record
-            emitted.state = .emitted
+            // The fetcher's record says `emitted`: written, and now handed downstream.
             let failedBefore = ledger.record(url)?.state == .failed
-            try await ledger.record(emitted)
+            try await ledger.record(record)
             if failedBefore { await output.recovered(url) }
             var st = stat()
             let modified = stat(record.path, &st) == 0 ? Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1000 : 0
-            let batch = try RecordBatch(schema: Self.schema, columns: [
-                .utf8([record.path]), .utf8([PathParts.basename(record.path)]), .int64([record.size]),
-                .int64([modified], type: Self.schema.fields[3].type), .utf8([url]), .utf8([record.sha256]),
-            ])
-            let handedOver = emitted
+            let row = try Self.row(path: record.path, name: PathParts.basename(record.path), size: record.size, modified: modified,
+                                   url: url, sha256: record.sha256)
             ledger.willEmit()
-            try await output.emit(.arrow(ArrowData(table: ArrowTable(schema: Self.schema, batches: [batch])))) { delivery in
-                ledger.finished(handedOver, delivery)
-            }
+            try await output.emit(row) { delivery in ledger.finished(record, delivery) }
         }
     }
 }

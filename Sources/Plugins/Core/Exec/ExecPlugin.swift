@@ -142,10 +142,10 @@ extension ExecVariant {
     public static func filesRead(by node: NodeConfig) -> [String] {
         (node[ExecOptions.command] ?? []).compactMap { word in
             guard word.contains("/") || word.contains(".") else { return nil }
-            let path = word.hasPrefix("/") ? word : node.workflow.directory + "/" + word
+            let path = node.workflow.resolve(word)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
-            return URL(fileURLWithPath: path).standardizedFileURL.path
+            return path
         }
     }
     public init(node: NodeConfig, context: RunContext) throws {

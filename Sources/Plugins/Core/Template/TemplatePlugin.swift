@@ -39,21 +39,23 @@ public struct TemplatePlugin: ProcessorPlugin {
     }
 
     static func loadTemplate(_ node: NodeConfig) throws(Diagnostic) -> JobTemplate {
-        guard let jobstore = node[Self.jobstore] ?? node.workflow.jobstore else {
+        guard let jobstore = jobstore(of: node) else {
             throw Diagnostic("node '\(node.id)' (template) needs a jobstore: set 'jobstore:' at the top of the workflow or on the node",
                              at: node.location)
         }
         return try JobTemplate.load(job: node[Self.job], jobstore: jobstore, at: node.location(of: Self.job))
     }
 
+    static func jobstore(of node: NodeConfig) -> String? { node[Self.jobstore] ?? node.workflow.jobstore }
+
     /// The workflow vars it renders: a node is replaced when they change.
     public static func reloadFingerprint(for node: NodeConfig) -> String {
         Value.map(node.workflow.vars).json
     }
 
-    /// Its template file.
+    /// Its template file (found, not parsed: a template that does not parse still counts).
     public static func filesRead(by node: NodeConfig) -> [String] {
-        (try? loadTemplate(node)).map { [$0.file] } ?? []
+        jobstore(of: node).flatMap { JobTemplate.file(for: node[Self.job], in: $0) }.map { [$0] } ?? []
     }
 
     public static func validate(_ node: NodeConfig) -> [Diagnostic] {

@@ -31,11 +31,6 @@ public final class RunWatcher: RuntimeObserver, Sendable {
         nodes = plan.nodes.map { NodeWatch(isExecutor: $0.plugin.isExecutor, isSource: $0.plugin.isSource) }
     }
 
-    /// The runtime's counters (made with it, after this watcher).
-    public func attach(stats: [NodeStats]) {
-        attached.withLock { $0.stats = stats }
-    }
-
     /// The run is over: nothing runs any more (the endpoint may stay up a little longer).
     public func finish() {
         runFinished.store(true, ordering: .relaxed)
@@ -46,8 +41,8 @@ public final class RunWatcher: RuntimeObserver, Sendable {
 
     // MARK: RuntimeObserver
 
-    public func runStarted(queues: [Int: any QueueGauge]) {
-        attached.withLock { $0.queues = queues }
+    public func runStarted(queues: [Int: any QueueGauge], stats: [NodeStats]) {
+        attached.withLock { $0 = (stats, queues) }
     }
 
     public func messageStarted(node: Int, payload: Payload) {
@@ -59,7 +54,7 @@ public final class RunWatcher: RuntimeObserver, Sendable {
         if events.hasSubscribers { events.publish("job", entry.value) }
     }
 
-    public func messageEmitted(node: Int, input: Payload, output: Payload) {
+    public func messageEmitted(node: Int, output: Payload) {
         let watch = nodes[node]
         guard watch.isExecutor, case .result(let result) = output else { return }
         let details = result.details

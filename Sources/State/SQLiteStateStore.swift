@@ -287,9 +287,7 @@ public final class SQLiteStateStore: StateStore {
         let logs = Value.list(letter.logPaths.map(Value.string)).json
         let now = Date().timeIntervalSince1970
         try await writer.write { db in
-            if letter.replacesEarlier, let file = letter.file {
-                try db.execute(sql: "DELETE FROM dead_letters WHERE node = ? AND file = ?", arguments: [letter.node, file])
-            }
+            if letter.replacesEarlier, let file = letter.file { try Self.dropDeadLetters(db, node: letter.node, file: file) }
             try db.execute(sql: """
                 INSERT INTO dead_letters (node, reason, port, payload, file, logs, created) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [letter.node, letter.reason, letter.payload.portType.rawValue, payload, letter.file, logs, now])
@@ -297,9 +295,12 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func deadLettersResolved(node: String, file: String) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "DELETE FROM dead_letters WHERE node = ? AND file = ?", arguments: [node, file])
-        }
+        try await writer.write { db in try Self.dropDeadLetters(db, node: node, file: file) }
+    }
+
+    /// Deletes `node`'s letters for `file` (a source's failure that `file` names).
+    static func dropDeadLetters(_ db: Database, node: String, file: String) throws {
+        try db.execute(sql: "DELETE FROM dead_letters WHERE node = ? AND file = ?", arguments: [node, file])
     }
 }
 

@@ -88,7 +88,6 @@ struct WorkflowRunner {
         while true {
             let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
                                           state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
-            observe.watcher?.attach(stats: runtime.stats)
             if let retries = stateFolder.map({ LiveRetries(store: $0.store) }) {
                 observe.server?.serveRetries { id in await retries.retry(id, in: runtime) }
             }

@@ -28,12 +28,19 @@ import Testing
 
     @Test func waitReturnsOnceTheLastSourceIsReady() async {
         let readiness = Readiness(sources: [(index: 0, announces: true), (index: 1, announces: true)])
-        async let waited: Void = readiness.wait()
+        let returned = Tally()
+        let waiter = Task {
+            await readiness.wait()
+            returned.add()
+        }
         readiness.sourceReady(0)
         readiness.sourceReady(0)  // again: still waiting for source 1
         #expect(!readiness.isReady)
+        for _ in 0..<10 { await Task.yield() }  // the waiter has had its turn to run
+        #expect(returned.value == 0, "wait() returned before the last source was ready")
         readiness.sourceReady(1)
-        await waited
+        await waiter.value
+        #expect(returned.value == 1)
         #expect(readiness.isReady)
     }
 }

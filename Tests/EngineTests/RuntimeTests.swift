@@ -125,8 +125,7 @@ import Testing
 
     /// Many senders and consumers on a one-place channel, every element through: a sender that
     /// finds the channel full while its consumers are about to wait must not wait for ever (a
-    /// lost wake-up that once hung a run). The run is bounded, so a hang fails instead of
-    /// hanging the suite.
+    /// lost wake-up). The run is bounded, so a hang fails instead of hanging the suite.
     @Test func aOnePlaceChannelUnderManySendersAndConsumersNeverStalls() async throws {
         for round in 0..<20 {
             let channel = BoundedChannel<Int>(capacity: 1, producers: 4)

@@ -55,71 +55,67 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     /// Sends one element, suspending while the channel is full.
     /// Throws `CancellationError` when the channel was cancelled.
     public func send(_ element: Element) async throws {
-        // Decided under the lock; `nil` for "wait". The same decision is made again, with the
+        // Decided under the lock. The same decision is made again, with the
         // continuation at hand, before waiting: a consumer may have taken everything and begun
         // to wait in between, and a sender that queued itself then would wait for ever.
         switch state.withLock({ s in Self.place(element, in: &s, capacity: capacity) }) {
-        case .done?: return
-        case .cancelled?: throw CancellationError()
-        case .resume(let receiver)?: receiver.resume(returning: element)
-        case .wait, nil:
+        case .done: return
+        case .cancelled: throw CancellationError()
+        case .resume(let receiver): receiver.resume(returning: element)
+        case .wait:
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let action: SendAction? = state.withLock { s in
-                    guard let action = Self.place(element, in: &s, capacity: capacity) else {
-                        s.waitingSenders.append((element, continuation))
-                        return nil
-                    }
+                let action: SendAction = state.withLock { s in
+                    let action = Self.place(element, in: &s, capacity: capacity)
+                    if case .wait = action { s.waitingSenders.append((element, continuation)) }
                     return action
                 }
                 switch action {
-                case .done?: continuation.resume()
-                case .cancelled?: continuation.resume(throwing: CancellationError())
-                case .resume(let receiver)?:
+                case .done: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .resume(let receiver):
                     receiver.resume(returning: element)
                     continuation.resume()
-                case .wait, nil: break
+                case .wait: break
                 }
             }
         }
     }
 
-    /// Where `element` goes now: to a waiting consumer, into the buffer, or nowhere (nil: the
-    /// sender must wait; or the channel was cancelled).
-    private static func place(_ element: Element, in s: inout State, capacity: Int) -> SendAction? {
+    /// Where `element` goes now: to a waiting consumer, into the buffer, or nowhere (the sender
+    /// must wait; or the channel was cancelled).
+    private static func place(_ element: Element, in s: inout State, capacity: Int) -> SendAction {
         if s.cancelled { return .cancelled }
         if !s.waitingReceivers.isEmpty { return .resume(s.waitingReceivers.removeFirst()) }
         if s.count < capacity {
             s.buffer.append(element)
             return .done
         }
-        return nil
+        return .wait
     }
 
     /// Receives the next element, or nil once every producer has finished and the buffer is empty.
     public func receive() async -> Element? {
         // As in `send`, the decision is made again before waiting.
         switch state.withLock({ Self.take(&$0) }) {
-        case .element(let element, let sender)?:
+        case .element(let element, let sender):
             sender?.resume()
             return element
-        case .end?:
+        case .end:
             return nil
-        case .wait, nil:
+        case .wait:
             return await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
-                let action: ReceiveAction? = state.withLock { s in
-                    guard let action = Self.take(&s) else {
-                        s.waitingReceivers.append(continuation)
-                        return nil
-                    }
+                let action: ReceiveAction = state.withLock { s in
+                    let action = Self.take(&s)
+                    if case .wait = action { s.waitingReceivers.append(continuation) }
                     return action
                 }
                 switch action {
-                case .element(let element, let sender)?:
+                case .element(let element, let sender):
                     sender?.resume()
                     continuation.resume(returning: element)
-                case .end?:
+                case .end:
                     continuation.resume(returning: nil)
-                case .wait, nil:
+                case .wait:
                     break
                 }
             }
@@ -127,8 +123,8 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
     }
 
     /// What a consumer gets now: the next element (a waiting sender's moving into the room it
-    /// leaves, and that sender to resume), the end, or nothing yet (nil: wait).
-    private static func take(_ s: inout State) -> ReceiveAction? {
+    /// leaves, and that sender to resume), the end, or nothing yet (wait).
+    private static func take(_ s: inout State) -> ReceiveAction {
         if let element = s.popFirst() {
             var sender: CheckedContinuation<Void, any Error>?
             if !s.waitingSenders.isEmpty {
@@ -143,7 +139,7 @@ public final class BoundedChannel<Element: Sendable>: Sendable {
             return .element(pending, continuation)
         }
         if s.openProducers <= 0 || s.cancelled { return .end }
-        return nil
+        return .wait
     }
 
     /// Adds a producer (which must `finish()` too) if the channel has not ended: some producer

@@ -6,12 +6,13 @@
 /// its heavier work (formatting, exporting) when it is read. Every hook has an empty default,
 /// so an observer implements only what it needs.
 public protocol RuntimeObserver: Sendable {
-    /// The run has built its channels: each processor node's input queue, by node index.
-    func runStarted(queues: [Int: any QueueGauge])
+    /// The run has built its channels: each processor node's input queue, by node index, and
+    /// each node's counters.
+    func runStarted(queues: [Int: any QueueGauge], stats: [NodeStats])
     /// A node takes a message (for an executor, a job starts).
     func messageStarted(node: Int, payload: Payload)
-    /// A node emits a message while handling `input` (for an executor, the job's result).
-    func messageEmitted(node: Int, input: Payload, output: Payload)
+    /// A node emits a message (for an executor, the job's result).
+    func messageEmitted(node: Int, output: Payload)
     /// A node is done with a message: `failure` is nil when it succeeded; `interrupted` when a
     /// shutdown left it unfinished.
     func messageFinished(node: Int, payload: Payload, failure: (any Error)?, interrupted: Bool)
@@ -23,9 +24,9 @@ public protocol RuntimeObserver: Sendable {
 }
 
 extension RuntimeObserver {
-    public func runStarted(queues: [Int: any QueueGauge]) {}
+    public func runStarted(queues: [Int: any QueueGauge], stats: [NodeStats]) {}
     public func messageStarted(node: Int, payload: Payload) {}
-    public func messageEmitted(node: Int, input: Payload, output: Payload) {}
+    public func messageEmitted(node: Int, output: Payload) {}
     public func messageFinished(node: Int, payload: Payload, failure: (any Error)?, interrupted: Bool) {}
     public func failureRecorded(node: Int, message: String) {}
     public func sourceEmitted(node: Int, payload: Payload, ack: Acknowledgement) -> Acknowledgement { ack }

@@ -123,7 +123,7 @@ public final class WorkflowRuntime: Sendable {
         }
         slots.withLock { $0?.inputs = inputs }
 
-        observer?.runStarted(queues: inputs)
+        observer?.runStarted(queues: inputs, stats: stats)
         let sourceNodes = injections.isEmpty ? sources : []
         if !injections.isEmpty || sources.isEmpty { ready.all() }
         // Dead letters of a source (a failed download) go back to the source itself.
@@ -392,7 +392,7 @@ public final class WorkflowRuntime: Sendable {
             message.ack.retain()
             emitted.withLock { $0 += 1 }
             stats.update { $0.emitted += 1 }
-            self.observer?.messageEmitted(node: index, input: message.payload, output: payload)
+            self.observer?.messageEmitted(node: index, output: payload)
             try await self.deliver(payload, ack: message.ack, to: outputs)
         }
         var failure: (any Error)?

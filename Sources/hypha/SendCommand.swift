@@ -233,7 +233,6 @@ enum RecordTable {
         case (.string(let s), .string), (.string(let s), .text), (.string(let s), .null): return .string(s)
         case (.bytes(let b), .bytes): return .binary(b)
         case (.timestamp(let t), .timestamp): return .timestamp(t, .microsecond, timezone: "UTC")
-        case (.list, _), (.map, _): return .string(value.json)
         default: return .string(value.json)
         }
     }

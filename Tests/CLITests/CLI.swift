@@ -93,7 +93,6 @@ enum CLI {
     static func makeZips(in folder: String, count: Int, tricky: Bool = true) throws {
         var args = [shipped("scripts/make_sample_zips.py"), folder, "--count", "\(count)"]
         if tricky { args.append("--tricky-names") }
-        let py = python
         let r = try CLI.runPython(args)
         #expect(r.status == 0, "make_sample_zips failed: \(r.stderr)")
     }

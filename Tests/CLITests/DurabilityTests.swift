@@ -191,7 +191,6 @@ import Testing
         ArrowHTTPTests.stop(running)
 
         // A database from a newer Hypha.
-        let py = CLI.python
         let bump = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version=99'); c.commit()",
                     dir + "/state/state.db"]
         _ = try CLI.runPython(bump)

@@ -48,7 +48,6 @@ import Testing
     }
 
     static func sha256(_ path: String) throws -> String {
-        let py = CLI.python
         let args = ["-c", "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", path]
         let r = try CLI.runPython(args)
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -58,7 +57,6 @@ import Testing
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
-        let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "20", "--big", "7"]
         let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
@@ -207,7 +205,6 @@ import Testing
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let served = dir + "/served", downloads = dir + "/downloads"
-        let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "1", "--big", "0"]
         let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
@@ -254,7 +251,6 @@ import Testing
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let served = dir + "/served", downloads = dir + "/downloads", work = dir + "/work"
-        let py = CLI.python
         let make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "3"]
         let made = try CLI.runPython(make)
         try #require(made.status == 0, "make-zips: \(made.stderr)")
@@ -310,7 +306,6 @@ import Testing
             ''')
             c.commit()
             """
-        let py = CLI.python
         let make = ["-c", version1, state + "/state.db"]
         let made = try CLI.runPython(make)
         try #require(made.status == 0, "\(made.stderr)")

@@ -12,9 +12,7 @@ import Testing
 
     /// Whether the test Python can import `module`.
     static func pythonHas(_ module: String) -> Bool {
-        let py = CLI.python
-        let args = CLI.pythonArguments(["-c", "import \(module)"])
-        return (try? CLI.spawn(py, args, timeout: 60))?.status == 0
+        (try? CLI.runPython(["-c", "import \(module)"], timeout: 60))?.status == 0
     }
 
     static let hasPrometheusClient = pythonHas("prometheus_client")
@@ -23,7 +21,6 @@ import Testing
 
     /// Runs one of the Python drivers in Tests/scripts; 77 means it lacks what it needs.
     static func python(_ script: String, _ arguments: [String]) throws -> CLI.Result {
-        let py = CLI.python
         let path = CLI.shipped("Tests/scripts/" + script)
         return try CLI.runPython([path] + arguments, timeout: 300)
     }
@@ -189,7 +186,6 @@ import Testing
                         break
             print(json.dumps([first, rest, ended, sorted(kinds)]))
             """
-        let py = CLI.python
         let r = try CLI.runPython(["-c", follower, "http://127.0.0.1:\(port)", name, dir + "/gate"],
                               timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")

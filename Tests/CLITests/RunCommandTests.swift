@@ -24,7 +24,6 @@ import Testing
         """
 
     func expectedReports(_ inbox: String) throws -> [String: [String: [String: Double]]] {
-        let py = CLI.python
         let args = ["-c", Self.expectedReportsScript, inbox]
         let r = try CLI.runPython(args)
         let decoded = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Double]]]

@@ -106,7 +106,10 @@ struct ServiceCommand: AsyncParsableCommand {
             do {
                 for folder in unit.writablePaths {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                    if let runAs, runAs != "root" { _ = chownTree(folder, to: runAs) }
+                    if let runAs, runAs != "root", !chown(folder, to: runAs) {
+                        Console.error("hypha: warning: cannot give \(folder) to user '\(runAs)'; the service may not write there "
+                                      + "(chown it by hand)")
+                    }
                 }
                 try unit.text.write(toFile: file, atomically: true, encoding: .utf8)
             } catch {
@@ -126,10 +129,11 @@ struct ServiceCommand: AsyncParsableCommand {
                         + "and its log with: journalctl -u \(unitName) -f")
         }
 
-        /// The folder's owner set to `user` (the service writes there); false when it cannot be.
-        func chownTree(_ folder: String, to user: String) -> Bool {
+        /// The folder's owner (not its contents') set to `user`, who the service runs as; false
+        /// when it cannot be (no such user, or not permitted).
+        func chown(_ folder: String, to user: String) -> Bool {
             guard let entry = getpwnam(user) else { return false }
-            return chown(folder, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0
+            return Glibc.chown(folder, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0
         }
 
         /// This hypha's real path (symbolic links resolved), for ExecStart.

@@ -91,7 +91,7 @@ enum WebPage {
 "use strict";
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const headers = token ? { Authorization: "Bearer " + token } : {};
-const state = { status: null, previous: null, previousAt: 0, rates: {}, layout: null, logJob: null };
+const state = { status: null, previous: null, previousAt: 0, rates: {}, layout: null, logJob: null, streaming: false };
 
 function el(tag, attrs, text) {
   const ns = ["svg", "rect", "text", "path", "g", "title"].includes(tag) ? "http://www.w3.org/2000/svg" : null;
@@ -285,7 +285,18 @@ function jobsSoon() {
 
 function report(error) { document.getElementById("error").textContent = String(error.message || error); }
 
+// Follows the events stream while it lasts; meanwhile the page does not poll.
 async function followEvents() {
+  if (state.streaming) return;
+  state.streaming = true;
+  try {
+    await readEvents();
+  } finally {
+    state.streaming = false;
+  }
+}
+
+async function readEvents() {
   const response = await fetch("/api/v1/events", { headers, cache: "no-store" });
   if (!response.ok || !response.body) throw new Error("events: HTTP " + response.status);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -322,8 +333,11 @@ async function start() {
   showStatus(await getJSON("/api/v1/status"));
   await Promise.all([refreshJobs(), refreshFailures()]);
   followEvents().catch(() => {});
-  // Polling as well: the events stream may be cut by a proxy.
+  // Polling while there is no events stream (a proxy may cut it, a restarted run ends it),
+  // and trying to follow it again.
   setInterval(() => {
+    if (state.streaming) return;
+    followEvents().catch(() => {});
     getJSON("/api/v1/status").then(showStatus).then(refreshJobs).then(refreshFailures).catch(report);
   }, 2000);
 }

@@ -59,27 +59,25 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             var injections: [WorkflowRuntime.Injection] = []
-            // A letter that fails again is kept anew by the run (with the new reason, at the node
-            // where it failed), so the old one goes whether it succeeded or failed; one whose run
-            // was interrupted stays.
+            // As `StoredDeadLetter.injection` says: the letters that ended, either way, go.
             let succeeded = Mutex<[Int64]>([]), failedAgain = Mutex<[Int64]>([])
             for letter in letters {
                 guard plan.node(letter.node) != nil else {
                     Console.error("hypha: dead letter #\(letter.id) is from node '\(letter.node)', which this workflow no longer has; drop it")
                     continue
                 }
-                guard let payload = StoredPayload.decode(port: letter.port, letter.payload) else {
-                    Console.error("hypha: dead letter #\(letter.id) cannot be read back; drop it")
-                    continue
-                }
                 let id = letter.id
-                injections.append(WorkflowRuntime.Injection(node: letter.node, payload: payload) { delivery in
+                guard let injection = letter.injection(ended: { delivery in
                     switch delivery {
                     case .delivered: succeeded.withLock { $0.append(id) }
                     case .failed: failedAgain.withLock { $0.append(id) }
                     case .interrupted: break
                     }
-                })
+                }) else {
+                    Console.error("hypha: dead letter #\(letter.id) cannot be read back; drop it")
+                    continue
+                }
+                injections.append(injection)
             }
             guard !injections.isEmpty else {
                 Console.out("nothing to retry")

@@ -22,23 +22,32 @@ final class LiveRetries: Sendable {
             done()
             return .notFound
         }
-        guard let payload = StoredPayload.decode(port: letter.port, letter.payload) else {
+        let store = store
+        guard let injection = letter.injection(ended: { delivery in
+            guard delivery != .interrupted else { return done() }
+            Task {
+                _ = try? await store.dropDeadLetters([id])
+                done()
+            }
+        }) else {
             done()
             return .refused("dead letter #\(id) cannot be read back; drop it with `hypha dead-letters drop`")
         }
-        let store = store
         do {
-            try await runtime.inject(WorkflowRuntime.Injection(node: letter.node, payload: payload) { delivery in
-                guard delivery != .interrupted else { return done() }
-                Task {
-                    _ = try? await store.dropDeadLetters([id])
-                    done()
-                }
-            })
+            try await runtime.inject(injection)
             return .started
         } catch {
             done()
             return .refused(error.description)
         }
+    }
+}
+
+extension StoredDeadLetter {
+    /// The letter's message, to put back into its node; `ended` is told how it ended. Nil when
+    /// the payload cannot be read back. Whoever retries drops the letter unless it ended
+    /// `.interrupted`: a message that failed again is kept anew by the run, with the new reason.
+    func injection(ended: @escaping @Sendable (Delivery) -> Void) -> WorkflowRuntime.Injection? {
+        StoredPayload.decode(port: port, payload).map { WorkflowRuntime.Injection(node: node, payload: $0, onComplete: ended) }
     }
 }

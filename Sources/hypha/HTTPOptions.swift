@@ -72,14 +72,7 @@ struct ObserveHook {
     func finish(until signal: ShutdownSignal) async {
         guard let server else { return }
         watcher?.finish()
-        if linger > 0 {
-            await withTaskGroup(of: Void.self) { race in
-                race.addTask { try? await Task.sleep(for: .milliseconds(Int64(linger * 1000))) }
-                race.addTask { await signal.wait() }
-                await race.next()
-                race.cancelAll()
-            }
-        }
+        if linger > 0 { await signal.wait(atMost: linger) }
         await server.stop()
     }
 }

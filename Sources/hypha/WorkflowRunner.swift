@@ -104,12 +104,7 @@ struct WorkflowRunner {
                     runtime.stop()
                     Console.error((Console.stderrIsTerminal ? "\n" : "") + "hypha: \(signals.firstSignal == SIGINT ? "interrupted" : "terminated"); stopping sources, "
                                   + "giving running jobs \(grace) s (Ctrl-C again to stop now)")
-                    await withTaskGroup(of: Void.self) { race in
-                        race.addTask { try? await Task.sleep(for: .milliseconds(Int64(grace * 1000))) }
-                        race.addTask { await signals.second.wait() }
-                        await race.next()
-                        race.cancelAll()
-                    }
+                    await signals.second.wait(atMost: grace)
                     return Task.isCancelled ? .idle : .forceStop
                 }
                 if let progress {

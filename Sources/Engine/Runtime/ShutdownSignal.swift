@@ -42,4 +42,15 @@ public final class ShutdownSignal: Sendable {
             waiter?.resume()
         }
     }
+
+    /// Returns once triggered or after `seconds`, whichever comes first (or when the waiting
+    /// task is cancelled).
+    public func wait(atMost seconds: Double) async {
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+            race.addTask { await self.wait() }
+            await race.next()
+            race.cancelAll()
+        }
+    }
 }

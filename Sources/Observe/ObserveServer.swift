@@ -82,18 +82,32 @@ public final class ObserveServer: Sendable {
         let host = host, port = port
         task.withLock {
             $0 = Task {
-                do {
-                    try await app.runService(gracefulShutdownSignals: [])
-                } catch is CancellationError {
-                } catch {
-                    reportBound.yield(.failure(ObserveError("cannot serve the observability endpoint on \(host):\(port): \(error); "
-                                                            + "give another address with --http (a free port, or 0 for any)")))
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.publishStatus() }
+                    do {
+                        try await app.runService(gracefulShutdownSignals: [])
+                    } catch is CancellationError {
+                    } catch {
+                        reportBound.yield(.failure(ObserveError("cannot serve the observability endpoint on \(host):\(port): \(error); "
+                                                                + "give another address with --http (a free port, or 0 for any)")))
+                    }
+                    group.cancelAll()
                 }
                 reportBound.finish()
             }
         }
         for await result in bound { return try result.get() }
         throw ObserveError("the observability endpoint on \(host):\(port) stopped before it listened; give another address with --http")
+    }
+
+    /// Sends the status to every events subscriber once a second: one status for all of them,
+    /// and none while there are none.
+    private func publishStatus() async {
+        while !Task.isCancelled {
+            let events = watcher.events
+            if events.hasSubscribers { events.publish("nodes", status()) }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Ends the event streams and log follows, then the server.
@@ -288,25 +302,13 @@ public final class ObserveServer: Sendable {
     func eventStream() -> Response {
         let (id, stream) = watcher.events.subscribe()
         let hub = watcher.events
+        // The status now, then what the hub sends (`publishStatus` adds it every second).
+        let first = "event: nodes\ndata: \(status().json)\n\n"
         let body = ResponseBody { writer in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let (frames, send) = AsyncStream<String>.makeStream()
-                group.addTask {
-                    for await frame in stream { send.yield(frame) }
-                    send.finish()
-                }
-                group.addTask {
-                    while !Task.isCancelled, !self.isStopping {
-                        send.yield("event: nodes\ndata: \(self.status().json)\n\n")
-                        try await Task.sleep(for: .seconds(1))
-                    }
-                }
-                defer { hub.cancel(id) }
-                try await writer.write(ByteBuffer(string: ": hypha events\nretry: 2000\n\n"))
-                for await frame in frames {
-                    try await writer.write(ByteBuffer(string: frame))
-                }
-                group.cancelAll()
+            defer { hub.cancel(id) }
+            try await writer.write(ByteBuffer(string: ": hypha events\nretry: 2000\n\n" + first))
+            for await frame in stream {
+                try await writer.write(ByteBuffer(string: frame))
             }
             try await writer.finish(nil)
         }

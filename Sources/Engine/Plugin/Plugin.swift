@@ -172,9 +172,9 @@ public struct SourceFailure: Sendable {
 /// A source that can try again what one of its dead letters describes (a download that
 /// failed), for `hypha dead-letters retry`.
 public protocol RetryingSource: SourcePlugin {
-    /// Tries `item` (a dead letter's payload, kept with `SourceOutput.fail(_:keeping:as:)`)
-    /// again: emits what it yields, or fails it again through `output`.
-    func retry(_ item: Payload, _ output: SourceOutput) async throws
+    /// Tries each item (a dead letter's payload, kept with `SourceOutput.fail(_:keeping:as:)`)
+    /// again, each through its own output: emits what it yields, or fails it again.
+    func retry(_ items: [(payload: Payload, output: SourceOutput)]) async throws
 }
 
 /// Where a processor sends what it derives from the message it is handling.

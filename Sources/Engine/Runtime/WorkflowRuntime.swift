@@ -244,13 +244,14 @@ public final class WorkflowRuntime: Sendable {
             for item in items { item.onComplete(.failed(reason)) }
             return
         }
-        for item in items {
-            do {
-                try await retrying.retry(item.payload, sourceOutput(index: index, targets: targets, inFlight: nil, onComplete: item.onComplete))
-            } catch {
-                recordFailure(node: index, "\(error)")
-                item.onComplete(.failed("\(error)"))
-            }
+        do {
+            try await retrying.retry(items.map {
+                ($0.payload, sourceOutput(index: index, targets: targets, inFlight: nil, onComplete: $0.onComplete))
+            })
+        } catch {
+            // Those that ended already say so twice; whoever counts them counts each once.
+            recordFailure(node: index, "\(error)")
+            for item in items { item.onComplete(.failed("\(error)")) }
         }
     }
 

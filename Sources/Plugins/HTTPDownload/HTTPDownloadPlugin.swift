@@ -147,35 +147,41 @@ public struct HTTPDownloadPlugin: RetryingSource {
         try await fetcher.shutdown()
     }
 
-    /// Fetches again the URL a dead letter of this node names (`hypha dead-letters retry`),
-    /// whatever is remembered of its failure, and emits the file or fails it again.
-    public func retry(_ item: Payload, _ output: SourceOutput) async throws {
-        guard let (url, sha256) = Self.urlAndDigest(in: item), let parsed = DownloadURL.parse(url) else {
-            throw MessageFailure("this dead letter names no URL that node '\(nodeID)' could fetch; drop it")
-        }
-        let entry = FeedEntry(url: parsed, sha256: sha256)
-        guard let name = DownloadURL.fileName(of: parsed) else {
-            await report(DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName), output)
-            return
-        }
+    /// Fetches again the URLs dead letters of this node name (`hypha dead-letters retry`),
+    /// whatever is remembered of their failures, one after another on one client, and emits
+    /// each file or fails it again through its own output.
+    public func retry(_ items: [(payload: Payload, output: SourceOutput)]) async throws {
         try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
         try await ledger.load()
         let fetcher = Fetcher(settings: settings, logger: logger)
-        let known = ledger.record(url)
-        let outcome = await fetcher.fetch(entry, name: name, known: known?.state == .failed ? nil : known, progress: output.received)
         do {
-            try await finish(outcome, url: url, entry: entry, output: output)
-            switch outcome {
-            case .failed(let reason, _): await report(DownloadFailure(entry: entry, name: name, reason: reason), output)
-            case .unchanged: await output.recovered(url)  // fetched and handled since it failed
-            case .fetched, .emitAgain, .interrupted: break
-            }
+            for (item, output) in items { try await retry(item, output, fetcher: fetcher) }
         } catch {
             try? await fetcher.shutdown()
             throw error
         }
         await ledger.drain()
         try await fetcher.shutdown()
+    }
+
+    func retry(_ item: Payload, _ output: SourceOutput, fetcher: Fetcher) async throws {
+        guard let (url, sha256) = Self.urlAndDigest(in: item), let parsed = DownloadURL.parse(url) else {
+            await output.fail("this dead letter names no URL that node '\(nodeID)' could fetch; drop it")
+            return
+        }
+        let entry = FeedEntry(url: parsed, sha256: sha256)
+        guard let name = DownloadURL.fileName(of: parsed) else {
+            await report(DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName), output)
+            return
+        }
+        let known = ledger.record(url)
+        let outcome = await fetcher.fetch(entry, name: name, known: known?.state == .failed ? nil : known, progress: output.received)
+        try await finish(outcome, url: url, entry: entry, output: output)
+        switch outcome {
+        case .failed(let reason, _): await report(DownloadFailure(entry: entry, name: name, reason: reason), output)
+        case .unchanged: await output.recovered(url)  // fetched and handled since it failed
+        case .fetched, .emitAgain, .interrupted: break
+        }
     }
 
     /// Reports a URL that failed: a failure of the node, kept as a dead letter (one per URL)

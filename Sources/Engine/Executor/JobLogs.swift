@@ -9,18 +9,26 @@ public struct JobLogs: Sendable {
 
     /// The run's job-log folder, made if missing.
     public init(runDirectory: String) throws {
-        directory = URL(fileURLWithPath: runDirectory).appendingPathComponent("jobs").path
+        directory = Self.folder(of: runDirectory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
     /// The two log paths of `job`.
     public func paths(for job: String) -> (stdout: String, stderr: String) {
-        Self.paths(for: job, runDirectory: URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+        Self.paths(for: job, in: directory)
     }
 
     /// The two log paths of `job` in a run's folder (to find them; nothing is made).
     public static func paths(for job: String, runDirectory: String) -> (stdout: String, stderr: String) {
-        let base = URL(fileURLWithPath: runDirectory).appendingPathComponent("jobs").path + "/" + SafeName.file(job)
+        paths(for: job, in: folder(of: runDirectory))
+    }
+
+    static func folder(of runDirectory: String) -> String {
+        URL(fileURLWithPath: runDirectory).appendingPathComponent("jobs").path
+    }
+
+    static func paths(for job: String, in folder: String) -> (stdout: String, stderr: String) {
+        let base = folder + "/" + SafeName.file(job)
         return (base + ".stdout.log", base + ".stderr.log")
     }
 

@@ -147,12 +147,98 @@ import Testing
     }
 
     @Test func framesAreSplitAcrossReads() {
-        var lines = FrameSplitter(lengthPrefixed: false)
-        #expect(lines.add(Array("[1]\n[".utf8)[...]) == [Data("[1]".utf8)])
-        #expect(lines.add(Array("2]\r\n\n[3]\n".utf8)[...]) == [Data("[2]".utf8), Data("[3]".utf8)])
-        var frames = FrameSplitter(lengthPrefixed: true)
-        #expect(frames.add([3, 0, 0, 0, 1, 2][...]) == [])
-        #expect(frames.add([3, 0, 0, 0, 0, 9][...]) == [Data([1, 2, 3]), Data()])
-        #expect(frames.add([0, 0, 0][...]) == [])
+        var lines = FrameSplitter(lengthPrefixed: false, limit: 100, overflow: .fail)
+        #expect(lines.add(Array("[1]\n[".utf8)[...]).map(\.bytes) == [Data("[1]".utf8)])
+        #expect(lines.add(Array("2]\r\n\n[3]\n".utf8)[...]).map(\.bytes) == [Data("[2]".utf8), Data("[3]".utf8)])
+        var frames = FrameSplitter(lengthPrefixed: true, limit: 100, overflow: .fail)
+        #expect(frames.add([3, 0, 0, 0, 1, 2][...]).map(\.bytes) == [])
+        #expect(frames.add([3, 0, 0, 0, 0, 9][...]).map(\.bytes) == [Data([1, 2, 3]), Data()])
+        #expect(frames.add([0, 0, 0][...]).map(\.bytes) == [])
+        #expect(frames.tooLong == nil && lines.tooLong == nil)
+    }
+
+    @Test func aLineOrFrameOverTheLimitStopsTheSplitterWithoutBeingHeld() {
+        var lines = FrameSplitter(lengthPrefixed: false, limit: 8, overflow: .fail)
+        #expect(lines.add(Array("[1]\n12345".utf8)[...]).map(\.bytes) == [Data("[1]".utf8)])
+        #expect(lines.tooLong == nil, "5 bytes of an unfinished line are within the limit")
+        #expect(lines.add(Array("6789".utf8)[...]).isEmpty)
+        #expect(lines.tooLong == 9, "an unfinished line of 9 bytes is over the limit of 8 before its newline comes")
+        #expect(lines.add(Array("\n[2]\n".utf8)[...]).isEmpty, "nothing is split after an overflow")
+
+        var whole = FrameSplitter(lengthPrefixed: false, limit: 3, overflow: .fail)
+        #expect(whole.add(Array("[1]\n[22]\n[3]\n".utf8)[...]).map(\.bytes) == [Data("[1]".utf8)])
+        #expect(whole.tooLong == 4)
+
+        var frames = FrameSplitter(lengthPrefixed: true, limit: 1000, overflow: .fail)
+        #expect(frames.add([0xE9, 0x03, 0, 0, 1][...]).isEmpty)
+        #expect(frames.tooLong == 1001, "a frame's declared length is refused before its bytes arrive")
+    }
+
+    @Test func aLongLineIsCutAndItsRestSkippedToItsNewline() {
+        var lines = FrameSplitter(lengthPrefixed: false, limit: 4, overflow: .cut)
+        let first = lines.add(Array("ab\nabcdefg".utf8)[...])
+        #expect(first.map(\.bytes) == [Data("ab".utf8), Data("abcd".utf8)])
+        #expect(first.map(\.isCut) == [false, true])
+        #expect(lines.add(Array("hijklmnop".utf8)[...]).isEmpty, "the rest of the cut line is skipped")
+        let after = lines.add(Array("qr\nxyz\n".utf8)[...])
+        #expect(after.map(\.bytes) == [Data("xyz".utf8)] && after.map(\.isCut) == [false])
+        #expect(lines.tooLong == nil)
+    }
+
+    @Test func anAnswerOverMaxLineFailsTheMessageAndTheProgramIsRestarted() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        let script = """
+            import json, os, sys
+            for line in sys.stdin:
+                r = json.loads(line)
+                r["pid"] = os.getpid()
+                r["pad"] = "x" * r["size"]
+                print(json.dumps([r]), flush=True)
+            """
+        let exec = try plugin(harness, script: script, options: ["max_line": 1000, "restart_delay": 0.01])
+        let emitted = Emitted()
+        do {
+            try await exec.process(.record(Record([("size", 5000)])), emitted.output)
+            Issue.record("an answer of 5000 bytes went through max_line: 1000")
+        } catch let failure as MessageFailure {
+            #expect("\(failure)".contains("max_line (1000 bytes)"), "\(failure)")
+        }
+        try await exec.process(.record(Record([("size", 10)])), emitted.output)
+        #expect(emitted.all.count == 1, "the next message is answered by a new program")
+        try await exec.finish()
+    }
+
+    @Test func anEndlessStderrLineIsLoggedCutAndTheProgramStillAnswers() async throws {
+        let harness = try PluginHarness()
+        defer { harness.cleanUp() }
+        // 32 MiB on stderr with no newline, then a newline and a short line, then the answer.
+        let script = """
+            import json, sys
+            for line in sys.stdin:
+                chunk = "e" * (1 << 20)
+                for _ in range(32):
+                    sys.stderr.write(chunk)
+                sys.stderr.write("\\nafter\\n")
+                sys.stderr.flush()
+                print(json.dumps([json.loads(line)]), flush=True)
+            """
+        try script.write(toFile: harness.directory + "/p.py", atomically: true, encoding: .utf8)
+        let logs = LogLines()
+        let exec = try ExecPlugin(node: harness.config("up", plugin: ExecPlugin.self, options: ["command": .list(["python3", "p.py"])]),
+                                  context: harness.context(logs: logs))
+        let emitted = Emitted()
+        try await exec.process(.record(Record([("i", 1)])), emitted.output)
+        #expect(emitted.all.count == 1)
+        // stderr is read on a thread of its own: wait for its last line to be logged.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !logs.all.contains(where: { $0.hasSuffix(": after") }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await exec.finish()
+        let cut = logs.all.filter { $0.contains("[line cut at 65536 bytes]") }
+        #expect(cut.count == 1, "one cut line logged: \(logs.all.map { String($0.prefix(80)) })")
+        #expect(cut.allSatisfy { $0.count < 66_000 }, "a logged line holds at most the limit")
+        #expect(logs.all.contains { $0.hasSuffix(": after") }, "the line after the long one is logged whole")
     }
 }

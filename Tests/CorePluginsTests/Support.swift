@@ -21,10 +21,33 @@ struct PluginHarness {
         return try WorkflowLoader(registry: PluginRegistry()).nodeConfig(plugin, id: id, options: options, workflow: info)
     }
 
-    func context() -> RunContext {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+    /// A context whose log is dropped, or kept in `logs` (every level) when given.
+    func context(logs: LogLines? = nil) -> RunContext {
+        var logger = logs.map { logs in Logger(label: "test") { _ in logs } } ?? Logger(label: "test")
+        logger.logLevel = logs == nil ? .critical : .trace
         return RunContext(runID: "test-run", runDirectory: directory + "/run", logger: logger)
+    }
+}
+
+/// A log handler keeping every message, for tests that check what a plugin logs.
+final class LogLines: LogHandler, Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        lines.withLock { $0.append(message.description) }
     }
 }
 

@@ -26,10 +26,13 @@ enum ExecOptions {
         "restart_delay", default: .milliseconds(100), atLeast: .zero, help: "the first wait before restarting a program that died; doubles each time, up to restart_max_delay")
     static let restartMaxDelay = NodeOption.duration(
         "restart_max_delay", default: .seconds(10), atLeast: .zero, help: "the longest wait before restarting a program that died")
+    static let maxLine = NodeOption.int(
+        "max_line", default: 67_108_864, atLeast: 1,
+        help: "the longest answer, in bytes, a program may write (a JSON line, or an Arrow frame for exec-arrow); a longer one fails the message and the program is restarted")
     static let envPassthrough = NodeOption.strings(
         "env_passthrough", default: [], help: "names of Hypha's environment variables the program also gets (it gets PATH, HOME, LANG and a few others)")
 
-    static let all: [any OptionDeclaration] = [command, input, concurrency, pipeline, timeout, restartDelay, restartMaxDelay, envPassthrough]
+    static let all: [any OptionDeclaration] = [command, input, concurrency, pipeline, timeout, restartDelay, restartMaxDelay, maxLine, envPassthrough]
 
     /// The program of `command`, as written and where it was found, and its arguments.
     static func program(of node: NodeConfig) throws(Diagnostic) -> (name: String, path: String, arguments: [String]) {
@@ -78,7 +81,7 @@ public final class ExecNode: Sendable {
             directory: node.workflow.directory,
             environment: JobEnvironment(passthrough: node[ExecOptions.envPassthrough]),
             input: node[ExecOptions.input] == "arrow" ? .arrow : .record, output: output,
-            timeout: node[ExecOptions.timeout], pipeline: node[ExecOptions.pipeline],
+            timeout: node[ExecOptions.timeout], pipeline: node[ExecOptions.pipeline], maxLine: node[ExecOptions.maxLine],
             backoff: RetryPolicy(maxAttempts: Int.max, initialDelay: node[ExecOptions.restartDelay].inSeconds,
                                  maxDelay: node[ExecOptions.restartMaxDelay].inSeconds),
             logger: context.logger)

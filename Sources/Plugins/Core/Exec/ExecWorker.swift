@@ -18,6 +18,8 @@ struct ExecSettings: Sendable {
     var timeout: Duration
     /// Messages one copy is sent before its first answer (`pipeline`).
     var pipeline: Int
+    /// The longest answer line (or Arrow frame) taken from the program (`max_line`).
+    var maxLine: Int
     var backoff: RetryPolicy
     var logger: Logger
 }
@@ -209,19 +211,33 @@ final class RunningProgram: Sendable {
         let answers = answers, box = self.process
         let stdoutFD = stdoutPipe.read
         let framed = settings.output == .arrow
+        let maxLine = settings.maxLine
         Thread.detachNewThread {
-            var splitter = FrameSplitter(lengthPrefixed: framed)
+            var splitter = FrameSplitter(lengthPrefixed: framed, limit: maxLine, overflow: .fail)
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
-                for frame in splitter.add(buffer[0..<n]) { answers.put(frame) }
+                for frame in splitter.add(buffer[0..<n]) { answers.put(frame.bytes) }
+                if splitter.tooLong != nil {
+                    // The answer cannot be taken whole, and what follows it cannot be told
+                    // apart from it: the program is ended and restarted for the next message.
+                    box.kill()
+                    break
+                }
             }
             close(stdoutFD)
-            let why: String = switch box.waitForExit() {
-            case .signaled(let signal): "(pid \(pid)) was killed by signal \(signal)"
-            case .exited(let code): "(pid \(pid)) exited with status \(code)"
+            let exit = box.waitForExit()
+            let why: String
+            if let size = splitter.tooLong {
+                why = "(pid \(pid)) answered \(framed ? "a frame" : "a line") of \(size) bytes or more, over max_line (\(maxLine) bytes), "
+                    + "and was killed; raise the node's max_line if answers this large are expected"
+            } else {
+                why = switch exit {
+                case .signaled(let signal): "(pid \(pid)) was killed by signal \(signal)"
+                case .exited(let code): "(pid \(pid)) exited with status \(code)"
+                }
             }
             answers.close(why)
         }
@@ -230,7 +246,8 @@ final class RunningProgram: Sendable {
         let logger = settings.logger, program = settings.program
         let stderrFD = stderrPipe.read
         Thread.detachNewThread {
-            var splitter = FrameSplitter(lengthPrefixed: false)
+            // stderr is only logged: a line longer than a log line should be is cut, not held.
+            var splitter = FrameSplitter(lengthPrefixed: false, limit: min(maxLine, RunningProgram.stderrLineLimit), overflow: .cut)
             var buffer = [UInt8](repeating: 0, count: 1 << 14)
             let fd = stderrFD
             while true {
@@ -238,12 +255,16 @@ final class RunningProgram: Sendable {
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 for line in splitter.add(buffer[0..<n]) {
-                    logger.notice("\(program) (copy \(copy)): \(String(decoding: line, as: UTF8.self))")
+                    let text = String(decoding: line.bytes, as: UTF8.self)
+                    logger.notice("\(program) (copy \(copy)): \(text)\(line.isCut ? " [line cut at \(line.bytes.count) bytes]" : "")")
                 }
             }
             close(fd)
         }
     }
+
+    /// The longest stderr line logged whole; the rest of a longer one is dropped.
+    static let stderrLineLimit = 65_536
 
     /// A program that exits between messages must show as a failed write (EPIPE), not end
     /// Hypha: SIGPIPE is ignored, once, before the first program starts.
@@ -423,33 +444,101 @@ final class ChildProcess: Sendable {
 }
 
 /// Splits a byte stream into JSON lines or into frames of a 4-byte little-endian length and
-/// that many bytes.
+/// that many bytes, in time linear in the bytes (a line that arrives over many reads is searched
+/// for its end once, not from its start at every read) and holding at most `limit` bytes of one
+/// line or frame.
+///
+/// Past `limit`, `.fail` stops splitting and sets `tooLong` (a program's answers: the caller
+/// fails what it was handling), while `.cut` returns the line's first `limit` bytes marked as
+/// cut and skips the rest up to its newline (a program's stderr, which is only logged).
 struct FrameSplitter {
+    enum Overflow { case fail, cut }
+    struct Frame {
+        var bytes: Data
+        /// The line was longer than `limit`: `bytes` is its start.
+        var isCut = false
+    }
+
     let lengthPrefixed: Bool
+    let limit: Int
+    let overflow: Overflow
+    /// The size of the line or frame that went past `limit` (`.fail`); nothing is split after it.
+    private(set) var tooLong: Int?
     private var pending: [UInt8] = []
+    /// Bytes of `pending` already searched for a newline without finding one.
+    private var searched = 0
+    /// Skipping the rest of a cut line, up to its newline.
+    private var skipping = false
 
-    init(lengthPrefixed: Bool) { self.lengthPrefixed = lengthPrefixed }
+    init(lengthPrefixed: Bool, limit: Int, overflow: Overflow) {
+        self.lengthPrefixed = lengthPrefixed
+        self.limit = limit
+        self.overflow = overflow
+    }
 
-    mutating func add(_ bytes: ArraySlice<UInt8>) -> [Data] {
-        pending.append(contentsOf: bytes)
-        var frames: [Data] = []
+    mutating func add(_ bytes: ArraySlice<UInt8>) -> [Frame] {
+        guard tooLong == nil else { return [] }
+        var input = bytes
+        if skipping {
+            guard let newline = input.firstIndex(of: UInt8(ascii: "\n")) else { return [] }
+            skipping = false
+            input = input[(newline + 1)...]
+        }
+        pending.append(contentsOf: input)
+        return lengthPrefixed ? splitFrames() : splitLines()
+    }
+
+    private mutating func splitFrames() -> [Frame] {
+        var frames: [Frame] = []
         var start = 0
-        if lengthPrefixed {
-            while pending.count - start >= 4 {
-                let length = Int(pending[start]) | Int(pending[start + 1]) << 8 | Int(pending[start + 2]) << 16 | Int(pending[start + 3]) << 24
-                guard pending.count - start - 4 >= length else { break }
-                frames.append(Data(pending[(start + 4)..<(start + 4 + length)]))
-                start += 4 + length
+        while pending.count - start >= 4 {
+            let length = Int(pending[start]) | Int(pending[start + 1]) << 8 | Int(pending[start + 2]) << 16 | Int(pending[start + 3]) << 24
+            if length > limit {
+                // A frame's length is known before its bytes: refused without holding them.
+                tooLong = length
+                pending = []
+                return frames
             }
-        } else {
-            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                var end = newline
-                if end > start && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                if end > start { frames.append(Data(pending[start..<end])) }
-                start = newline + 1
-            }
+            guard pending.count - start - 4 >= length else { break }
+            frames.append(Frame(bytes: Data(pending[(start + 4)..<(start + 4 + length)])))
+            start += 4 + length
         }
         if start > 0 { pending.removeFirst(start) }
+        return frames
+    }
+
+    private mutating func splitLines() -> [Frame] {
+        var frames: [Frame] = []
+        var start = 0
+        while let newline = pending[max(start, searched)...].firstIndex(of: UInt8(ascii: "\n")) {
+            var end = newline
+            if end > start && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            if end - start > limit {
+                if overflow == .fail {
+                    tooLong = end - start
+                    pending = []
+                    return frames
+                }
+                frames.append(Frame(bytes: Data(pending[start..<(start + limit)]), isCut: true))
+            } else if end > start {
+                frames.append(Frame(bytes: Data(pending[start..<end])))
+            }
+            start = newline + 1
+        }
+        // What is left is one unfinished line: its bytes have been searched.
+        if start > 0 { pending.removeFirst(start) }
+        searched = pending.count
+        if pending.count > limit {
+            if overflow == .fail {
+                tooLong = pending.count
+                pending = []
+                return frames
+            }
+            frames.append(Frame(bytes: Data(pending.prefix(limit)), isCut: true))
+            pending = []
+            searched = 0
+            skipping = true
+        }
         return frames
     }
 }

@@ -12,6 +12,8 @@ import Synchronization
 public final class SQLiteStateStore: StateStore {
     /// The schema this Hypha writes; a database with a higher one came from a newer Hypha.
     public static let schemaVersion = 2
+    /// How long a write waits for another process's lock on the database before failing.
+    static let busyTimeout: TimeInterval = 10
 
     let pool: DatabasePool
     let folder: String
@@ -23,10 +25,11 @@ public final class SQLiteStateStore: StateStore {
     public init(path: String, folder: String) throws(StateStoreError) {
         self.folder = folder
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        try DatabaseFile.prepare(path, folder: folder) { db in try Self.migrate(db, path: path) }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.write { db in try Self.migrate(db, path: path) }
@@ -94,6 +97,12 @@ public final class SQLiteStateStore: StateStore {
         case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN:
             return StateStoreError("the state database in \(folder) cannot be written (\(db.message ?? "\(db.resultCode)")); "
                                    + "check the folder's permissions and free space")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            let holders = DatabaseFile.lockHolders(of: folder + "/state.db")
+            let who = holders.isEmpty ? "another process" : holders.joined(separator: ", ")
+            return StateStoreError("the state database in \(folder) stayed locked by \(who) for \(Int(busyTimeout)) s; "
+                                   + "stop \(holders.count == 1 ? "it" : "them"), or let it finish, and start again "
+                                   + "(nothing is lost: what was not committed is done again)")
         case .SQLITE_IOERR:
             return StateStoreError("the state database in \(folder) could not be read or written (\(db.message ?? "I/O error")); "
                                    + "check the disk (a full disk shows this way too)")

@@ -205,6 +205,49 @@ import Testing
         #expect(damaged.status == 3)
         #expect(damaged.stderr.contains("is damaged") && damaged.stderr.contains("state.db aside"), "\(damaged.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/state/state.db")) == Data(repeating: 0x5A, count: 8192))
+
+        // A truncated database (SQLite would take it for a new, empty one): exit 3, left as it is.
+        try Data().write(to: URL(fileURLWithPath: dir + "/state/state.db"))
+        let empty = try CLI.run(["run", workflow, "--once", "--no-progress"] + state)
+        #expect(empty.status == 3, "\(empty.stderr)")
+        #expect(empty.stderr.contains("is empty (0 bytes)") && empty.stderr.contains("restore it from a backup"), "\(empty.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/state/state.db")).isEmpty)
+        let emptyJobs = try CLI.run(["jobs", workflow] + state)
+        #expect(emptyJobs.status == 3 && emptyJobs.stderr.contains("is empty (0 bytes)"), "\(emptyJobs.stderr)")
+
+        // Something that is not a file where the database should be.
+        try FileManager.default.removeItem(atPath: dir + "/state/state.db")
+        try FileManager.default.createDirectory(atPath: dir + "/state/state.db", withIntermediateDirectories: false)
+        let folder = try CLI.run(["run", workflow, "--once", "--no-progress"] + state)
+        #expect(folder.status == 3 && folder.stderr.contains("state.db is not a file"), "\(folder.stderr)")
+    }
+
+    /// A database another process keeps locked (here a sqlite3 client in a transaction) is an
+    /// error naming that process once the wait for it runs out, not a bare "database is locked".
+    @Test func aLockedDatabaseNamesTheProcessHoldingIt() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workflow = try Self.sleepyWorkflow(dir)
+        FileManager.default.createFile(atPath: dir + "/ran", contents: Data())
+        let state = ["--state-dir", dir + "/state"]
+        let first = try CLI.run(["run", workflow, "--once", "--no-progress", "--run-dir", dir + "/run0"] + state, timeout: 60)
+        try #require(first.status == 0, "\(first.stderr)")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: CLI.python)
+        holder.arguments = CLI.pythonArguments(["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN EXCLUSIVE')
+            open(sys.argv[2], 'w').close()
+            time.sleep(120)
+            """, dir + "/state/state.db", dir + "/holding"])
+        try holder.run()
+        // SIGKILL: a signal the test runner blocks stays blocked in what it starts.
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        #expect(ArrowHTTPTests.waitUntil(20) { FileManager.default.fileExists(atPath: dir + "/holding") })
+        let blocked = try CLI.run(["run", workflow, "--once", "--no-progress", "--run-dir", dir + "/run1"] + state, timeout: 60)
+        #expect(blocked.status == 3, "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("stayed locked by pid \(holder.processIdentifier)"), "\(blocked.stderr)")
     }
 
     /// arrow-http answers 200 only once a message is kept in the state folder: a message

@@ -12,7 +12,7 @@ public struct EndpointSettings: Sendable, Equatable {
     /// the address is malformed, a token's variable is unset, or a non-loopback address has
     /// no token.
     public static func resolve(address: String?, token: String?, workflow: HTTPSettings?,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EndpointSettings? {
+                               environment: [String: String] = ProcessEnvironment.values) throws -> EndpointSettings? {
         let fromFile = address == nil ? workflow : nil
         guard let address = address ?? workflow?.address else { return nil }
         let at = fromFile?.location.map { "\($0): " } ?? ""

@@ -47,6 +47,9 @@ final class LocalJobGuard: JobGuard {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["guard-jobs", "--grace", String(grace), "--marker", environmentKey.value]
+        // The guard needs no variable; an empty environment keeps Hypha's secrets out of its
+        // /proc/PID/environ, which the jobs (same user) could read.
+        process.environment = [:]
         process.standardInput = channel
         try process.run()
         let input = channel.fileHandleForWriting

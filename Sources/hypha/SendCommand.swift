@@ -78,7 +78,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let answer: ArrowHTTPClient.Answer
         do {
-            answer = try await client.post(body, to: url, token: token ?? ProcessInfo.processInfo.environment["HYPHA_TOKEN"],
+            answer = try await client.post(body, to: url, token: token ?? ProcessEnvironment.values["HYPHA_TOKEN"],
                                            timeout: .milliseconds(Int64(timeout * 1000)))
         } catch {
             Console.error("hypha: \(error)")

@@ -10,7 +10,7 @@ public enum EnvironmentReference {
 
     /// What `text` stands for: the variable's value for `env:NAME`, else `text` itself.
     public static func resolve(_ text: String,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws(Unset) -> String {
+                               environment: [String: String] = ProcessEnvironment.values) throws(Unset) -> String {
         guard text.hasPrefix("env:") else { return text }
         let name = String(text.dropFirst(4))
         guard let value = environment[name], !value.isEmpty else { throw Unset(name: name) }

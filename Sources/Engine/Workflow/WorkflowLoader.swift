@@ -7,7 +7,7 @@ public struct WorkflowLoader: Sendable {
     public var registry: PluginRegistry
     public var environment: [String: String]
 
-    public init(registry: PluginRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(registry: PluginRegistry, environment: [String: String] = ProcessEnvironment.values) {
         self.registry = registry
         self.environment = environment
     }

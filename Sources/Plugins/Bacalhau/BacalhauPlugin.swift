@@ -78,7 +78,7 @@ public struct BacalhauPlugin: ProcessorPlugin, CustomStringConvertible, CustomRe
     let earlierJobs = EarlierJobsProbe()
 
     public init(node: NodeConfig, context: RunContext) throws {
-        try self.init(node: node, context: context, environment: ProcessInfo.processInfo.environment)
+        try self.init(node: node, context: context, environment: ProcessEnvironment.values)
     }
 
     /// Builds the node with an explicit environment (tests use this).

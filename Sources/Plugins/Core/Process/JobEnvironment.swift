@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The environment a local job starts with: a short allowlist of Hypha's own variables (so
@@ -16,7 +17,7 @@ struct JobEnvironment: Sendable {
 
     /// `marker` is the job guard's variable, which lets a restart find jobs a dead Hypha left.
     init(passthrough: [String], marker: (name: String, value: String)? = nil,
-         from environment: [String: String] = ProcessInfo.processInfo.environment) {
+         from environment: [String: String] = ProcessEnvironment.values) {
         var base: [String: String] = [:]
         for name in Self.allowlist + passthrough {
             if let value = environment[name] { base[name] = value }

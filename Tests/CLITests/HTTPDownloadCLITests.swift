@@ -4,7 +4,7 @@ import Testing
 /// `http-download` end to end: the built `hypha` runs workflows/download-extract-aggregate.yml
 /// against a local server (Tests/scripts/download_server.py) that also watches the download
 /// folder, recording every file that appears there under a final name, and its content.
-@Suite(.serialized) struct HTTPDownloadCLITests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HTTPDownloadCLITests {
     /// The server, its port, and where it logs.
     final class Server {
         let process: Process
@@ -12,14 +12,15 @@ import Testing
         let accessLog: String
         let watchLog: String
 
-        init(root: String, dir: String, watch: String) throws {
+        /// `hidden`: the watcher records names starting with '.' (partial files) too.
+        init(root: String, dir: String, watch: String, hidden: Bool = false) throws {
             accessLog = dir + "/access.log"
             watchLog = dir + "/watch.log"
             let portFile = dir + "/port"
             process = Process()
             let py = CLI.python
             let args = [CLI.shipped("Tests/scripts/download_server.py"), "serve", root, "--port-file", portFile, "--log", accessLog,
-                        "--watch", watch, "--watch-log", watchLog]
+                        "--watch", watch, "--watch-log", watchLog] + (hidden ? ["--watch-hidden"] : [])
             process.executableURL = URL(fileURLWithPath: py)
             process.arguments = CLI.pythonArguments(args)
             process.standardError = FileHandle.nullDevice
@@ -378,5 +379,226 @@ import Testing
         let captured = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8)
         #expect(captured.contains("\"sha256\""), "\(captured)")
         #expect(captured.contains(downloads + "/z/one.csv"), "\(captured)")
+    }
+}
+
+/// `http-download` against a feed or a server that is hostile or broken: it reads only what its
+/// workflow allows (schemes, hosts), stops at `max_bytes`, the free space and `deadline`, and
+/// leaves no partial file behind when it gives up or is stopped.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HTTPDownloadLimitsCLITests {
+    typealias Server = HTTPDownloadCLITests.Server
+
+    /// A temporary folder with `served/` (sales-NN.zip, served by a server that also records
+    /// every name, hidden ones too, that appears in `downloads/`) and `private/secret.zip`, a
+    /// local file no feed may have copied.
+    final class Setup {
+        let dir: String
+        let served: String
+        let downloads: String
+        let secret: String
+        let server: Server
+        var base: String { "http://127.0.0.1:\(server.port)" }
+
+        init(zips: Int = 2, big: Int? = nil) throws {
+            dir = try CLI.temporaryFolder()
+            served = dir + "/served"
+            downloads = dir + "/downloads"
+            secret = dir + "/private/secret.zip"
+            var make = [CLI.shipped("Tests/scripts/download_server.py"), "make-zips", served, "--count", "\(zips)"]
+            if let big { make += ["--big", "\(big)"] }
+            let made = try CLI.runPython(make)
+            try #require(made.status == 0, "make-zips: \(made.stderr)")
+            try FileManager.default.createDirectory(atPath: dir + "/private", withIntermediateDirectories: true)
+            try Data("not for the feed".utf8).write(to: URL(fileURLWithPath: secret))
+            server = try Server(root: served, dir: dir, watch: downloads, hidden: true)
+            try #require(server.port > 0, "the test server did not start")
+        }
+
+        deinit {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        /// Writes `get` (the http-download node, its options as YAML flow text) feeding a
+        /// capture sink, and runs it with `--once`.
+        func run(_ options: String, state: Bool = false, timeout: Double = 60) throws -> CLI.Result {
+            try """
+                nodes:
+                  get: { plugin: http-download, dir: \(downloads), \(options) }
+                  out: { plugin: capture, from: get, path: \(dir)/out.jsonl }
+                """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
+            let keep = state ? ["--state-dir", dir + "/state"] : ["--no-state"]
+            return try CLI.run(["run", dir + "/w.yml", "--once", "--no-progress", "--run-dir", dir + "/run"] + keep, timeout: timeout)
+        }
+
+        /// The names in the download folder now (hidden ones too).
+        func names() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: downloads)) ?? []).sorted()
+        }
+
+        /// Every hidden (partial) file the server's watcher saw in the download folder.
+        func partialsSeen() -> [String] {
+            server.lines(server.watchLog).compactMap { $0["name"] as? String }.filter { $0.hasPrefix(".") }
+        }
+
+        /// The bytes the server sent for requests whose path starts with `prefix`.
+        func bytesSent(_ prefix: String) -> [Int] {
+            server.lines(server.accessLog).filter { ($0["path"] as? String)?.hasPrefix(prefix) == true }.compactMap { $0["bytes"] as? Int }
+        }
+    }
+
+    /// Bytes free to this user on the file system holding `path`.
+    static func freeBytes(_ path: String) -> Int64 {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return 0 }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    static func encoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+    }
+
+    /// A feed fetched over HTTP that lists `file://` URLs gets none of them read: each is a failure naming the feed, the line and the URL, kept as a dead letter that
+    /// a retry refuses again; the feed's http line is fetched as usual.
+    @Test func aFeedLineNamingALocalFileIsRefusedAndNothingIsRead() throws {
+        let s = try Setup()
+        let local = "file://\(s.secret)"
+        try "/files/sales-00.zip\n\(local)\nfile:///proc/self/environ\n"
+            .write(toFile: s.served + "/feed.txt", atomically: true, encoding: .utf8)
+        let feed = "\(s.base)/files/feed.txt"
+        let r = try s.run("feed: \"\(feed)\"", state: true)
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(local): line 2 of the feed \(feed) lists it, but a feed may list only http:// and https:// URLs"), "\(output)")
+        #expect(output.contains("file:///proc/self/environ: line 3 of the feed \(feed)"), "\(output)")
+        #expect(s.names() == ["sales-00.zip"], "\(s.names())")
+
+        // The refusals are the node's dead letters; retrying them reads nothing either.
+        let w = s.dir + "/w.yml", state = ["--state-dir", s.dir + "/state"]
+        let list = try CLI.run(["dead-letters", "list", w, "--json"] + state)
+        #expect(list.stdout.contains(local), "\(list.stdout)\(list.stderr)")
+        let retry = try CLI.run(["dead-letters", "retry", w, "--all", "--no-progress", "--run-dir", s.dir + "/retry"] + state)
+        #expect(retry.status == 1, "\(retry.stdout)\(retry.stderr)")
+        #expect(s.names() == ["sales-00.zip"], "\(s.names())")
+    }
+
+    /// A redirect is followed only to http(s) and to a host in `allowed_hosts`: to `file://`
+    /// or to another host it is a failure naming the URL and where it led; within them it works.
+    @Test func aRedirectToAFileOrAnotherHostIsRefused() throws {
+        let s = try Setup()
+        let toFile = "\(s.base)/redirect/secret.zip?to=" + Self.encoded("file://\(s.secret)")
+        let elsewhere = "http://localhost:\(s.server.port)/files/sales-01.zip"
+        let toHost = "\(s.base)/redirect/sales-01.zip?to=" + Self.encoded(elsewhere)
+        let fine = "\(s.base)/redirect/sales-00.zip?to=" + Self.encoded("/files/sales-00.zip")
+        let r = try s.run("urls: [\"\(toFile)\", \"\(toHost)\", \"\(fine)\"], allowed_hosts: [127.0.0.1]")
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(toFile): it redirects to file://\(s.secret), and a redirect may lead only to"), "\(output)")
+        #expect(output.contains("\(toHost): it redirects to \(elsewhere), whose host 'localhost' is not in allowed_hosts"), "\(output)")
+        #expect(s.names() == ["sales-00.zip"], "\(s.names())")
+        #expect(s.bytesSent("/files/sales-01.zip").isEmpty, "the other host was asked")
+    }
+
+    /// A feed line naming a host outside `allowed_hosts` is a failure naming the URL and the
+    /// host, and that host is never asked.
+    @Test func aFeedLineOutsideAllowedHostsIsRefused() throws {
+        let s = try Setup()
+        let outside = "http://localhost:\(s.server.port)/files/sales-01.zip"
+        try "/files/sales-00.zip\n\(outside)\n".write(toFile: s.served + "/feed.txt", atomically: true, encoding: .utf8)
+        let r = try s.run("feed: \"\(s.base)/files/feed.txt\", allowed_hosts: [\"*.example.org\", 127.0.0.1]")
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(outside): its host 'localhost' is not in allowed_hosts"), "\(output)")
+        #expect(s.names() == ["sales-00.zip"], "\(s.names())")
+        #expect(s.bytesSent("/files/sales-01.zip").isEmpty, "the host outside the list was asked")
+    }
+
+    /// With no `max_bytes` in the workflow, a Content-Length over the default (10 GiB) fails
+    /// before a byte is written: no partial file ever appears.
+    @Test func aContentLengthOverTheDefaultMaxBytesIsRefusedBeforeWriting() throws {
+        let s = try Setup()
+        let claimed: Int64 = 11 << 30
+        let url = "\(s.base)/claim/huge.zip?length=\(claimed)&send=\(2 << 20)"
+        let r = try s.run("urls: [\"\(url)\"], max_retries: 0")
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(url): it is \(claimed) bytes, over max_bytes (\(10 << 30))"), "\(output)")
+        #expect(s.partialsSeen().isEmpty, "written before refusing: \(s.partialsSeen())")
+        #expect(s.names().isEmpty, "\(s.names())")
+    }
+
+    /// A body without Content-Length is stopped once it passes `max_bytes`, or once the free
+    /// space would fall under `keep_free`, and its partial file is removed either way.
+    @Test func aBodyWithoutLengthIsStoppedAtMaxBytesOrTheFreeSpace() throws {
+        let s = try Setup()
+        let endless = "\(s.base)/stream/endless.zip?bytes=\(256 << 20)"
+        let tooLarge = try s.run("urls: [\"\(endless)\"], max_bytes: \(1 << 20)")
+        #expect(tooLarge.status == 1, "\(tooLarge.stdout)\(tooLarge.stderr)")
+        #expect(tooLarge.stdout.contains("\(endless): it is over max_bytes (\(1 << 20)); raise max_bytes"), "\(tooLarge.stdout)")
+        #expect(s.names().isEmpty, "\(s.names())")
+        #expect(s.bytesSent("/stream/").allSatisfy { $0 < 256 << 20 }, "not stopped: \(s.bytesSent("/stream/"))")
+
+        // Leave 64 MiB above keep_free: the body may take those, and no more. (Should other
+        // writers take them first, the check before the transfer refuses it, as it should.)
+        let keepFree = Self.freeBytes(s.dir) - (64 << 20)
+        let big = "\(s.base)/stream/big.zip?bytes=\(512 << 20)"
+        let full = try s.run("urls: [\"\(big)\"], keep_free: \(keepFree), max_retries: 0")
+        #expect(full.status == 1, "\(full.stdout)\(full.stderr)")
+        #expect(full.stdout.contains("\(big): not enough free space in \(s.downloads)"), "\(full.stdout)")
+        #expect(s.names().isEmpty, "\(s.names())")
+    }
+
+    /// A Content-Length under `max_bytes` but over the free space (with `keep_free`) fails
+    /// before a byte is written, saying what is needed and what is free.
+    @Test func aFileLargerThanTheFreeSpaceIsRefusedBeforeWriting() throws {
+        let s = try Setup()
+        let claimed = Self.freeBytes(s.dir) + (1 << 30)
+        let url = "\(s.base)/claim/big.zip?length=\(claimed)&send=\(2 << 20)"
+        let r = try s.run("urls: [\"\(url)\"], max_bytes: \(claimed * 2), max_retries: 0")
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(url): not enough free space in \(s.downloads): it needs \(claimed + (256 << 20)) bytes"), "\(output)")
+        #expect(output.contains("are free; free some space or lower keep_free"), "\(output)")
+        #expect(s.partialsSeen().isEmpty, "written before refusing: \(s.partialsSeen())")
+        #expect(s.names().isEmpty, "\(s.names())")
+    }
+
+    /// A server that sends a byte now and then (never idle for `timeout`) is given up at the
+    /// `deadline`: the file fails naming the URL, its partial file goes, and `--once` ends.
+    @Test func aTooSlowServerHitsTheDeadlineAndOnceEnds() throws {
+        let s = try Setup()
+        let url = "\(s.base)/slow/slow.zip?length=100000&every=0.05"
+        let started = Date()
+        let r = try s.run("urls: [\"\(url)\"], deadline: 1s, timeout: 30s", timeout: 30)
+        let output = r.stdout + r.stderr
+        #expect(r.status == 1, "\(output)")
+        #expect(output.contains("\(url): it did not finish within the deadline (1 s)"), "\(output)")
+        #expect(Date().timeIntervalSince(started) < 20, "--once took \(Date().timeIntervalSince(started)) s")
+        #expect(s.names().isEmpty, "\(s.names())")
+    }
+
+    /// A Hypha stopped gracefully (SIGTERM) in the middle of a transfer removes its partial
+    /// file (and the file that says what a resume must match): nothing is left in the folder.
+    @Test func aGracefulStopMidTransferRemovesThePartialFile() throws {
+        let s = try Setup(zips: 1, big: 0)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: s.served + "/sales-00.zip")[.size] as? Int)
+        try """
+            nodes:
+              get: { plugin: http-download, urls: ["\(s.base)/stall/sales-00.zip"], dir: \(s.downloads) }
+              out: { plugin: capture, from: get, path: \(s.dir)/out.jsonl }
+            """.write(toFile: s.dir + "/w.yml", atomically: true, encoding: .utf8)
+        let hypha = Process()
+        hypha.executableURL = URL(fileURLWithPath: CLI.binary)
+        hypha.arguments = ["run", s.dir + "/w.yml", "--no-progress", "--state-dir", s.dir + "/state", "--run-dir", s.dir + "/run"]
+        hypha.standardOutput = FileHandle.nullDevice
+        hypha.standardError = FileHandle.nullDevice
+        try hypha.run()
+        defer { if hypha.isRunning { kill(hypha.processIdentifier, SIGKILL) } }
+        let part = s.downloads + "/.sales-00.zip.part"
+        let partSize = { (try? FileManager.default.attributesOfItem(atPath: part)[.size] as? Int) ?? 0 }
+        try #require(ArrowHTTPTests.waitUntil(60) { partSize() >= size / 2 }, "the partial file never reached half: \(partSize())")
+        kill(hypha.processIdentifier, SIGTERM)
+        #expect(ArrowHTTPTests.waitUntil(30) { !hypha.isRunning }, "hypha did not stop on SIGTERM")
+        #expect(s.names().isEmpty, "left behind: \(s.names())")
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HTTPDownload
 
-@Suite struct HTTPDownloadUnitTests {
+@Suite(.timeLimit(.minutes(1))) struct HTTPDownloadUnitTests {
     /// The FIPS 180-4 examples, and lengths around the block and padding boundaries.
     @Test func sha256MatchesTheStandardVectors() {
         #expect(DownloadDigest.hex(of: Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
@@ -34,8 +34,87 @@ import Testing
         let entries = try FeedEntry.parse("# comment\n\nhttp://h/a.zip \(digest.uppercased())\n  b.zip\nfile:///tmp/c.zip\n", base: base)
         #expect(entries.map(\.url.absoluteString) == ["http://h/a.zip", "http://127.0.0.1:8000/b.zip", "file:///tmp/c.zip"])
         #expect(entries.map(\.sha256) == [digest, nil, nil])
+        #expect(entries.map(\.line) == [3, 4, 5])
         #expect(throws: FeedFailure.self) { try FeedEntry.parse("http://h/a.zip nothex\n", base: base) }
-        #expect(throws: FeedFailure.self) { try FeedEntry.parse("ftp://h/a.zip\n", base: base) }
+        #expect(throws: FeedFailure.self) { try FeedEntry.parse("http:///a.zip\n", base: base) }
+    }
+
+    /// A feed line of any scheme but http(s) is refused naming the feed and its line; the same
+    /// URLs written in the workflow are fetched; a dead letter may name only a listed file.
+    @Test func aFeedMayListOnlyHTTPURLs() throws {
+        let base = try #require(URL(string: "http://127.0.0.1:8000/feed.txt"))
+        let entries = try FeedEntry.parse("ftp://h/a.zip\nfile:///etc/passwd\njavascript:alert(1)\nhttps://h/b.zip\n", base: base)
+        let policy = DownloadPolicy(allowedHosts: nil, localFiles: ["file:///data/listed.zip"])
+        let refusals = entries.map { policy.refusal(of: $0.url, from: .feed(base, line: $0.line ?? 0)) }
+        #expect(refusals[0]?.hasPrefix("line 1 of the feed http://127.0.0.1:8000/feed.txt lists it, but a feed may list only http://") == true)
+        #expect(refusals[1]?.hasPrefix("line 2 of the feed") == true)
+        #expect(refusals[2]?.hasPrefix("line 3 of the feed") == true)
+        #expect(refusals[3] == nil)
+        // A file:// feed's relative lines are file:// URLs too: refused.
+        let local = try #require(URL(string: "file:///srv/feed.txt"))
+        let relative = try FeedEntry.parse("secret.zip\n", base: local)
+        #expect(policy.refusal(of: relative[0].url, from: .feed(local, line: 1)) != nil)
+        #expect(policy.refusal(of: try #require(URL(string: "file:///etc/passwd")), from: .workflow) == nil)
+        #expect(policy.refusal(of: try #require(URL(string: "file:///etc/passwd")), from: .deadLetter) != nil)
+        #expect(policy.refusal(of: try #require(URL(string: "file:///data/listed.zip")), from: .deadLetter) == nil)
+    }
+
+    /// A redirect leads only to http(s), never from https to http, and only to allowed hosts.
+    @Test func aRedirectIsCheckedAtEveryHop() throws {
+        func url(_ text: String) throws -> URL { try #require(URL(string: text)) }
+        let open = DownloadPolicy(allowedHosts: nil)
+        #expect(open.refusal(ofRedirectTo: try url("http://b/x"), from: try url("http://a/x")) == nil)
+        #expect(open.refusal(ofRedirectTo: try url("https://b/x"), from: try url("http://a/x")) == nil)
+        #expect(open.refusal(ofRedirectTo: try url("https://b/x"), from: try url("https://a/x")) == nil)
+        #expect(open.refusal(ofRedirectTo: try url("http://b/x"), from: try url("https://a/x")) != nil)
+        #expect(open.refusal(ofRedirectTo: try url("file:///etc/passwd"), from: try url("http://a/x"))?
+            .hasPrefix("it redirects to file:///etc/passwd, and a redirect may lead only to") == true)
+        #expect(open.refusal(ofRedirectTo: try url("ftp://b/x"), from: try url("http://a/x")) != nil)
+        let listed = DownloadPolicy(allowedHosts: ["example.org", "*.cdn.example.net"])
+        #expect(listed.refusal(ofRedirectTo: try url("https://a.cdn.example.net/x"), from: try url("https://example.org/x")) == nil)
+        #expect(listed.refusal(ofRedirectTo: try url("https://evil.org/x"), from: try url("https://example.org/x"))
+                == "it redirects to https://evil.org/x, whose host 'evil.org' is not in allowed_hosts; refused (add the host to allowed_hosts if it is trusted)")
+    }
+
+    @Test func allowedHostsMatchNamesAndDomains() throws {
+        #expect(DownloadPolicy.host("example.org", matches: "Example.ORG"))
+        #expect(DownloadPolicy.host("a.example.org", matches: "*.example.org"))
+        #expect(DownloadPolicy.host("a.b.example.org", matches: "*.example.org"))
+        #expect(!DownloadPolicy.host("example.org", matches: "*.example.org"))
+        #expect(!DownloadPolicy.host("badexample.org", matches: "*.example.org"))
+        #expect(!DownloadPolicy.host("example.org.evil", matches: "example.org"))
+        #expect(DownloadPolicy.host(DownloadPolicy.normalized("[::1]"), matches: "::1"))
+        let policy = DownloadPolicy(allowedHosts: ["127.0.0.1"])
+        #expect(policy.refusal(of: try #require(URL(string: "http://localhost:8000/a.zip")), from: .workflow)?
+            .hasPrefix("its host 'localhost' is not in allowed_hosts") == true)
+        #expect(policy.refusal(of: try #require(URL(string: "http://127.0.0.1:8000/a.zip")), from: .workflow) == nil)
+        #expect(DownloadPolicy.problem(withPattern: "example.org") == nil)
+        #expect(DownloadPolicy.problem(withPattern: "*.example.org") == nil)
+        #expect(DownloadPolicy.problem(withPattern: "::1") == nil)
+        #expect(DownloadPolicy.problem(withPattern: "example.org:8080") != nil)
+        #expect(DownloadPolicy.problem(withPattern: "https://example.org") != nil)
+        #expect(DownloadPolicy.problem(withPattern: "a.*.org") != nil)
+        #expect(DownloadPolicy.problem(withPattern: "") != nil)
+    }
+
+    @Test func amountsReadAsWritten() {
+        #expect(Amount.bytes(512) == "512 bytes")
+        #expect(Amount.bytes(256 << 20) == "268435456 bytes (256.0 MiB)")
+        #expect(Amount.duration(.seconds(3600)) == "1 h")
+        #expect(Amount.duration(.seconds(90)) == "90 s")
+        #expect(Amount.duration(.seconds(300)) == "5 min")
+        #expect(Amount.duration(.milliseconds(1500)) == "1.5 s")
+    }
+
+    /// The deadline gives up work that takes too long, and only that.
+    @Test func withinGivesUpAtTheDeadline() async {
+        let quick = await Fetcher.within(.seconds(10)) { 1 }
+        #expect(quick == 1)
+        let slow = await Fetcher.within(.milliseconds(50)) { () async -> Int in
+            try? await Task.sleep(for: .seconds(60))
+            return 2
+        }
+        #expect(slow == nil)
     }
 
     @Test func aFileNameIsTheLastPathComponentAndNeverHidden() throws {

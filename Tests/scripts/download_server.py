@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A file server for the http-download tests and benchmark (standard library only).
 
-    download_server.py serve ROOT --port-file F [--log F] [--watch DIR --watch-log F]
+    download_server.py serve ROOT --port-file F [--log F] [--watch DIR --watch-log F [--watch-hidden]]
     download_server.py make-zips OUTDIR --count N [--big K]
 
 `serve` serves ROOT on 127.0.0.1 (an ephemeral port, written to --port-file once listening):
@@ -14,11 +14,20 @@
 * `/stall/NAME`: the same, but the first request for a whole NAME sends half of the body and
   then holds the connection open without sending more (until the client goes away).
 * `/missing/...`: 404.
+* `/redirect?to=URL`: 302 to URL (any scheme, absolute or relative).
+* `/claim/NAME?length=N&send=M`: 200 with `Content-Length: N`, then M zero bytes (default 0),
+  then the connection is closed: a server that claims more than it has.
+* `/stream/NAME?bytes=N`: 200 without `Content-Length` (chunked), N zero bytes as fast as the
+  client takes them: a body whose size is known only once it has all arrived.
+* `/slow/NAME?length=N&every=S`: 200 with `Content-Length: N`, then one byte every S seconds
+  (default 0.1) until the client goes away: a transfer that never stalls long enough to time
+  out and never ends.
 
 --log gets one JSON line per request: method, path, status, the body bytes sent, the Range
 asked. --watch polls DIR every millisecond and writes one JSON line to --watch-log per file
 version seen under a name not starting with '.': its name, size and sha256 (what a watcher
-downstream could have read at that moment).
+downstream could have read at that moment). With --watch-hidden, names starting with '.' (a
+partial download) are recorded too, with their size only (no sha256).
 
 `make-zips` writes OUTDIR/sales-NN.zip (NN from 00): zip i holds data.csv with the rows
 a,i  a,2i  b,10+i (so group a sums to 3i and b to 10+i); with --big K, zip K also holds 2 MB
@@ -35,6 +44,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 import zipfile
 from email.utils import formatdate, parsedate_to_datetime
 
@@ -86,8 +96,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.record(status, len(body))
 
+    def query(self):
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+
+    def head(self, status, headers):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+
     def do_GET(self):
         parts = self.path.split("?")[0].split("/", 2)
+        kind = parts[1] if len(parts) > 1 else ""
+        if kind in ("redirect", "claim", "stream", "slow"):
+            return self.made_up(kind)
         if len(parts) < 3 or parts[1] not in ("files", "cut", "stall"):
             return self.answer(404, body=b"not found\n")
         kind, name = parts[1], parts[2]
@@ -154,6 +176,49 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         return self.send_file(path, 200, common, 0, size)
 
+    def made_up(self, kind):
+        """The routes whose answers are made up from their query, not read from ROOT."""
+        q = self.query()
+        sent = 0
+        try:
+            if kind == "redirect":
+                return self.answer(302, [("Location", q.get("to", "/"))])
+            if kind == "claim":
+                length, send = int(q.get("length", "0")), int(q.get("send", "0"))
+                self.head(200, [("Content-Length", str(length))])
+                while sent < send:
+                    n = min(1 << 16, send - sent)
+                    self.wfile.write(bytes(n))
+                    sent += n
+                self.wfile.flush()
+            elif kind == "stream":
+                total = int(q.get("bytes", "0"))
+                self.head(200, [("Transfer-Encoding", "chunked")])
+                while sent < total:
+                    n = min(1 << 16, total - sent)
+                    self.wfile.write(b"%x\r\n" % n + bytes(n) + b"\r\n")
+                    sent += n
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                self.record(200, sent)
+                return
+            elif kind == "slow":
+                length, every = int(q.get("length", "1000")), float(q.get("every", "0.1"))
+                self.head(200, [("Content-Length", str(length))])
+                while sent < length - 1:
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(every)
+        except OSError:
+            pass  # the client went away
+        self.record(200, sent)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
     def send_file(self, path, status, headers, start, size):
         """Sends bytes start..size of the file with sendfile (a 1 GiB file is never read into memory)."""
         self.send_response(status)
@@ -170,7 +235,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(status, sent)
 
 
-def watch(folder, out):
+def watch(folder, out, hidden):
     seen = {}
     with open(out, "a") as log:
         while True:
@@ -179,12 +244,17 @@ def watch(folder, out):
             except FileNotFoundError:
                 entries = []
             for e in entries:
-                if e.name.startswith("."):
+                if e.name.startswith(".") and not hidden:
                     continue
                 try:
                     st = e.stat()
                     key = (st.st_size, st.st_mtime_ns, st.st_ino)
                     if seen.get(e.name) == key:
+                        continue
+                    if e.name.startswith("."):
+                        seen[e.name] = key
+                        log.write(json.dumps({"name": e.name, "size": st.st_size}) + "\n")
+                        log.flush()
                         continue
                     with open(e.path, "rb") as f:
                         digest = hashlib.sha256(f.read()).hexdigest()
@@ -217,7 +287,7 @@ def main():
     if opt("--log"):
         State.log = open(opt("--log"), "a")
     if opt("--watch"):
-        threading.Thread(target=watch, args=(opt("--watch"), opt("--watch-log")), daemon=True).start()
+        threading.Thread(target=watch, args=(opt("--watch"), opt("--watch-log"), "--watch-hidden" in args), daemon=True).start()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     with open(opt("--port-file") + ".tmp", "w") as f:

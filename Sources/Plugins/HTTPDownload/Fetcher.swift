@@ -21,7 +21,7 @@ enum FetchOutcome: Sendable {
     case emitAgain(DownloadRecord)
     /// Unchanged and already handled: nothing to do.
     case unchanged
-    /// Stopped by a shutdown; a partial file is kept for the next start to resume.
+    /// Stopped by a shutdown; the partial file is removed.
     case interrupted
     /// Failed for good (after retries where they could help), and why; no file is in place.
     case failed(String, Validators?)
@@ -29,20 +29,24 @@ enum FetchOutcome: Sendable {
 
 /// Fetches files into the node's folder over one AsyncHTTPClient (the client the bacalhau
 /// plugin and arrow-http-sink use), or copies `file://` ones: under a hidden temporary name,
-/// checked, then renamed into place.
+/// checked, then renamed into place. Each file is bounded by `max_bytes`, the free space
+/// (`keep_free`) and `deadline`; its partial file is removed when it is given up.
 final class Fetcher: Sendable {
     let settings: DownloadSettings
     let logger: Logger
     let client: HTTPClient
     static let chunk = 1 << 20
+    /// How many bytes are written between two looks at the free space.
+    static let spaceCheckEvery: Int64 = 8 << 20
+    /// The most redirects one request follows.
+    static let maxRedirects = 5
 
     init(settings: DownloadSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         var configuration = HTTPClient.Configuration()
-        // Redirects are followed only when no credentials would travel with them.
-        configuration.redirectConfiguration = settings.authorization == nil && settings.headers.isEmpty
-            ? .follow(max: 5, allowCycles: false) : .disallow
+        // `send` follows redirects itself, to check where each one leads.
+        configuration.redirectConfiguration = .disallow
         let timeout = TimeAmount(settings.timeout)
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: timeout, read: timeout)
         configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(
@@ -57,8 +61,18 @@ final class Fetcher: Sendable {
 
     // MARK: The feed
 
-    /// The feed's text, retried like a file.
+    /// The feed's text, retried like a file, within `deadline`.
     func text(of url: URL) async throws(FeedFailure) -> String {
+        let result = await Self.within(settings.deadline) { () async -> Result<String, FeedFailure> in
+            do throws(FeedFailure) { return .success(try await self.readText(of: url)) } catch { return .failure(error) }
+        }
+        guard let result else {
+            throw FeedFailure("it could not be read within the deadline (\(Amount.duration(settings.deadline))); raise deadline if it is that slow")
+        }
+        return try result.get()
+    }
+
+    func readText(of url: URL) async throws(FeedFailure) -> String {
         if url.isFileURL {
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw FeedFailure("cannot read \(url.path); check that it exists and is readable")
@@ -71,7 +85,7 @@ final class Fetcher: Sendable {
             var problem: String
             var retryAfter: Double?
             do {
-                let response = try await client.execute(request(url), timeout: TimeAmount(settings.timeout))
+                let response = try await send(url) { self.request($0) }
                 let body = try await response.body.collect(upTo: 64 << 20)
                 let status = Int(response.status.code)
                 if status == 200 { return String(buffer: body) }
@@ -80,6 +94,8 @@ final class Fetcher: Sendable {
                 retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"))
             } catch let failure as FeedFailure {
                 throw failure
+            } catch let refused as Refused {
+                throw FeedFailure(refused.description)
             } catch {
                 if Task.isCancelled { throw FeedFailure("cancelled") }
                 problem = Self.describe(error)
@@ -87,6 +103,32 @@ final class Fetcher: Sendable {
             if attempt >= settings.retry.maxAttempts { throw FeedFailure("gave up after \(attempt) attempts: \(problem)") }
             logger.warning("reading the feed \(url.absoluteString) failed (\(problem)); retrying")
             try? await Task.sleep(for: .seconds(settings.retry.delay(beforeRetry: attempt, retryAfter: retryAfter)))
+        }
+    }
+
+    /// Sends the request `make` builds for `url` and returns the answer, following redirects
+    /// (at most `maxRedirects`, each request built again for its URL) only where the policy
+    /// lets them lead, and only when no credentials (`headers`, `token`) would travel with them.
+    /// Throws `Refused` for a redirect it does not follow.
+    func send(_ url: URL, _ make: (URL) -> HTTPClientRequest) async throws -> HTTPClientResponse {
+        var current = url
+        var seen: Set<String> = [url.absoluteString]
+        while true {
+            let response = try await client.execute(make(current), timeout: TimeAmount(settings.timeout))
+            guard [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location")
+            else { return response }
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            guard let target = URL(string: location, relativeTo: current)?.absoluteURL else {
+                throw Refused("it redirects to '\(location.prefix(200))', which is not a URL")
+            }
+            if let refusal = settings.policy.refusal(ofRedirectTo: target, from: current) { throw Refused(refusal) }
+            guard settings.authorization == nil && settings.headers.isEmpty else {
+                throw Refused("it redirects to \(target.absoluteString); redirects are not followed when 'headers' or 'token' is set, "
+                              + "so credentials never travel elsewhere: list the URL it redirects to instead")
+            }
+            guard seen.count <= Self.maxRedirects else { throw Refused("it redirects more than \(Self.maxRedirects) times") }
+            guard seen.insert(target.absoluteString).inserted else { throw Refused("its redirects go round (\(target.absoluteString))") }
+            current = target
         }
     }
 
@@ -100,7 +142,55 @@ final class Fetcher: Sendable {
 
     // MARK: One file
 
+    /// Fetches one file within `deadline`. A file given up (failed, past the deadline, or
+    /// stopped by a shutdown) leaves no partial file; one killed mid-transfer leaves it, bounded
+    /// by `max_bytes`, for the next start to resume.
     func fetch(_ entry: FeedEntry, name: String, known: DownloadRecord?, progress: @escaping @Sendable (Int) -> Void) async -> FetchOutcome {
+        let part = settings.directory + "/." + name + ".part"
+        let outcome = await Self.within(settings.deadline) {
+            await self.fetchUnbounded(entry, name: name, part: part, known: known, progress: progress)
+        }
+        switch outcome {
+        case .interrupted?:
+            Self.removePart(part)
+            return .interrupted
+        case let outcome?:
+            return outcome
+        case nil:
+            Self.removePart(part)
+            return .failed("it did not finish within the deadline (\(Amount.duration(settings.deadline))); nothing was kept: "
+                           + "raise deadline if the file is that large or the server that slow", nil)
+        }
+    }
+
+    /// Runs `work`, giving it up at `limit` from now: nil then, once `work` (cancelled) has
+    /// returned. A cancelled caller (a shutdown) gets what `work` returns.
+    static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            var expired = false
+            while let next = await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return expired ? nil : value
+                }
+                // The timer ended: the deadline passed, unless the caller is being cancelled,
+                // when `work` ends on its own.
+                if !Task.isCancelled {
+                    expired = true
+                    group.cancelAll()
+                }
+            }
+            return nil
+        }
+    }
+
+    func fetchUnbounded(_ entry: FeedEntry, name: String, part: String, known: DownloadRecord?,
+                        progress: @escaping @Sendable (Int) -> Void) async -> FetchOutcome {
         let final = settings.directory + "/" + name
         if entry.url.isFileURL { return copy(entry, to: final, known: known, progress: progress) }
         let expected = entry.sha256
@@ -117,7 +207,8 @@ final class Fetcher: Sendable {
                 conditional = known
             }
         }
-        let part = settings.directory + "/." + name + ".part"
+        // A partial file left by a killed Hypha over today's limit is not resumed.
+        if let have = Self.size(of: part), have > settings.maxBytes { Self.removePart(part) }
         var attempt = 0
         while true {
             if Task.isCancelled { return .interrupted }
@@ -167,7 +258,11 @@ final class Fetcher: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: TimeAmount(settings.timeout))
+            response = try await send(url) { target in
+                var again = request
+                again.url = target.absoluteString
+                return again
+            }
         } catch {
             if Task.isCancelled { return .finished(.interrupted) }
             return Self.isFatal(error) ? .finished(.failed(Self.describe(error), nil)) : .retry(Self.describe(error), retryAfter: nil)
@@ -190,8 +285,12 @@ final class Fetcher: Sendable {
                 offset = have
                 total = range.total
             }
-            if let max = settings.maxBytes, let total, total > max {
-                return .finished(.failed("it is \(total) bytes, over max_bytes (\(max)); raise max_bytes to fetch it", validators))
+            // Limits are not the file's: no validators, so a later run asks for it whole again.
+            if let total, total > settings.maxBytes {
+                return .finished(.failed("it is \(total) bytes, over max_bytes (\(settings.maxBytes)); raise max_bytes to fetch it", nil))
+            }
+            if let problem = spaceProblem(remaining: total.map { $0 - offset } ?? 0) {
+                return .finished(.failed(problem, nil))
             }
             return await receive(response, url: url, part: part, final: final, offset: offset, total: total, expected: expected,
                                  validators: validators, progress: progress)
@@ -229,8 +328,15 @@ final class Fetcher: Sendable {
         var written: Int64 = 0
         var writeError: Int32 = 0
         var tooLarge = false
+        var noSpace: String?
+        var sinceSpaceCheck: Int64 = 0
         do {
             for try await chunk in response.body {
+                // Past max_bytes (a server that gave no length, or a wrong one) nothing more is written.
+                if offset + written + Int64(chunk.readableBytes) > settings.maxBytes {
+                    tooLarge = true
+                    break
+                }
                 chunk.withUnsafeReadableBytes { raw in
                     hasher.update(raw)
                     if !Self.writeAll(fd, raw) { writeError = errno }
@@ -238,9 +344,11 @@ final class Fetcher: Sendable {
                 written += Int64(chunk.readableBytes)
                 progress(chunk.readableBytes)
                 if writeError != 0 { break }
-                if let max = settings.maxBytes, offset + written > max {
-                    tooLarge = true
-                    break
+                sinceSpaceCheck += Int64(chunk.readableBytes)
+                if sinceSpaceCheck >= Self.spaceCheckEvery {
+                    sinceSpaceCheck = 0
+                    noSpace = spaceProblem(remaining: total.map { max(0, $0 - offset - written) } ?? 0)
+                    if noSpace != nil { break }
                 }
             }
         } catch {
@@ -251,13 +359,22 @@ final class Fetcher: Sendable {
             if Task.isCancelled { return .finished(.interrupted) }
             return .retry("the connection ended after \(offset + written) bytes (\(Self.describe(error)))", retryAfter: nil)
         }
+        // A body cut short by cancellation (a shutdown, the deadline) may look complete.
+        if Task.isCancelled {
+            close(fd)
+            return .finished(.interrupted)
+        }
         if writeError != 0 {
             close(fd)
-            return .finished(.failed("cannot write \(part): \(String(cString: strerror(writeError)))", nil))
+            return .finished(.failed(writeFailure(part, writeError), nil))
         }
         if tooLarge {
             close(fd)
-            return .finished(.failed("it is over max_bytes (\(settings.maxBytes ?? 0)); raise max_bytes to fetch it", validators))
+            return .finished(.failed("it is over max_bytes (\(settings.maxBytes)); raise max_bytes to fetch it", nil))
+        }
+        if let noSpace {
+            close(fd)
+            return .finished(.failed(noSpace, nil))
         }
         let size = offset + written
         if let total, size != total {
@@ -305,9 +422,10 @@ final class Fetcher: Sendable {
             default: break
             }
         }
-        if let max = settings.maxBytes, Int64(st.st_size) > max {
-            return .failed("it is \(st.st_size) bytes, over max_bytes (\(max)); raise max_bytes to fetch it", version)
+        if Int64(st.st_size) > settings.maxBytes {
+            return .failed("it is \(st.st_size) bytes, over max_bytes (\(settings.maxBytes)); raise max_bytes to fetch it", nil)
         }
+        if let problem = spaceProblem(remaining: Int64(st.st_size)) { return .failed(problem, nil) }
         let part = settings.directory + "/." + PathParts.basename(final) + ".part"
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { return .failed("cannot read \(source): \(String(cString: strerror(errno)))", nil) }
@@ -317,7 +435,13 @@ final class Fetcher: Sendable {
         var hasher = DownloadDigest()
         var size: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: Self.chunk)
+        var sinceSpaceCheck: Int64 = 0
         while true {
+            if Task.isCancelled {
+                close(output)
+                Self.removePart(part)
+                return .interrupted
+            }
             let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, Self.chunk) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -332,13 +456,23 @@ final class Fetcher: Sendable {
                 return Self.writeAll(output, slice)
             }
             guard ok else {
-                let reason = String(cString: strerror(errno))
+                let reason = writeFailure(part, errno)
                 close(output)
                 Self.removePart(part)
-                return .failed("cannot write \(part): \(reason)", nil)
+                return .failed(reason, nil)
             }
             size += Int64(n)
             progress(n)
+            sinceSpaceCheck += Int64(n)
+            let problem: String? = size > settings.maxBytes
+                ? "it grew past max_bytes (\(settings.maxBytes)) while being copied; raise max_bytes to fetch it"
+                : sinceSpaceCheck >= Self.spaceCheckEvery ? spaceProblem(remaining: max(0, Int64(st.st_size) - size)) : nil
+            if sinceSpaceCheck >= Self.spaceCheckEvery { sinceSpaceCheck = 0 }
+            if let problem {
+                close(output)
+                Self.removePart(part)
+                return .failed(problem, nil)
+            }
         }
         fsync(output)
         close(output)
@@ -346,6 +480,30 @@ final class Fetcher: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Why `remaining` more bytes may not be written into the folder now, or nil: they and
+    /// `keep_free` must fit in the space free there (nil too when it cannot be told).
+    func spaceProblem(remaining: Int64) -> String? {
+        guard let free = Self.freeBytes(settings.directory) else { return nil }
+        let needed = remaining + settings.keepFree
+        guard needed > free else { return nil }
+        let parts = remaining > 0 ? "\(Amount.short(remaining)) still to write + keep_free \(Amount.short(settings.keepFree))"
+            : "keep_free; how much more the file has is not known"
+        return "not enough free space in \(settings.directory): it needs \(needed) bytes (\(parts)), and only \(Amount.bytes(free)) "
+            + "are free; free some space or lower keep_free"
+    }
+
+    /// The bytes this user may still write on the file system holding `folder`, or nil.
+    static func freeBytes(_ folder: String) -> Int64? {
+        var st = statvfs()
+        guard statvfs(folder, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    func writeFailure(_ part: String, _ code: Int32) -> String {
+        let reason = "cannot write \(part): \(String(cString: strerror(code)))"
+        return code == ENOSPC || code == EDQUOT ? reason + "; free some space in \(settings.directory)" : reason
+    }
 
     static func size(of path: String) -> Int64? {
         guard !path.isEmpty else { return nil }
@@ -409,8 +567,9 @@ final class Fetcher: Sendable {
         return (start, Int64(parts[1]))
     }
 
-    /// Whether retrying cannot help (the URL itself is wrong, or redirects go round).
+    /// Whether retrying cannot help (the URL itself is wrong, a redirect is refused).
     static func isFatal(_ error: any Error) -> Bool {
+        if error is Refused { return true }
         guard let error = error as? HTTPClientError else { return false }
         switch error {
         case .invalidURL, .emptyHost, .emptyScheme, .redirectLimitReached, .redirectCycleDetected: return true
@@ -419,6 +578,7 @@ final class Fetcher: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
+        if let refused = error as? Refused { return refused.description }
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return "timed out connecting"
@@ -431,4 +591,10 @@ final class Fetcher: Sendable {
         if let error = error as? IOError { return "network error: \(String(cString: strerror(error.errnoCode)))" }
         return String(describing: error)
     }
+}
+
+/// A request not sent, or a redirect not followed, because the node's policy forbids it.
+struct Refused: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -19,6 +19,11 @@ import NIOCore
 /// store when the run keeps state): the next poll or start asks with `If-None-Match` /
 /// `If-Modified-Since` and fetches only what changed. A 404, a checksum mismatch or a body over
 /// `max_bytes` fails, naming the URL, and leaves no file in `dir`.
+///
+/// What it reads is what its workflow allows (`DownloadPolicy`): `file://` only when the
+/// workflow itself names it, never from a feed or a redirect; redirects never from https to
+/// http; with `allowed_hosts`, only those hosts. Each file is bounded by `max_bytes`, by the
+/// free space (`keep_free` must stay free) and by `deadline`.
 public struct HTTPDownloadPlugin: RetryingSource {
     static let feed = OptionalNodeOption.string(
         "feed", help: "a URL (http, https or file) of a text file listing one URL per line, optionally followed by its sha256")
@@ -38,13 +43,21 @@ public struct HTTPDownloadPlugin: RetryingSource {
                                            help: "retries of a file after a connection error, a 5xx or a 429 before it fails")
     static let maxBackoff = NodeOption.duration("max_backoff", default: .seconds(10), atLeast: .milliseconds(1),
                                                 help: "the longest wait between retries (a Retry-After may ask for more)")
-    static let maxBytes = OptionalNodeOption.int("max_bytes", atLeast: 1, help: "a file larger than this many bytes fails")
+    static let maxBytes = NodeOption.int("max_bytes", default: 10 << 30, atLeast: 1,
+                                         help: "a file larger than this many bytes fails (by its Content-Length, or once the body passes it)")
+    static let keepFree = NodeOption.int("keep_free", default: 256 << 20, atLeast: 0,
+                                         help: "bytes that must stay free on the folder's file system: a file that would leave less fails")
+    static let deadline = NodeOption.duration("deadline", default: .seconds(3600), atLeast: .milliseconds(100),
+                                              help: "the longest one file (with its retries), or reading the feed, may take before it fails")
+    static let allowedHosts = OptionalNodeOption.strings(
+        "allowed_hosts", help: "the only hosts URLs, feed lines and redirects may name: example.org, or *.example.org for any under it")
 
     public static let spec = PluginSpec(
         name: "http-download",
         summary: "Fetches files over HTTP(S) or file:// into a folder (verified, resumable, remembered) and emits a row per file.",
         output: .arrow,
-        options: [feed, urls, dir, pattern, interval, maxParallel, headers, token, timeout, maxRetries, maxBackoff, maxBytes],
+        options: [feed, urls, dir, pattern, interval, maxParallel, headers, token, timeout, maxRetries, maxBackoff, maxBytes, keepFree,
+                  deadline, allowedHosts],
         outputSchema: [RecordField("path", .string), RecordField("name", .string), RecordField("size", .int),
                        RecordField("modified", .timestamp), RecordField("url", .string), RecordField("sha256", .string)])
 
@@ -77,6 +90,21 @@ public struct HTTPDownloadPlugin: RetryingSource {
         case (nil, let list?):
             for text in list where DownloadURL.parse(text) == nil { problems.append(badURL(text, option: "urls", node)) }
         }
+        let patterns = node[allowedHosts] ?? []
+        for pattern in patterns {
+            if let problem = DownloadPolicy.problem(withPattern: pattern) {
+                problems.append(Diagnostic("option 'allowed_hosts' of node '\(node.id)': \(problem)", at: node.location(of: "allowed_hosts")))
+            }
+        }
+        // The workflow's own URLs must be allowed too: it would fail every one at run time.
+        let policy = DownloadPolicy(allowedHosts: node[allowedHosts].map { $0.map(DownloadPolicy.normalized) })
+        for (option, texts) in [("feed", node[feed].map { [$0] } ?? []), ("urls", node[urls] ?? [])] {
+            for text in texts {
+                guard let url = DownloadURL.parse(text), let refusal = policy.hostRefusal(url) else { continue }
+                problems.append(Diagnostic("option '\(option)' of node '\(node.id)': '\(text)': its \(refusal); add the host to allowed_hosts",
+                                           at: node.location(of: option)))
+            }
+        }
         for header in node[headers] where DownloadSettings.header(header) == nil {
             problems.append(Diagnostic("option 'headers' of node '\(node.id)': '\(header)' is not \"Name: value\"",
                                        at: node.location(of: "headers")))
@@ -107,7 +135,9 @@ public struct HTTPDownloadPlugin: RetryingSource {
             headers: node[Self.headers].compactMap(DownloadSettings.header), authorization: authorization,
             timeout: node[Self.timeout], retry: RetryPolicy(maxAttempts: node[Self.maxRetries] + 1, initialDelay: 0.05,
                                                             maxDelay: node[Self.maxBackoff].inSeconds),
-            maxBytes: node[Self.maxBytes].map(Int64.init))
+            maxBytes: Int64(node[Self.maxBytes]), keepFree: Int64(node[Self.keepFree]), deadline: node[Self.deadline],
+            policy: DownloadPolicy(allowedHosts: node[Self.allowedHosts].map { $0.map(DownloadPolicy.normalized) },
+                                   localFiles: Set(listed.filter(\.isFileURL).map(\.absoluteString))))
         interval = node[Self.interval]
         logger = context.logger
         ledger = DownloadLedger(state: context.state, node: node.id, logger: context.logger)
@@ -170,6 +200,10 @@ public struct HTTPDownloadPlugin: RetryingSource {
             return
         }
         let entry = FeedEntry(url: parsed, sha256: sha256)
+        if let refusal = settings.policy.refusal(of: parsed, from: .deadLetter) {
+            await report(DownloadFailure(entry: entry, name: DownloadURL.fileName(of: parsed), reason: refusal), output)
+            return
+        }
         guard let name = DownloadURL.fileName(of: parsed) else {
             await report(DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName), output)
             return
@@ -240,6 +274,12 @@ public struct HTTPDownloadPlugin: RetryingSource {
         var work: [(FeedEntry, String)] = []
         for entry in entries {
             let url = entry.url.absoluteString
+            let origin: URLOrigin = if let feedURL, let line = entry.line { .feed(feedURL, line: line) } else { .workflow }
+            // Before the pattern: a URL the node may not read is reported whatever its name.
+            if let refusal = settings.policy.refusal(of: entry.url, from: origin) {
+                failures[url] = DownloadFailure(entry: entry, name: DownloadURL.fileName(of: entry.url), reason: refusal)
+                continue
+            }
             guard let name = DownloadURL.fileName(of: entry.url) else {
                 failures[url] = DownloadFailure(entry: entry, name: nil, reason: DownloadFailure.noName)
                 continue
@@ -337,7 +377,12 @@ struct DownloadSettings: Sendable {
     var authorization: String?
     var timeout: Duration
     var retry: RetryPolicy
-    var maxBytes: Int64?
+    var maxBytes: Int64
+    /// Bytes that must stay free on the folder's file system.
+    var keepFree: Int64
+    /// The longest one file, with its retries, may take.
+    var deadline: Duration
+    var policy: DownloadPolicy
 
     /// "Name: value" as a header, or nil.
     static func header(_ text: String) -> (String, String)? {
@@ -372,9 +417,18 @@ enum DownloadURL {
 struct FeedEntry: Sendable, Equatable {
     var url: URL
     var sha256: String?
+    /// Its line in the feed (from 1); nil for a URL the workflow lists.
+    var line: Int?
+
+    init(url: URL, sha256: String?, line: Int? = nil) {
+        self.url = url
+        self.sha256 = sha256
+        self.line = line
+    }
 
     /// The lines of a feed: blank lines and lines starting with '#' are skipped; a URL may be
-    /// relative to the feed's own.
+    /// relative to the feed's own. A URL of a scheme other than http(s) is kept, for the
+    /// node's policy to refuse naming its line.
     static func parse(_ text: String, base: URL) throws(FeedFailure) -> [FeedEntry] {
         var entries: [FeedEntry] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -382,7 +436,8 @@ struct FeedEntry: Sendable, Equatable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count <= 2, let url = URL(string: String(parts[0]), relativeTo: base)?.absoluteURL,
-                  let parsed = DownloadURL.parse(url.absoluteString) else {
+                  let scheme = url.scheme?.lowercased(),
+                  let parsed = scheme == "http" || scheme == "https" ? DownloadURL.parse(url.absoluteString) : url else {
                 throw FeedFailure("line \(number + 1) is not 'URL [SHA256]': '\(line.prefix(200))'")
             }
             var sha: String?
@@ -393,7 +448,7 @@ struct FeedEntry: Sendable, Equatable {
                 }
                 sha = digest
             }
-            entries.append(FeedEntry(url: parsed, sha256: sha))
+            entries.append(FeedEntry(url: parsed, sha256: sha, line: number + 1))
         }
         return entries
     }

@@ -304,7 +304,9 @@ struct JSONBytes {
     }
 
     mutating func appendDate(_ days: Int64) {
-        guard days > -100_000_000_000_000 && days < 100_000_000_000_000 else {
+        // Every Int64 timestamp's day (at most ±1.07e14, in seconds) is within the civil
+        // calendar below; a larger count, which no Arrow type makes, is written as "Nd".
+        guard days > -1_000_000_000_000_000 && days < 1_000_000_000_000_000 else {
             appendSigned(days)
             bytes.append(UInt8(ascii: "d"))
             return

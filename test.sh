@@ -8,4 +8,6 @@ PY="${HYPHA_PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo 
 swift build --product hypha
 .build/debug/hypha test              # the workflow tests: workflows/**/*.test.yml (docs/TESTING.md)
 swift build --product bacalhau-emulator
-swift test --disable-xctest
+# Every skipped test is named with its reason; the last line counts them.
+swift test --disable-xctest 2>&1 | tee .build/swift-test.log
+echo "swift test: $(grep -c '^.* Test .* skipped' .build/swift-test.log || true) skipped"

@@ -2,7 +2,7 @@
 # Build the libFuzzer harness for the HyphaArrow reader and fuzz for a bounded time.
 #   fuzz/run.sh [SECONDS]   (default 60)
 # Seeds: arrow-testing's IPC fuzz corpus, the gold files and pyarrow fixtures from
-# ../shared/reference (when present) plus fuzz/seeds/. New corpus entries go to
+# ../shared/reference (required) plus fuzz/seeds/. New corpus entries go to
 # fuzz/.corpus (git-ignored), crashes to fuzz/artifacts/. Exit status != 0 on a crash.
 set -euo pipefail
 seconds="${1:-60}"
@@ -20,21 +20,25 @@ if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" -newer "$bin" 2>/dev/null | h
         "${sources[@]}" -o "$bin"
 fi
 
+# Every seed folder must be there: a fuzz run without its corpus would look the same and find less.
 seeds=()
-[ -d "$here/seeds" ] && seeds+=("$here/seeds")
-for d in "$shared/reference/arrow-testing/fuzz/arrow-ipc-stream" \
-         "$shared/reference/arrow-testing/fuzz/arrow-ipc-file" \
-         "$shared/reference/pyarrow-generated"; do
-    [ -d "$d" ] && seeds+=("$d")
-done
-# gold files (small ones) as extra seeds
 gold="$shared/reference/arrow-testing/data/arrow-ipc-stream/integration/cpp-21.0.0"
-if [ -d "$gold" ]; then
-    mkdir -p "$build/gold-seeds"
-    find "$gold" -name '*.stream' -size -64k -exec cp -f {} "$build/gold-seeds/" \;
-    find "$gold" -name '*.arrow_file' -size -64k -exec cp -f {} "$build/gold-seeds/" \;
-    seeds+=("$build/gold-seeds")
-fi
+for d in "$here/seeds" \
+         "$shared/reference/arrow-testing/fuzz/arrow-ipc-stream" \
+         "$shared/reference/arrow-testing/fuzz/arrow-ipc-file" \
+         "$shared/reference/pyarrow-generated" "$gold"; do
+    if [ ! -d "$d" ]; then
+        echo "fuzz/run.sh: seed folder $d is missing (set HYPHA_SHARED_DIR to the folder holding reference/)" >&2
+        exit 2
+    fi
+done
+seeds+=("$here/seeds" "$shared/reference/arrow-testing/fuzz/arrow-ipc-stream"
+        "$shared/reference/arrow-testing/fuzz/arrow-ipc-file" "$shared/reference/pyarrow-generated")
+# gold files (small ones) as extra seeds
+mkdir -p "$build/gold-seeds"
+find "$gold" -name '*.stream' -size -64k -exec cp -f {} "$build/gold-seeds/" \;
+find "$gold" -name '*.arrow_file' -size -64k -exec cp -f {} "$build/gold-seeds/" \;
+seeds+=("$build/gold-seeds")
 
 echo "== fuzzing for ${seconds}s (seeds: ${#seeds[@]} folders)"
 cd "$here"

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import HyphaArrow
 
 /// Locating `shared/reference` (beside the clone) and small helpers for tests.
@@ -20,6 +21,20 @@ enum TestSupport {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// Why the tests that read `shared/reference` are skipped, or nil when it is there.
+    static let referenceMissing: Comment? = sharedDir == nil
+        ? "shared/reference not found beside the clone (set HYPHA_SHARED_DIR); .ci/run refuses to start without it"
+        : nil
+
+    /// Why the tests that need liblz4 and libzstd (loaded at run time) are skipped, or nil.
+    static let codecsMissing: Comment? = {
+        let missing = [("liblz4.so.1", ArrowCompression.lz4Frame.isAvailable), ("libzstd.so.1", ArrowCompression.zstd().isAvailable)]
+            .filter { !$0.1 }.map(\.0)
+        return missing.isEmpty ? nil : "\(missing.joined(separator: " and ")) could not be loaded (apt-get install liblz4-1 libzstd1)"
+    }()
+
+    /// A file or folder under `shared/reference`; a test asks for it with `#require`, so a
+    /// piece missing from a reference that is there fails rather than passes.
     static func reference(_ path: String) -> URL? {
         guard let s = sharedDir else { return nil }
         let u = s.appendingPathComponent("reference").appendingPathComponent(path)

@@ -1,7 +1,7 @@
 import Testing
 @testable import HyphaArrow
 
-@Suite struct WriterTests {
+@Suite(.timeLimit(.minutes(2))) struct WriterTests {
     let dictSchema = ArrowSchema(fields: [
         ArrowField(name: "color", type: .utf8, dictionary: DictionaryEncoding(id: 7, indexType: .int8)),
         ArrowField(name: "n", type: .int32),
@@ -64,9 +64,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [ArrowCompression.lz4Frame, .zstd(level: 3)])
+    @Test(.enabled(if: TestSupport.codecsMissing == nil, TestSupport.codecsMissing ?? ""), arguments: [ArrowCompression.lz4Frame, .zstd(level: 3)])
     func compressedRoundTrip(_ codec: ArrowCompression) throws {
-        guard codec.isAvailable else { return }
         let s = ArrowSchema(fields: [ArrowField(name: "s", type: .utf8), ArrowField(name: "i", type: .int64)])
         let rows: [[ArrowValue]] = (0..<500).map { [.string(String(repeating: "abc", count: $0 % 7)), .int(Int64($0))] }
         let b = try RecordBatch(schema: s, rows: rows)

@@ -3,7 +3,10 @@ import Testing
 
 /// The `bacalhau-emulator` executable: its start line, its arguments, and a restart that
 /// keeps jobs through `--state`. Skips cleanly when the binary isn't built.
-@Suite struct EmulatorBinaryTests {
+@Suite(.timeLimit(.minutes(2)),
+       .enabled(if: builtProduct("bacalhau-emulator") != nil,
+                "no built bacalhau-emulator: swift build --product bacalhau-emulator (./test.sh does) first"))
+struct EmulatorBinaryTests {
     /// A started emulator process and its port.
     final class Launched: @unchecked Sendable {
         let process: Process
@@ -49,7 +52,7 @@ import Testing
     }
 
     @Test func printsItsPortServesAndKeepsJobsAcrossARestart() async throws {
-        guard let binary = builtProduct("bacalhau-emulator") else { return }
+        let binary = try #require(builtProduct("bacalhau-emulator"))
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("emulator-bin-\(UUID().uuidString).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: state) }
         let body = #"{"Job":{"Name":"kept","Type":"batch","Count":1,"Tasks":[{"Name":"main","Engine":{"Type":"noop"}}]}}"#
@@ -72,7 +75,7 @@ import Testing
     }
 
     @Test func badArgumentsExitWithUsage() throws {
-        guard let binary = builtProduct("bacalhau-emulator") else { return }
+        let binary = try #require(builtProduct("bacalhau-emulator"))
         for (arguments, expected) in [(["--fail-rate", "7"], Int32(2)), (["--help"], Int32(0))] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)

@@ -5,7 +5,10 @@ import Testing
 /// `hypha run workflows/extract-aggregate.yml --profile cluster --once` against the emulator:
 /// every zip ends with exactly one extract job and one aggregate job, and reports equal to
 /// those of the local `process` executor. Skips cleanly without the built `hypha` or python3.
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5)),
+       .enabled(if: builtProduct("hypha") != nil, "no built hypha: swift build --product hypha (./test.sh does) first"),
+       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "no /usr/bin/python3 for the job scripts"))
+struct EndToEndTests {
     struct Setup {
         var hypha: String
         var folder: URL
@@ -88,7 +91,7 @@ import Testing
     }
 
     func check(zips: Int, tricky: Bool, faults: (inout EmulatorConfiguration) -> Void) async throws {
-        guard let setup = try await Self.setUp(zips: zips, tricky: tricky) else { return }
+        let setup = try #require(try await Self.setUp(zips: zips, tricky: tricky))
         defer { try? FileManager.default.removeItem(at: setup.folder) }
         let localWork = setup.folder.appendingPathComponent("local").path
         let clusterWork = setup.folder.appendingPathComponent("cluster").path
@@ -134,7 +137,7 @@ import Testing
     /// there. The first run sent one PUT per job; the second, which found jobs of its nodes
     /// there, looked each up and sent none.
     @Test func aSecondRunAdoptsTheJobsOfTheFirst() async throws {
-        guard let setup = try await Self.setUp(zips: 2, tricky: false) else { return }
+        let setup = try #require(try await Self.setUp(zips: 2, tricky: false))
         defer { try? FileManager.default.removeItem(at: setup.folder) }
         try await withEmulator { running in
             let work = setup.folder.appendingPathComponent("cluster").path
@@ -160,7 +163,7 @@ import Testing
     /// Ctrl-C on a run whose job is still running on the cluster: the job is stopped, with a
     /// reason naming the run (`stop_on_exit`, the default).
     @Test func interruptingARunStopsItsJobs() async throws {
-        guard let hypha = builtProduct("hypha") else { return }
+        let hypha = try #require(builtProduct("hypha"))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-sigint-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         for sub in ["inbox", "jobstore"] {

@@ -147,9 +147,11 @@ import Testing
             let spec = Record([("Name", "dock"), ("Type", "batch"), ("Count", 1),
                                ("Tasks", [.map(Record([("Name", "m"), ("Engine", .map(Record([("Type", "docker"),
                                    ("Params", .map(Record([("Image", "ubuntu:22.04")])))])))]))])])
-            await #expect(throws: BacalhauError.self) { try await runJob(plugin, job(spec)) }
+            let error = await #expect(throws: BacalhauError.self) { try await runJob(plugin, job(spec)) }
+            #expect(error.map { "\($0)" }?.contains("not enough nodes") == true, "\(String(describing: error))")
             do {
                 _ = try await runJob(plugin, job(spec))
+                Issue.record("an unschedulable job ran the second time")
             } catch {
                 #expect("\(error)".contains("not enough nodes"), "\(error)")
             }

@@ -149,8 +149,11 @@ import Testing
             .replacingOccurrences(of: "    from: spec", with: "    from: spec\n    max_parallel: lots")
         let r = try validate(broken)
         #expect(r.status == 1)
-        #expect(r.stderr.contains("errors in"))
-        #expect(r.stderr.components(separatedBy: ": error: ").count - 1 >= 2)
+        #expect(r.stderr.contains("3 errors in bad.yml"), "\(r.stderr)")
+        for (position, text) in [("8:13", "unknown plugin 'arow-decode'"), ("13:10", "job 'extrakt' is not in the jobstore"),
+                                 ("17:19", "option 'max_parallel' of node 'run' must be an integer")] {
+            #expect(r.stderr.contains("bad.yml:\(position): error: \(text)"), "\(position): \(r.stderr)")
+        }
     }
 }
 

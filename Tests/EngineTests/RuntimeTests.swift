@@ -98,13 +98,22 @@ import Testing
         #expect(rest == [2, 3])
     }
 
-    @Test func endsAfterEveryProducerFinishes() async {
+    @Test func endsAfterEveryProducerFinishes() async throws {
         let channel = BoundedChannel<Int>(capacity: 4, producers: 2)
         channel.finish()
-        let receiver = Task { await channel.receive() }
-        try? await Task.sleep(for: .milliseconds(10))
+        let returned = Atomic<Bool>(false)
+        let receiver = Task {
+            let element = await channel.receive()
+            returned.store(true, ordering: .releasing)
+            return element
+        }
+        // The receiver either waits (the channel is open to the second producer) or has
+        // already been told the end (a channel that ended after the first finish).
+        while channel.waitingConsumers == 0 && !returned.load(ordering: .acquiring) { await Task.yield() }
+        try await channel.send(7)
+        #expect(await receiver.value == 7, "one producer is left, so the channel has not ended")
         channel.finish()
-        #expect(await receiver.value == nil)
+        #expect(await channel.receive() == nil, "both producers finished: the end")
     }
 
     @Test func severalConsumersShareTheElementsEachOnceAndAllSeeTheEnd() async throws {

@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         // Comes with Hummingbird; the arrow-http source names its HTTP field and status types.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // Comes with Hummingbird; the servers' connection guard names its HTTP part types.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
         // Durable state (SQLite, the system's libsqlite3).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The observability endpoint's /metrics (docs/OBSERVE.md).
@@ -71,12 +73,26 @@ let package = Package(
             ],
             path: "Sources/Plugins/Bacalhau"
         ),
+        // The limits both HTTP servers put on connections (timeouts, closing after a refusal, a
+        // connection limit, the Host check): the arrow-http source and the observability endpoint.
+        .target(
+            name: "HTTPServing",
+            dependencies: [
+                "Engine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ]
+        ),
         // Arrow over HTTP: the arrow-http source (Hummingbird) and arrow-http-sink
         // (AsyncHTTPClient, the client the bacalhau plugin uses).
         .target(
             name: "ArrowHTTP",
             dependencies: [
-                "Engine", "HyphaArrow",
+                "Engine", "HyphaArrow", "HTTPServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -113,7 +129,7 @@ let package = Package(
         .target(
             name: "Observe",
             dependencies: [
-                "Engine",
+                "Engine", "HTTPServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -36,3 +36,23 @@ public struct EndpointSettings: Sendable, Equatable {
         return EndpointSettings(host: host, port: port, token: resolved)
     }
 }
+
+/// What the endpoint allows its connections (`--http-allowed-hosts`, `--http-max-connections`,
+/// `--http-idle-timeout`; docs/OBSERVE.md): the names it answers besides its own, how many
+/// connections at once, and how long a connection may take to send a request head (since it
+/// opened or its previous answer) and then its body.
+public struct EndpointLimits: Sendable, Equatable {
+    public var allowedHosts: [String]
+    public var maxConnections: Int
+    public var idleTimeout: Duration
+
+    public static let defaultMaxConnections = 32
+    public static let defaultIdleTimeout: Duration = .seconds(30)
+
+    public init(allowedHosts: [String] = [], maxConnections: Int = defaultMaxConnections,
+                idleTimeout: Duration = defaultIdleTimeout) {
+        self.allowedHosts = allowedHosts
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+}

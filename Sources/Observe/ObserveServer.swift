@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -29,6 +30,7 @@ public final class ObserveServer: Sendable {
     let token: String?
     let store: (any StateStore)?
     let logger: Logger
+    let limits: EndpointLimits
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Atomic<Bool>(false)
     /// Runs a dead letter again in the running workflow (the page's retry button); nil without
@@ -38,13 +40,16 @@ public final class ObserveServer: Sendable {
     /// - Parameters:
     ///   - store: the state store, whose journal `/api/v1/jobs` lists and whose dead letters
     ///     the page shows (nil with `--no-state`: the jobs of this run, from memory).
-    public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?, logger: Logger) {
+    ///   - limits: the names it answers, its connections' limits.
+    public init(watcher: RunWatcher, host: String, port: Int, token: String?, store: (any StateStore)?, logger: Logger,
+                limits: EndpointLimits = EndpointLimits()) {
         watching = Mutex((watcher, MetricsExporter(watcher: watcher)))
         self.host = host
         self.port = port
         self.token = token
         self.store = store
         self.logger = logger
+        self.limits = limits
     }
 
     /// Watches `watcher`'s run from now on (a new version of the workflow after a reload that
@@ -67,10 +72,16 @@ public final class ObserveServer: Sendable {
     /// Starts listening; returns the address bound (the port chosen when 0 was asked).
     public func start() async throws -> (host: String, port: Int) {
         let (bound, reportBound) = AsyncStream<Result<(String, Int), any Error>>.makeStream()
+        // No route reads a body: one must arrive as fast as a head.
+        let serving = ServerLimits(
+            server: "the observability endpoint", idleTimeout: limits.idleTimeout, bodyTimeout: limits.idleTimeout,
+            maxConnections: limits.maxConnections,
+            hosts: HostCheck(boundTo: host, allowed: limits.allowedHosts, hint: "give it to --http-allowed-hosts"),
+            logger: logger)
         let app = Application(
             router: makeRouter(),
-            server: .http1(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "hypha"),
+            server: serving.http1(),
+            configuration: serving.configuration(host: host, port: port),
             onServerRunning: { channel in
                 reportBound.yield(.success((channel.localAddress?.ipAddress ?? "?", channel.localAddress?.port ?? 0)))
             },
@@ -315,13 +326,25 @@ public final class ObserveServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
-    /// A job's log: its tail (`?bytes=N`, default 64 KiB), or with `?follow=1` the whole of it,
-    /// streamed as it grows until the job ends. `?stream=stderr` picks the other stream.
+    /// The most `?bytes=` may ask of a log's tail: the tail is read into memory whole.
+    static let maxTailBytes = 16 << 20
+
+    /// A job's log: its tail (`?bytes=N`, default 64 KiB, at most ``maxTailBytes``), or with
+    /// `?follow=1` the whole of it, streamed as it grows until the job ends. `?stream=stderr`
+    /// picks the other stream.
     func logs(job name: String, request: Request) async -> Response {
         guard !name.isEmpty else { return Self.answer(.badRequest, "give a job name: /api/v1/jobs/NAME/logs\n", type: "text/plain") }
         let stream = request.uri.queryParameters.get("stream") ?? "stdout"
         guard stream == "stdout" || stream == "stderr" else {
             return Self.answer(.badRequest, "stream must be stdout or stderr, got '\(stream)'\n", type: "text/plain")
+        }
+        var limit = 65_536
+        if let asked = request.uri.queryParameters.get("bytes") {
+            guard let bytes = Int(asked), (1...Self.maxTailBytes).contains(bytes) else {
+                return Self.answer(.badRequest, "bytes must be a number from 1 to \(Self.maxTailBytes) (16 MiB), got '\(asked)'; "
+                                   + "use ?follow=1 for the whole log\n", type: "text/plain")
+            }
+            limit = bytes
         }
         let path = await logPath(job: name, stream: stream)
         let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
@@ -330,7 +353,6 @@ public final class ObserveServer: Sendable {
         }
         let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         guard follow else {
-            let limit = request.uri.queryParameters.get("bytes").flatMap(Int.init).map { max($0, 1) } ?? 65_536
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Self.tail(path, limit))))
         }
         let body = ResponseBody { writer in

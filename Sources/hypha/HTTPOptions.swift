@@ -5,7 +5,8 @@ import HyphaState
 import Logging
 import Observe
 
-/// `--http`, `--http-token`, `--http-linger`: the observability endpoint (docs/OBSERVE.md).
+/// `--http`, `--http-token`, `--http-linger` and the endpoint's connection limits: the
+/// observability endpoint (docs/OBSERVE.md).
 struct HTTPOptions: ParsableArguments {
     @Option(name: .customLong("http"), help: ArgumentHelp(
         "Serve metrics, the JSON API and the web view at HOST:PORT while running (:PORT or PORT: loopback; overrides the workflow's http:).",
@@ -21,6 +22,32 @@ struct HTTPOptions: ParsableArguments {
         "Seconds the endpoint stays up after the run ends (to scrape a --once run's final figures; Ctrl-C ends it early).",
         valueName: "seconds"))
     var linger: Double = 0
+
+    @Option(name: .customLong("http-allowed-hosts"), help: ArgumentHelp(
+        "Names the endpoint answers as Host besides its own, comma-separated ('*': any); others get 421.",
+        valueName: "names"))
+    var allowedHosts: String?
+
+    @Option(name: .customLong("http-max-connections"), help: ArgumentHelp(
+        "Connections the endpoint keeps open at once; more wait until one closes.", valueName: "count"))
+    var maxConnections: Int = EndpointLimits.defaultMaxConnections
+
+    @Option(name: .customLong("http-idle-timeout"), help: ArgumentHelp(
+        "Seconds an endpoint connection may take to send a whole request (since it opened or its previous answer) before it is closed.",
+        valueName: "seconds"))
+    var idleTimeout: Double = EndpointLimits.defaultIdleTimeout.inSeconds
+
+    func validate() throws {
+        guard maxConnections >= 1 else { throw ValidationError("--http-max-connections must be at least 1, got \(maxConnections)") }
+        guard idleTimeout > 0, idleTimeout.isFinite else {
+            throw ValidationError("--http-idle-timeout must be a number of seconds above 0, got \(idleTimeout)")
+        }
+    }
+
+    var limits: EndpointLimits {
+        EndpointLimits(allowedHosts: (allowedHosts ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                       maxConnections: maxConnections, idleTimeout: .milliseconds(Int64(min(idleTimeout, 1e9) * 1000)))
+    }
 }
 
 /// `--log-format`.
@@ -49,7 +76,7 @@ struct ObserveHook {
         guard let settings else { return ObserveHook(server: nil, linger: 0) }
         let watcher = RunWatcher(plan: plan, runID: runID, runDirectory: runDirectory)
         let server = ObserveServer(watcher: watcher, host: settings.host, port: settings.port, token: settings.token,
-                                   store: state?.store, logger: logger)
+                                   store: state?.store, logger: logger, limits: options.limits)
         do {
             let (host, port) = try await server.start()
             let shown = host.contains(":") ? "[\(host)]" : host

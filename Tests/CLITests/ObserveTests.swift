@@ -7,7 +7,7 @@ import Testing
 /// The observability endpoint (`hypha run --http`, docs/OBSERVE.md), end to end on the built
 /// binary: where it binds, the token, /metrics parsed by prometheus_client, the JSON API, the
 /// web view in headless Chromium, and `--log-format json`.
-@Suite(.serialized) struct ObserveTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ObserveTests {
     static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
 
     /// Whether the test Python can import `module`.
@@ -367,5 +367,93 @@ import Testing
             if let node = object["node"] as? String { nodes.insert(node) }
         }
         #expect(!nodes.isEmpty, "no line named its node: \(r.stderr)")
+    }
+}
+
+/// What a hostile client on the same machine can do to the observability endpoint's
+/// connections (docs/OBSERVE.md): stalled, dripping and unauthenticated connections are closed
+/// after --http-idle-timeout, connections are capped, the log tail is bounded, and a request
+/// for another Host (DNS rebinding) is refused.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ObserveSecurityTests {
+    /// A workflow that keeps running with the endpoint on a free port and `arguments` added;
+    /// the process, the port and the log file once the endpoint listens.
+    static func start(_ dir: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Int, String) {
+        let workflow = try SecurityTests.oneJobWorkflow(dir, program: "true", arguments: [])
+        let port = ArrowHTTPTests.freePort()
+        let logFile = dir + "/log"
+        let process = try ObserveTests.start([workflow, "--state-dir", dir + "/state", "--run-dir", dir + "/run",
+                                              "--http", "\(port)"] + arguments, log: logFile, environment: environment)
+        #expect(ArrowHTTPTests.waitUntil(30) { SecurityTests.log(logFile).contains("observability endpoint at http://127.0.0.1:\(port)/") },
+                "\(SecurityTests.log(logFile))")
+        return (process, port, logFile)
+    }
+
+    @Test func stalledDrippingAndUnauthenticatedConnectionsAreClosed() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (process, port, logFile) = try Self.start(dir, ["--http-token", "env:OBSERVE_TEST_TOKEN", "--http-idle-timeout", "1",
+                                                                  "--http-max-connections", "200"],
+                                                      environment: ["OBSERVE_TEST_TOKEN": "s3cret"])
+        defer { _ = ObserveTests.interrupt(process) }
+        let pid = process.processIdentifier
+        let baseline = ArrowHTTPLimitTests.openDescriptors(pid)
+        // Silent, a partial head, and a whole request without the token (answered 401, then idle).
+        let openings = ["", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"]
+        let sockets = (0..<99).map { ArrowHTTPLimitTests.connect(port, sending: openings[$0 % 3]) }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        #expect(sockets.allSatisfy { $0 >= 0 })
+        #expect(ArrowHTTPTests.waitUntil(5) { ArrowHTTPLimitTests.openDescriptors(pid) >= baseline + 20 },
+                "the endpoint accepted them: \(ArrowHTTPLimitTests.openDescriptors(pid)), at rest \(baseline)")
+        #expect(ArrowHTTPTests.waitUntil(5) { sockets.allSatisfy(HTTPSecurityTests.closedAfterAnswer) },
+                "still open 5 s after an idle timeout of 1 s: \(sockets.filter { !HTTPSecurityTests.closedAfterAnswer($0) }.count)")
+        #expect(ArrowHTTPTests.waitUntil(3) { ArrowHTTPLimitTests.openDescriptors(pid) <= baseline + 2 },
+                "descriptors \(ArrowHTTPLimitTests.openDescriptors(pid)), at rest \(baseline): \(SecurityTests.log(logFile))")
+        // A retry refused (no token) while its announced body drips: answered and closed.
+        let fd = ArrowHTTPLimitTests.connect(port, sending: "POST /api/v1/dead-letters/1/retry HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                 + "Content-Length: 4000000\r\n\r\nxx")
+        defer { close(fd) }
+        let dripped = HTTPSecurityTests.drip(fd, for: 4)
+        #expect(dripped.answer.hasPrefix("HTTP/1.1 401"), "\(dripped.answer)")
+        #expect(dripped.closed, "the connection is still open 4 s after its answer while the client drips")
+    }
+
+    @Test func connectionsPastTheLimitWaitAndAreServedLater() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (process, port, logFile) = try Self.start(dir, ["--http-max-connections", "4", "--http-idle-timeout", "1"])
+        defer { _ = ObserveTests.interrupt(process) }
+        let pid = process.processIdentifier
+        let baseline = ArrowHTTPLimitTests.openDescriptors(pid)
+        let sockets = (0..<20).map { _ in ArrowHTTPLimitTests.connect(port, sending: "") }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        #expect(ArrowHTTPTests.waitUntil(5) { SecurityTests.log(logFile).contains("the observability endpoint has 4 connections open, its limit") },
+                "\(SecurityTests.log(logFile))")
+        let held = ArrowHTTPLimitTests.openDescriptors(pid)
+        #expect(held <= baseline + 4 + 4, "descriptors \(held) with 20 connections, at rest \(baseline)")
+        #expect(ArrowHTTPTests.waitUntil(15) { sockets.allSatisfy(ArrowHTTPLimitTests.closedByServer) })
+        #expect(try await ObserveTests.get("http://127.0.0.1:\(port)/api/v1/status").status == 200)
+    }
+
+    @Test func theLogTailIsCappedAndAnotherHostIsRefused() throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (process, port, _) = try Self.start(dir, ["--http-allowed-hosts", "hypha.test, other.test"])
+        defer { _ = ObserveTests.interrupt(process) }
+        func get(_ path: String, host: String = "127.0.0.1", headers: String = "", method: String = "GET") -> String {
+            HTTPSecurityTests.exchange(port, Data("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\n\(headers)Content-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+        }
+        let huge = get("/api/v1/jobs/any/logs?bytes=1000000000000")
+        #expect(huge.hasPrefix("HTTP/1.1 400") && huge.contains("from 1 to 16777216"), "\(huge)")
+        #expect(get("/api/v1/jobs/any/logs?bytes=100").hasPrefix("HTTP/1.1 404"))
+
+        // The review's rebinding: a page of another site, its name pointed at 127.0.0.1.
+        let rebound = get("/api/v1/dead-letters/1/retry", host: "attacker.example:\(port)",
+                          headers: "Origin: http://attacker.example:\(port)\r\nX-Hypha-Request: 1\r\n", method: "POST")
+        #expect(rebound.hasPrefix("HTTP/1.1 421") && rebound.contains("--http-allowed-hosts"), "\(rebound)")
+        #expect(get("/api/v1/status", host: "attacker.example:\(port)").hasPrefix("HTTP/1.1 421"))
+        for host in ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)", "hypha.test:\(port)", "other.test"] {
+            let answer = get("/api/v1/status", host: host)
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "Host \(host): \(answer)")
+        }
     }
 }

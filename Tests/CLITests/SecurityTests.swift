@@ -8,7 +8,7 @@ import Testing
 /// What an untrusted sender, an untrusted file name or an untrusted zip can make Hypha do
 /// (docs/SECURITY.md): jobs stay inside WORK, see none of Hypha's secrets, and the HTTP
 /// source's resources stay bounded.
-@Suite(.serialized) struct SecurityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SecurityTests {
     /// An Arrow stream of file records, as a download node would send.
     static func fileRecords(_ rows: [(path: String, name: String)]) throws -> Data {
         let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8), ArrowField(name: "name", type: .utf8)])
@@ -179,7 +179,7 @@ import Testing
 
 /// The arrow-http source's limits: idle connections are closed, slow bodies time out, and
 /// bodies in flight are capped.
-@Suite(.serialized) struct ArrowHTTPLimitTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ArrowHTTPLimitTests {
     /// A workflow with an arrow-http source (given options) feeding a capture sink.
     static func start(_ dir: String, options: String) throws -> (Process, Int) {
         let port = ArrowHTTPTests.freePort()
@@ -227,7 +227,8 @@ import Testing
     @Test func twoHundredStalledConnectionsAreClosedAfterTheIdleTimeout() async throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (node, port) = try Self.start(dir, options: ", idle_timeout: 1s")
+        // Above the 200 connections, so that all are accepted at once.
+        let (node, port) = try Self.start(dir, options: ", idle_timeout: 1s, max_connections: 300")
         defer { ArrowHTTPTests.stop(node) }
         try await SecurityTests.waitForListening(port: port)
         let baseline = Self.openDescriptors(node.processIdentifier)
@@ -251,7 +252,7 @@ import Testing
         defer { ArrowHTTPTests.stop(node) }
         try await SecurityTests.waitForListening(port: port)
         // The head and 10 of 1,000 body bytes: the handler holds the only place in flight.
-        let head = "POST /arrow HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
+        let head = "POST /arrow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
         var slow = Self.connect(port, sending: head + String(repeating: "x", count: 10))
         defer { close(slow) }
         var capped = false
@@ -285,5 +286,210 @@ import Testing
         let (status, text) = await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port)
         #expect(status == 400)
         #expect(text.contains("does not fit this node's schema: it has no column 'size'"), "\(text)")
+    }
+}
+
+/// What a hostile client on the same machine can do to the arrow-http source's connections
+/// (docs/SECURITY.md): a connection answered before its body was read is closed at once, slow
+/// bodies and heads are cut at their deadlines, connections are capped, and a request for
+/// another Host is refused.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct HTTPSecurityTests {
+    static let arrowHead = "POST /arrow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.apache.arrow.stream\r\n"
+
+    /// Sends a byte on `fd` every 100 ms and collects what comes back, until the server closes
+    /// the connection or `seconds` pass: the answer, and whether it was closed.
+    static func drip(_ fd: Int32, for seconds: Double) -> (answer: String, closed: Bool) {
+        var answer: [UInt8] = []
+        var closed = false
+        let deadline = Date().addingTimeInterval(seconds)
+        var nextDrip = Date()
+        while !closed && Date() < deadline {
+            if Date() >= nextDrip {
+                if send(fd, "x", 1, Int32(MSG_NOSIGNAL)) < 0 && errno != EAGAIN { closed = true }
+                nextDrip = Date().addingTimeInterval(0.1)
+            }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n > 0 { answer += buffer.prefix(n) } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { closed = true }
+            if !closed { usleep(10_000) }
+        }
+        return (String(decoding: answer, as: UTF8.self), closed)
+    }
+
+    /// Whether the server has closed `fd`, reading past whatever answer it sent first.
+    static func closedAfterAnswer(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n > 0 { continue }
+            return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+        }
+    }
+
+    /// Sends `bytes` on a new connection and reads until the server closes it (at most 10 s).
+    static func exchange(_ port: Int, _ bytes: Data) -> String {
+        let fd = ArrowHTTPLimitTests.connect(port, sending: "")
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            answer += buffer.prefix(n)
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    /// A whole POST of `body` with `host` as its Host header.
+    static func post(_ body: Data, host: String) -> Data {
+        let head = "POST /arrow HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/vnd.apache.arrow.stream\r\n"
+            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        return Data(head.utf8) + body
+    }
+
+    /// The review's attack: bodies of 4 MB announced and dripped after a 401 (no token) or a 503
+    /// (the place in flight taken) kept their connections open for as long as they dripped.
+    @Test func aDrippingBodyIsClosedRightAfterItsRefusal() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", token: tok, max_in_flight: 1, idle_timeout: 30s, read_timeout: 20s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let baseline = ArrowHTTPLimitTests.openDescriptors(node.processIdentifier)
+        let unauthorized = Self.arrowHead + "Content-Length: 4000000\r\n\r\nxx"
+        // 50 at once: each is answered 401 and closed while it still drips.
+        let sockets = (0..<50).map { _ in ArrowHTTPLimitTests.connect(port, sending: unauthorized) }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        let first = Self.drip(sockets[0], for: 5)
+        #expect(first.answer.hasPrefix("HTTP/1.1 401"), "\(first.answer)")
+        #expect(first.answer.lowercased().contains("connection: close"), "\(first.answer)")
+        #expect(first.closed, "the connection is still open 5 s after its 401 while the client drips")
+        #expect(ArrowHTTPTests.waitUntil(5) { ArrowHTTPLimitTests.openDescriptors(node.processIdentifier) <= baseline + 2 },
+                "descriptors: \(ArrowHTTPLimitTests.openDescriptors(node.processIdentifier)), at rest \(baseline)")
+
+        // One slow body with the token takes the only place; the next is answered 503 and closed.
+        let slowHead = Self.arrowHead + "Authorization: Bearer tok\r\nContent-Length: 1000\r\n\r\n"
+        let slow = ArrowHTTPLimitTests.connect(port, sending: slowHead + "xx")
+        defer { close(slow) }
+        var capped = false
+        for _ in 0..<100 where !capped {
+            let (status, text) = await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port, token: "tok")
+            capped = status == 503 && text.contains("already being received")
+            if !capped { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(capped, "the slow body never took the place in flight")
+        let fd = ArrowHTTPLimitTests.connect(port, sending: Self.arrowHead + "Authorization: Bearer tok\r\nContent-Length: 4000000\r\n\r\nxx")
+        defer { close(fd) }
+        let refused = Self.drip(fd, for: 5)
+        #expect(refused.answer.hasPrefix("HTTP/1.1 503"), "\(refused.answer)")
+        #expect(refused.closed, "the connection is still open 5 s after its 503 while the client drips")
+    }
+
+    /// A body that drips past read_timeout is answered 408, and its connection closed, not read
+    /// on for as long as the client drips.
+    @Test func aBodyDrippingPastTheReadTimeoutIsClosedAfterIts408() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", read_timeout: 1s, idle_timeout: 30s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let fd = ArrowHTTPLimitTests.connect(port, sending: Self.arrowHead + "Content-Length: 4000000\r\n\r\nxx")
+        defer { close(fd) }
+        let dripped = Self.drip(fd, for: 5)
+        #expect(dripped.answer.hasPrefix("HTTP/1.1 408"), "\(dripped.answer)")
+        #expect(dripped.closed, "the connection is still open 5 s after a read_timeout of 1 s")
+    }
+
+    /// A partial head sent a byte at a time is closed after idle_timeout, however it drips.
+    @Test func aHeadDrippingPastTheIdleTimeoutIsClosed() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", idle_timeout: 1s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let fd = ArrowHTTPLimitTests.connect(port, sending: "POST /arrow HTTP/1.1\r\nX-Slow: ")
+        defer { close(fd) }
+        let dripped = Self.drip(fd, for: 4)
+        #expect(dripped.closed, "a head still arriving after 4 s with an idle_timeout of 1 s")
+        #expect(dripped.answer.isEmpty, "\(dripped.answer)")
+    }
+
+    /// Past max_connections, new connections wait unaccepted (holding no descriptor of Hypha's),
+    /// a warning says so once, and they are served once the others are gone.
+    @Test func connectionsPastTheLimitWaitAndAreServedLater() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", max_connections: 5, idle_timeout: 1s")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let baseline = ArrowHTTPLimitTests.openDescriptors(node.processIdentifier)
+        let sockets = (0..<30).map { _ in ArrowHTTPLimitTests.connect(port, sending: "") }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        let log = dir + "/node.log"
+        #expect(ArrowHTTPTests.waitUntil(5) { SecurityTests.log(log).contains("has 5 connections open, its limit") }, "\(SecurityTests.log(log))")
+        // The server socket accepts a few at a time, so it may go a little past the limit.
+        let held = ArrowHTTPLimitTests.openDescriptors(node.processIdentifier)
+        #expect(held <= baseline + 5 + 4, "descriptors \(held) with 30 connections, at rest \(baseline)")
+        #expect(SecurityTests.log(log).components(separatedBy: "its limit").count == 2, "said once: \(SecurityTests.log(log))")
+        // Five at a time, each closed after a second: all of them within a few seconds.
+        #expect(ArrowHTTPTests.waitUntil(15) { sockets.allSatisfy(ArrowHTTPLimitTests.closedByServer) })
+        #expect(await SecurityTests.post(try SecurityTests.fileRecords([("/a", "a")]), port: port).0 == 200)
+    }
+
+    /// `IN/dirlink/../secret.zip`, with dirlink pointing to a folder outside IN, is the secret
+    /// beside that folder (as the system opens it), not IN/secret.zip; a null `path` or none at
+    /// all is refused too.
+    @Test func allowedPathsResolveLinksBeforeDotDotAndRefuseNullPaths() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inbox = dir + "/in", outside = dir + "/outside"
+        for folder in [inbox, outside + "/sub"] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        try "secret".write(toFile: outside + "/secret.zip", atomically: true, encoding: .utf8)
+        try "fine".write(toFile: inbox + "/fine.zip", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: inbox + "/dirlink", withDestinationPath: outside + "/sub")
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", allowed_paths: [\(inbox)]")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+
+        let (escape, why) = await SecurityTests.post(try SecurityTests.fileRecords([("\(inbox)/dirlink/../secret.zip", "s.zip")]), port: port)
+        #expect(escape == 403, "\(why)")
+        #expect(why.contains("row 0: path '\(inbox)/dirlink/../secret.zip' is outside the allowed paths"), "\(why)")
+
+        let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8), ArrowField(name: "name", type: .utf8)])
+        let nullRow = try RecordBatch(schema: schema, rows: [[.string(inbox + "/fine.zip"), .string("a")], [.null, .string("b")]])
+        let (null, nullWhy) = await SecurityTests.post(Data(try ArrowStreamWriter.encode(schema: schema, batches: [nullRow])), port: port)
+        #expect(null == 403, "\(nullWhy)")
+        #expect(nullWhy.contains("row 1: 'path' is null"), "\(nullWhy)")
+
+        let nameOnly = ArrowSchema(fields: [ArrowField(name: "name", type: .utf8)])
+        let noPath = try RecordBatch(schema: nameOnly, rows: [[.string("b")]])
+        let (missing, missingWhy) = await SecurityTests.post(Data(try ArrowStreamWriter.encode(schema: nameOnly, batches: [noPath])), port: port)
+        #expect(missing == 403, "\(missingWhy)")
+        #expect(missingWhy.contains("no 'path' column"), "\(missingWhy)")
+
+        let (good, goodWhy) = await SecurityTests.post(try SecurityTests.fileRecords([("\(inbox)/./dirlink/../../in/fine.zip", "f.zip")]), port: port)
+        #expect(good == 200, "a link and .. that land inside: \(goodWhy)")
+    }
+
+    /// DNS rebinding: a page of another site whose name points at 127.0.0.1 posts with its own
+    /// name as Host. Refused with 421; loopback names and allowed_hosts are served.
+    @Test func aRequestForAnotherHostIsRefused() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, port) = try ArrowHTTPLimitTests.start(dir, options: ", allowed_hosts: [hypha.test]")
+        defer { ArrowHTTPTests.stop(node) }
+        try await SecurityTests.waitForListening(port: port)
+        let body = try SecurityTests.fileRecords([("/a", "a")])
+        let rebound = Self.exchange(port, Self.post(body, host: "attacker.example:\(port)"))
+        #expect(rebound.hasPrefix("HTTP/1.1 421"), "\(rebound)")
+        #expect(rebound.contains("not Host 'attacker.example:\(port)'") && rebound.contains("allowed_hosts"), "\(rebound)")
+        for host in ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)", "hypha.test:\(port)", "LOCALHOST"] {
+            let answer = Self.exchange(port, Self.post(body, host: host))
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "Host \(host): \(answer)")
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -19,8 +20,11 @@ import Synchronization
 /// body takes longer than `read_timeout`; 413 past `max_bytes`; 415 for another content type;
 /// 401 without the configured bearer token; 503 (with `Retry-After`) while `max_in_flight`
 /// bodies are already being received or the DAG is saturated, so backpressure reaches the
-/// sender. A connection idle for `idle_timeout` (no complete request head, no request) is
-/// closed, so slow or stalled clients cannot hold descriptors. Memory for bodies is bounded by
+/// sender. A connection must send a whole request head within `idle_timeout` of opening or of
+/// its previous answer, and a refused request's connection is closed after the answer (its body
+/// is not read); at most `max_connections` are open at once, and a `Host` other than this
+/// server's names (or `allowed_hosts`) is answered 421 (``ServerLimits``), so slow, stalled or
+/// rebinding clients cannot hold descriptors or post from a web page. Memory for bodies is bounded by
 /// `max_in_flight` × `max_bytes`; a body is copied once, out of the server's buffer, and the
 /// decoded table is a view into that copy. When the run keeps state, a message is stored before
 /// it is answered 200 and forgotten once everything downstream is done with it: a restart emits
@@ -43,9 +47,15 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     static let acceptTimeout = NodeOption.duration("accept_timeout", default: .seconds(2),
                                                help: "how long a request waits for room in the DAG before 503")
     static let idleTimeout = NodeOption.duration("idle_timeout", default: .seconds(30), atLeast: .milliseconds(1),
-                                             help: "a connection with no request for this long is closed")
+                                             help: "a connection that has not sent a whole request head for this long (since it "
+                                                + "opened or its previous answer) is closed")
     static let readTimeout = NodeOption.duration("read_timeout", default: .seconds(60), atLeast: .milliseconds(1),
                                              help: "a body must arrive whole within this time (408 past it)")
+    static let maxConnections = NodeOption.int("max_connections", default: 100, atLeast: 1,
+                                               help: "connections open at once; more wait until one closes (a warning says so)")
+    static let allowedHosts = OptionalNodeOption.strings(
+        "allowed_hosts", help: "names requests may give as Host besides this server's own (loopback names on loopback, "
+            + "the address listened on); '*' allows any. Without it, a node on 0.0.0.0 or '::' serves any Host. Others get 421")
     static let schema = OptionalNodeOption.fields(
         "schema", help: "the fields messages must carry and their types, like { path: string, name: string }: checked on "
             + "every message (400 otherwise), and what template checks downstream see")
@@ -60,8 +70,8 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         name: "arrow-http",
         summary: "Receives Arrow IPC streams by HTTP POST and emits each one (a source for Hypha-to-Hypha links).",
         output: .arrow,
-        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, schema, allowedPaths,
-                  insecure, tlsCert, tlsKey])
+        options: [host, port, path, token, maxBytes, maxInFlight, acceptTimeout, idleTimeout, readTimeout, maxConnections,
+                  allowedHosts, schema, allowedPaths, insecure, tlsCert, tlsKey])
 
     public static func outputSchema(for node: NodeConfig) -> [RecordField]? { node[schema] }
     public static var announcesReadiness: Bool { true }
@@ -74,6 +84,8 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
     let acceptTimeout: Duration
     let idleTimeout: Duration
     let readTimeout: Duration
+    let maxConnections: Int
+    let allowedHosts: [String]
     let allowedPaths: AllowedPaths?
     let declared: [RecordField]?
     let inFlight: InFlightLimit
@@ -95,6 +107,8 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         acceptTimeout = node[Self.acceptTimeout]
         idleTimeout = node[Self.idleTimeout]
         readTimeout = node[Self.readTimeout]
+        maxConnections = node[Self.maxConnections]
+        allowedHosts = node[Self.allowedHosts] ?? []
         allowedPaths = node[Self.allowedPaths].map(AllowedPaths.init)
         declared = node[Self.schema]
         inFlight = InFlightLimit(node[Self.maxInFlight])
@@ -188,13 +202,20 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
                 + "set tls_cert and tls_key to serve HTTPS"
             logger.notice("\(note)")
         }
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout)))
+        // The body's own deadline answers 408 at read_timeout; the connection's, a moment later,
+        // closes a connection whose answer could not be written.
+        let limits = ServerLimits(
+            server: "arrow-http node '\(nodeID)'", idleTimeout: idleTimeout, bodyTimeout: readTimeout + .seconds(1),
+            maxConnections: maxConnections,
+            hosts: HostCheck(boundTo: host, allowed: allowedHosts, hint: "add the name to the node's allowed_hosts"),
+            logger: logger)
+        let http1 = limits.http1()
         let server = try tls.map { try HTTPServerBuilder.tls(http1, tlsConfiguration: $0) } ?? http1
         let scheme = tls == nil ? "" : " (HTTPS)"
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: "hypha"),
+            configuration: limits.configuration(host: host, port: port),
             onServerRunning: { channel in
                 logger.notice("arrow-http listening on \(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\(self.path)\(scheme)")
                 output.ready()
@@ -284,18 +305,26 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         }
     }
 
-    /// The body, copied once out of the server's buffers, or the answer for a body that is
-    /// too large or arrives too slowly.
+    /// The body, copied once out of the server's buffers into an array of the size the request
+    /// announces (so a body takes its size in memory, not the doublings of a growing buffer),
+    /// or the answer for a body that is too large or arrives too slowly.
     func collectBody(_ request: Request) async -> Result<[UInt8], BodyRefused> {
         let maxBytes = self.maxBytes, readTimeout = self.readTimeout
+        let announced = request.headers[.contentLength].flatMap(Int.init)
         return await withTaskGroup(of: Result<[UInt8], BodyRefused>?.self) { group in
             group.addTask {
-                var request = request
+                let tooLarge = BodyRefused(Self.answer(.contentTooLarge, "body is over the limit of \(maxBytes) bytes"))
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(max(0, min(announced ?? 65_536, maxBytes)))
                 do {
-                    let body = try await request.collectBody(upTo: maxBytes)
-                    return .success([UInt8](body.readableBytesView))
+                    for try await chunk in request.body {
+                        guard chunk.readableBytes <= maxBytes - bytes.count else { return .failure(tooLarge) }
+                        bytes.append(contentsOf: chunk.readableBytesView)
+                    }
+                    return .success(bytes)
                 } catch {
-                    return Task.isCancelled ? nil : .failure(BodyRefused(Self.answer(.contentTooLarge, "body is over the limit of \(maxBytes) bytes")))
+                    return Task.isCancelled ? nil : .failure(BodyRefused(Self.answer(
+                        .badRequest, "the body could not be read: \(error)")))
                 }
             }
             group.addTask {
@@ -348,29 +377,39 @@ final class InFlightLimit: Sendable {
     func leave() { count.withLock { $0 -= 1 } }
 }
 
-/// The folders that rows' `path` values must lie in (`allowed_paths`). A path is judged after
-/// `.` and `..` are removed and symbolic links resolved, so neither can lead out of a folder.
+/// The folders that rows' `path` values must lie in (`allowed_paths`). A path is judged as the
+/// system will open it: symbolic links are resolved where they stand, before a `..` after them
+/// is applied (`IN/link/../x` is `x` beside the link's target, not `IN/x`), so neither can lead
+/// out of a folder.
 struct AllowedPaths: Sendable {
     let roots: [String]
 
     init(_ roots: [String]) {
-        self.roots = roots.map { Self.resolved($0) }
+        self.roots = roots.map { Self.resolved($0) ?? $0 }
     }
 
     /// Why the table is refused, naming the row and the value; nil when every row's `path` is
-    /// inside a root (or the table has no `path` column).
+    /// inside a root.
     func check(_ table: ArrowTable) -> String? {
-        guard let column = table.schema.fields.firstIndex(where: { $0.name == "path" }) else { return nil }
+        guard let column = table.schema.fields.firstIndex(where: { $0.name == "path" }) else {
+            return "the message has no 'path' column; this node has allowed_paths, so every row must carry a 'path' "
+                + "inside \(roots.joined(separator: ", "))"
+        }
         var rowNumber = 0
         for batch in table.batches {
             for row in 0..<batch.rowCount {
                 defer { rowNumber += 1 }
                 let value = batch.value(row: row, column: column)
-                if case .null = value { continue }
-                guard case .string(let path) = value, path.hasPrefix("/") else {
-                    return "row \(rowNumber): 'path' must be an absolute path, got \(value)"
+                if case .null = value {
+                    return "row \(rowNumber): 'path' is null; this node has allowed_paths, so every row must carry a 'path' "
+                        + "inside \(roots.joined(separator: ", "))"
                 }
-                let real = Self.resolved(path)
+                guard case .string(let path) = value, path.hasPrefix("/") else {
+                    return "row \(rowNumber): 'path' must be an absolute path inside \(roots.joined(separator: ", ")), got \(value)"
+                }
+                guard let real = Self.resolved(path) else {
+                    return "row \(rowNumber): path '\(path)' has too many symbolic links to resolve"
+                }
                 guard roots.contains(where: { real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
                     return "row \(rowNumber): path '\(path)' is outside the allowed paths (\(roots.joined(separator: ", "))); "
                         + "send files from those folders, or add the folder to 'allowed_paths'"
@@ -380,23 +419,38 @@ struct AllowedPaths: Sendable {
         return nil
     }
 
-    /// `path` without `.` and `..` and with symbolic links resolved as far as it exists.
-    static func resolved(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") where part != "." {
-            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+    /// The real path of `path` as the system resolves it (`realpath`), component by component:
+    /// a symbolic link is replaced by its target before the components after it, `..` included,
+    /// are applied. Components that do not exist yet are taken as written. Nil past 40 links
+    /// (a loop), as the system gives up too.
+    static func resolved(_ path: String) -> String? {
+        var pending = Array(path.split(separator: "/").map(String.init).reversed())
+        var real: [String] = []
+        var links = 0
+        while let part = pending.popLast() {
+            if part == "." { continue }
+            if part == ".." {
+                _ = real.popLast()
+                continue
+            }
+            let candidate = "/" + (real + [part]).joined(separator: "/")
+            guard let target = linkTarget(candidate) else {
+                real.append(part)
+                continue
+            }
+            links += 1
+            if links > 40 { return nil }
+            if target.hasPrefix("/") { real = [] }
+            pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
         }
-        let lexical = "/" + parts.joined(separator: "/")
-        // Resolve links in the longest prefix that exists; the rest cannot be a link yet.
-        var existing = parts
-        var rest: [Substring] = []
-        while let last = existing.last, access("/" + existing.joined(separator: "/"), F_OK) != 0 {
-            rest.insert(last, at: 0)
-            existing.removeLast()
-        }
-        guard let real = realpath("/" + existing.joined(separator: "/"), nil) else { return lexical }
-        defer { free(real) }
-        let base = String(cString: real)
-        return rest.isEmpty ? base : (base == "/" ? "" : base) + "/" + rest.joined(separator: "/")
+        return "/" + real.joined(separator: "/")
+    }
+
+    /// What the symbolic link at `path` points to; nil when `path` is not a link.
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -12,10 +12,12 @@ struct ServiceCommand: AsyncParsableCommand {
     static let unitFolder = "/etc/systemd/system"
 
     /// `hypha-NAME`, checked: systemd unit names take letters, digits and `:_.-` only.
-    static func unitName(_ name: String) throws -> String {
+    /// `origin` says where the name came from, for the error.
+    static func unitName(_ name: String, from origin: String = "the service name") throws -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ":_.-"))
         guard !name.isEmpty, name.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII }) else {
-            throw ValidationError("the service name '\(name)' may hold only letters, digits and ':_.-'; choose another with --name")
+            throw ValidationError("\(origin) \(ServiceUnit.shown(name)) may hold only letters, digits and ':_.-' to name a service; "
+                                  + "choose another with --name")
         }
         return name.hasPrefix("hypha-") ? name : "hypha-\(name)"
     }
@@ -83,20 +85,39 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let plan = try workflow.load()
-            let unitName = try ServiceCommand.unitName(name ?? plan.info.name)
+            let unitName = try ServiceCommand.unitName(name ?? plan.info.name, from: name == nil ? "the workflow's name" : "--name")
             let workflowPath = URL(fileURLWithPath: workflow.workflow).standardizedFileURL.path
             let stateDir = state.folder(for: plan.info)
             var arguments = [workflowPath, "--state-dir", stateDir, "--grace", Self.number(grace), "--no-progress"]
             if let profile = workflow.profile { arguments += ["--profile", profile] }
             for item in workflow.vars { arguments += ["--var", item] }
             for item in workflow.sets { arguments += ["--set", item] }
-            let environment = ProcessInfo.processInfo.environment
-            let runAs = user ?? environment["SUDO_USER"] ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) }
+            let runAs: ServiceUnit.Sourced?
+            if let user {
+                runAs = .init(value: user, origin: "--user")
+            } else if let sudoUser = ProcessEnvironment.values["SUDO_USER"] {
+                runAs = .init(value: sudoUser, origin: "the user who ran sudo (SUDO_USER)")
+            } else {
+                runAs = getpwuid(geteuid()).map { .init(value: String(cString: $0.pointee.pw_name), origin: "this user") }
+            }
             let unit = ServiceUnit(
-                unitName: unitName, description: "Hypha workflow \(plan.info.name) (\(workflowPath))",
-                binary: Self.realBinary(), arguments: arguments, workingDirectory: plan.info.directory,
-                user: runAs, grace: grace, writablePaths: ServiceUnit.writablePaths(of: plan, plus: [stateDir]),
+                unitName: unitName,
+                workflowName: .init(value: plan.info.name, origin: "the workflow's name"),
+                workflowPath: workflowPath, binary: Self.realBinary(), arguments: arguments,
+                workingDirectory: plan.info.directory, user: runAs, grace: grace,
+                writable: ServiceUnit.writableFolders(of: plan, plus: [.init(value: stateDir, origin: "the state folder")]),
                 environmentFile: "/etc/hypha/\(unitName).env")
+            let problems = unit.problems()
+            guard problems.isEmpty else {
+                for problem in problems { Console.error("hypha: \(problem)") }
+                Console.error("hypha: no unit written: systemd would read such a value as more lines or another value")
+                throw ExitCode(1)
+            }
+            if unit.runsAsRoot {
+                let because = runAs.map { "User=\($0.value), from \($0.origin)" } ?? "no User="
+                Console.error("hypha: warning: the service would run as root (\(because)), and so would every job it starts; "
+                              + "create a user of its own (useradd --system hypha) and give it with --user hypha")
+            }
             if dryRun {
                 FileHandle.standardOutput.write(Data(unit.text.utf8))
                 return
@@ -106,7 +127,7 @@ struct ServiceCommand: AsyncParsableCommand {
             do {
                 for folder in unit.writablePaths {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                    if let runAs, runAs != "root", !chown(folder, to: runAs) {
+                    if let runAs = runAs?.value, !unit.runsAsRoot, !chown(folder, to: runAs) {
                         Console.error("hypha: warning: cannot give \(folder) to user '\(runAs)'; the service may not write there "
                                       + "(chown it by hand)")
                     }

@@ -9,6 +9,9 @@ import Testing
         for line in sys.stdin:
             r = json.loads(line)
             if r.get("hang"):
+                with open(r["hang"] + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.rename(r["hang"] + ".tmp", r["hang"])
                 time.sleep(60)
             r["pid"] = os.getpid()
             print(json.dumps([r]), flush=True)
@@ -42,8 +45,14 @@ import Testing
         let harness = try PluginHarness()
         defer { harness.cleanUp() }
         let exec = try plugin(harness, script: Self.pidEcho)
-        let task = Task { try await exec.process(.record(Record([("hang", true)])), Emitted().output) }
-        try await Task.sleep(for: .milliseconds(300))
+        let pidFile = harness.directory + "/hanging.pid"
+        let task = Task { try await exec.process(.record(Record([("hang", .string(pidFile))])), Emitted().output) }
+        // The program has the message once it has written its pid.
+        let started = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: pidFile) && ContinuousClock.now < started {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8)))
         task.cancel()
         do {
             try await task.value
@@ -51,6 +60,12 @@ import Testing
         } catch let failure as MessageFailure {
             #expect(failure.interrupted, "\(failure)")
         }
+        // Killed and reaped: the pid names no process (nor a zombie) any more.
+        let gone = ContinuousClock.now + .seconds(10)
+        while FileManager.default.fileExists(atPath: "/proc/\(pid)") && ContinuousClock.now < gone {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(pid)"), "the hung program (pid \(pid)) is gone")
         // The next message gets a fresh program.
         let emitted = Emitted()
         try await exec.process(.record(Record([("i", 1)])), emitted.output)

@@ -67,29 +67,47 @@ import Testing
         let plugin = try FileWatchPlugin(node: try h.config("w", plugin: FileWatchPlugin.self, options: ["path": .string(inbox), "pattern": "*.zip"]),
                                          context: h.context())
         let out = Emitted()
-        let watching = Task { try await plugin.run(out.sourceOutput(once: false)) }
-        try await Task.sleep(for: .milliseconds(200))
+        let ready = Atomic<Bool>(false)
+        let watching = Task { try await plugin.run(out.sourceOutput(once: false) { ready.store(true, ordering: .releasing) }) }
+        try await waitFor { ready.load(ordering: .acquiring) }
+        func names() throws -> [String] { try records(out.all).compactMap { $0["name"]?.stringValue } }
 
-        // A file being written is not emitted until it is closed.
+        // A file being written is not emitted while it is open: a file dropped after it is
+        // (the watcher has seen both by then), it is not.
         let writing = inbox + "/slow.zip"
-        let fd = open(writing, O_CREAT | O_WRONLY, 0o644)
+        let fd = open(writing, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
         #expect(fd >= 0)
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         try handle.write(contentsOf: Data("part".utf8))
-        try await Task.sleep(for: .milliseconds(100))
+        try touch(h.directory + "/first.zip")
+        try FileManager.default.moveItem(atPath: h.directory + "/first.zip", toPath: inbox + "/first.zip")
+        try await waitFor { try names().contains("first.zip") }
         try handle.write(contentsOf: Data("more".utf8))
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try records(out.all).isEmpty)
+        #expect(try !names().contains("slow.zip"), "a file still open for writing was emitted")
         close(fd)
+        try await waitFor { try names().contains("slow.zip") }
 
-        // A file moved in is emitted; a temporary name that doesn't match is not.
-        try touch(h.directory + "/staged.zip")
-        try FileManager.default.moveItem(atPath: h.directory + "/staged.zip", toPath: inbox + "/moved.zip")
-        try await waitFor { (try? records(out.all).count) == 2 }
+        // Staged inside the watched folder under a name that does not match, then renamed: the
+        // final name only.
+        try touch(inbox + "/.staged.zip.part", "staged")
+        try FileManager.default.moveItem(atPath: inbox + "/.staged.zip.part", toPath: inbox + "/staged.zip")
+        try await waitFor { try names().contains("staged.zip") }
+
+        // A second version of a file (new contents renamed over it) is a new event; the first
+        // is not emitted again.
+        try touch(inbox + "/.v2.part", "second version")
+        #expect(rename(inbox + "/.v2.part", inbox + "/first.zip") == 0)
+        try await waitFor { try names().filter { $0 == "first.zip" }.count == 2 }
+
+        // A last file: once it is out, anything emitted twice would have been too.
+        try touch(inbox + "/.last.part")
+        #expect(rename(inbox + "/.last.part", inbox + "/last.zip") == 0)
+        try await waitFor { try names().contains("last.zip") }
         watching.cancel()
         _ = try? await watching.value
-        let names = try records(out.all).compactMap { $0["name"]?.stringValue }.sorted()
-        #expect(names == ["moved.zip", "slow.zip"])
+        #expect(try names().sorted() == ["first.zip", "first.zip", "last.zip", "slow.zip", "staged.zip"])
+        let sizes = try records(out.all).filter { $0["name"] == .string("first.zip") }.map { $0["size"] }
+        #expect(sizes == [.int(1), .int(14)], "each version once, in order: \(sizes)")
     }
 
     @Test func aFileStillOpenForWritingAtStartIsNotTakenHalfWritten() async throws {
@@ -194,12 +212,14 @@ import Testing
         #expect(tracker.admit(h.directory + "/missing.zip") == nil)
     }
 
-    func waitFor(_ condition: () throws -> Bool) async throws {
-        for _ in 0..<100 {
+    /// Waits for `condition`, polling, for at most 20 s (then the test fails naming the line).
+    func waitFor(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
             if try condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(10))
         }
-        Issue.record("timed out waiting")
+        Issue.record("timed out waiting", sourceLocation: sourceLocation)
     }
 }
 

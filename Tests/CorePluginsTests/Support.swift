@@ -56,8 +56,8 @@ final class Emitted: Sendable {
     private let items = Mutex<[Payload]>([])
     var all: [Payload] { items.withLock { $0 } }
     var output: Output { Output { payload in self.items.withLock { $0.append(payload) } } }
-    func sourceOutput(once: Bool) -> SourceOutput {
-        SourceOutput(once: once) { payload, ack in
+    func sourceOutput(once: Bool, onReady: @escaping @Sendable () -> Void = {}) -> SourceOutput {
+        SourceOutput(once: once, onReady: onReady) { payload, ack in
             self.items.withLock { $0.append(payload) }
             ack.release()
         }

@@ -49,6 +49,7 @@ never a traceback), 2 for bad usage.
 
 import argparse
 import collections
+import copy
 import csv
 import errno
 import hashlib
@@ -330,7 +331,15 @@ def unpack(archive, planned, root, limits):
                 continue
             os.makedirs(os.path.dirname(target), exist_ok=True)
             size = 0
-            with archive.open(info) as source, open(target, "xb") as sink:
+            # zipfile stops reading an entry at the size its header gives, and checks the CRC
+            # there (which a forged header may match). Asked for one byte more and without the
+            # CRC, it reads on, so an entry holding more than its header claims is told as
+            # such; the CRC is checked here once the entry is read.
+            probe = copy.copy(info)
+            probe.file_size = info.file_size + 1
+            del probe.CRC
+            crc = 0
+            with archive.open(probe) as source, open(target, "xb") as sink:
                 while True:
                     chunk = source.read(CHUNK)
                     if not chunk:
@@ -340,7 +349,10 @@ def unpack(archive, planned, root, limits):
                     if size > info.file_size:
                         raise Rejected(f"entry {show(info.filename)} holds more data than its header claims")
                     check_total(written, limits, claimed=False)
+                    crc = zlib.crc32(chunk, crc)
                     sink.write(chunk)
+            if crc != info.CRC:
+                raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
             rows = count_csv_rows(target) if rel.lower().endswith(".csv") else None
         except OSError as error:
             if error.errno == errno.ENAMETOOLONG:

@@ -2,6 +2,7 @@
 
 import os
 import struct
+import zlib
 import unittest
 import zipfile
 
@@ -101,8 +102,25 @@ class ExtractTests(TempDirTestCase):
         outdir = self.tmp / "out"
         result = self.extract(archive, outdir, "--max-bytes", "1000")
         self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("holds more data than its header claims", result.stderr)
         self.assertFalse(outdir.exists())
         self.assertEqual(self.leftovers(), [])
+
+    def test_entry_with_a_forged_size_and_crc_is_rejected(self):
+        # The header claims 10 bytes and gives the CRC of 10 zeros: zipfile alone would
+        # extract 10 bytes without complaint.
+        archive = make_zip(self.tmp / "forged.zip", {"zeros.bin": bytes(100_000)})
+        raw = bytearray(archive.read_bytes())
+        for signature, crc_at, size_at in ((b"PK\x03\x04", 14, 22), (b"PK\x01\x02", 16, 24)):
+            at = raw.index(signature)
+            raw[at + crc_at : at + crc_at + 4] = struct.pack("<I", zlib.crc32(bytes(10)))
+            raw[at + size_at : at + size_at + 4] = struct.pack("<I", 10)
+        archive.write_bytes(bytes(raw))
+        outdir = self.tmp / "out"
+        result = self.extract(archive, outdir, "--max-ratio", "1000000")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("holds more data than its header claims", result.stderr)
+        self.assertFalse(outdir.exists())
 
     def test_streaming_check_counts_bytes_actually_written(self):
         extract = load_script("extract")

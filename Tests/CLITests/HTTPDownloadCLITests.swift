@@ -564,7 +564,8 @@ import Testing
     }
 
     /// A server that sends a byte now and then (never idle for `timeout`) is given up at the
-    /// `deadline`: the file fails naming the URL, its partial file goes, and `--once` ends.
+    /// `deadline`: the file (or the feed) fails naming the URL, its partial file goes, and
+    /// `--once` ends.
     @Test func aTooSlowServerHitsTheDeadlineAndOnceEnds() throws {
         let s = try Setup()
         let url = "\(s.base)/slow/slow.zip?length=100000&every=0.05"
@@ -575,6 +576,13 @@ import Testing
         #expect(output.contains("\(url): it did not finish within the deadline (1 s)"), "\(output)")
         #expect(Date().timeIntervalSince(started) < 20, "--once took \(Date().timeIntervalSince(started)) s")
         #expect(s.names().isEmpty, "\(s.names())")
+
+        // A feed sent as slowly fails the same way, naming the feed.
+        let feed = "\(s.base)/slow/feed.txt?length=100000&every=0.05"
+        let slowFeed = try s.run("feed: \"\(feed)\", deadline: 1s, timeout: 30s", timeout: 30)
+        #expect(slowFeed.status != 0, "\(slowFeed.stdout)\(slowFeed.stderr)")
+        #expect((slowFeed.stdout + slowFeed.stderr).contains("feed \(feed): it could not be read within the deadline (1 s)"),
+                "\(slowFeed.stdout)\(slowFeed.stderr)")
     }
 
     /// A Hypha stopped gracefully (SIGTERM) in the middle of a transfer removes its partial

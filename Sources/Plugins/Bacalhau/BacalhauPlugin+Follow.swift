@@ -21,9 +21,13 @@ extension BacalhauPlugin {
         var resubmissions = 0
         var lastState = ""
         while true {
-            guard let info = try await client.job(jobID, namespace: namespace, includeExecutions: true,
-                                                  policy: followRetry)
-            else {
+            // A poll is bounded by the job's deadline too: a slow or retried request (a loaded
+            // orchestrator) must not hold the job past its job_timeout.
+            let polled = try await Self.before(deadline) { [client, jobID, followRetry] in
+                try await client.job(jobID, namespace: namespace, includeExecutions: true, policy: followRetry)
+            }
+            guard let polled else { throw await timedOut(jobID, name: name, namespace: namespace, logger: logger) }
+            guard let info = polled else {
                 resubmissions += 1
                 guard resubmissions <= 2 else { throw BacalhauError.jobLost(job: name, id: jobID) }
                 logger.warning("the job is gone from the orchestrator; submitting it again", metadata: ["job_id": "\(jobID)"])
@@ -39,17 +43,35 @@ extension BacalhauPlugin {
             var wait = delay
             if let deadline {
                 let left = ContinuousClock.now.duration(to: deadline)
-                if left <= .zero {
-                    let seconds = jobTimeout ?? 0
-                    await Self.stopDetached(client, jobID, namespace: namespace,
-                                            reason: "hypha: job_timeout of \(BacalhauError.format(seconds)) s passed",
-                                            logger: logger)
-                    throw BacalhauError.jobTimedOut(job: name, id: jobID, seconds: seconds)
-                }
+                if left <= .zero { throw await timedOut(jobID, name: name, namespace: namespace, logger: logger) }
                 wait = min(wait, left.inSeconds)
             }
             try await Task.sleep(for: .milliseconds(Int64(max(wait, 0.001) * 1000)))
             delay = min(delay * 2, pollInterval)
+        }
+    }
+
+    /// Stops a job whose job_timeout has passed and returns the error that says so.
+    private func timedOut(_ jobID: String, name: String, namespace: String?, logger: Logger) async -> BacalhauError {
+        let seconds = jobTimeout ?? 0
+        await Self.stopDetached(client, jobID, namespace: namespace,
+                                reason: "hypha: job_timeout of \(BacalhauError.format(seconds)) s passed", logger: logger)
+        return BacalhauError.jobTimedOut(job: name, id: jobID, seconds: seconds)
+    }
+
+    /// What `operation` returns, or nil when `deadline` comes first (the operation is then
+    /// cancelled). Without a deadline, the operation's result.
+    static func before<T: Sendable>(_ deadline: ContinuousClock.Instant?,
+                                    _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+        guard let deadline else { return try await operation() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
         }
     }
 

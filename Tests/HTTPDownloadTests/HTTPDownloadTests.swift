@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Engine
 @testable import HTTPDownload
 
 @Suite(.timeLimit(.minutes(1))) struct HTTPDownloadUnitTests {
@@ -104,6 +105,27 @@ import Testing
         #expect(Amount.duration(.seconds(90)) == "90 s")
         #expect(Amount.duration(.seconds(300)) == "5 min")
         #expect(Amount.duration(.milliseconds(1500)) == "1.5 s")
+    }
+
+    /// Files fetched at once are checked against the free space together: what one transfer
+    /// still expects counts against the next, until it ends.
+    @Test func transfersUnderWayShareTheFreeSpace() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-space-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let free = try #require(Fetcher.freeBytes(dir))
+        // Leave 1 GiB above keep_free: one 600 MiB file fits, two do not.
+        let settings = DownloadSettings(directory: dir, pattern: "*", maxParallel: 2, headers: [], authorization: nil, timeout: .seconds(1),
+                                        retry: RetryPolicy(), maxBytes: 1 << 40, keepFree: free - (1 << 30), deadline: .seconds(10),
+                                        policy: DownloadPolicy(allowedHosts: nil))
+        let fetcher = Fetcher(settings: settings, logger: .init(label: "test"))
+        let first = fetcher.newTicket(), second = fetcher.newTicket()
+        #expect(fetcher.reserve(600 << 20, as: first) == nil)
+        let refused = fetcher.reserve(600 << 20, as: second)
+        #expect(refused?.contains("600.0 MiB other files under way still expect") == true, "\(refused ?? "fits")")
+        fetcher.release(first)
+        #expect(fetcher.reserve(600 << 20, as: second) == nil)
+        try await fetcher.shutdown()
     }
 
     /// The deadline gives up work that takes too long, and only that.

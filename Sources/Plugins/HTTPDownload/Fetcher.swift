@@ -5,6 +5,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The validators a server gave for a version of a file, to ask "has it changed?" next time.
 struct Validators: Sendable, Equatable {
@@ -40,6 +41,9 @@ final class Fetcher: Sendable {
     static let spaceCheckEvery: Int64 = 8 << 20
     /// The most redirects one request follows.
     static let maxRedirects = 5
+    /// The bytes each transfer under way still expects to write (by its length), by ticket,
+    /// so that files fetched at once are checked against the free space together.
+    private let pending = Mutex<(next: Int, bytes: [Int: Int64])>((0, [:]))
 
     init(settings: DownloadSettings, logger: Logger) {
         self.settings = settings
@@ -289,10 +293,12 @@ final class Fetcher: Sendable {
             if let total, total > settings.maxBytes {
                 return .finished(.failed("it is \(total) bytes, over max_bytes (\(settings.maxBytes)); raise max_bytes to fetch it", nil))
             }
-            if let problem = spaceProblem(remaining: total.map { $0 - offset } ?? 0) {
+            let ticket = newTicket()
+            defer { release(ticket) }
+            if let problem = reserve(total.map { $0 - offset } ?? 0, as: ticket) {
                 return .finished(.failed(problem, nil))
             }
-            return await receive(response, url: url, part: part, final: final, offset: offset, total: total, expected: expected,
+            return await receive(response, url: url, part: part, final: final, offset: offset, total: total, ticket: ticket, expected: expected,
                                  validators: validators, progress: progress)
         case 429, 500...599:
             _ = try? await response.body.collect(upTo: 1 << 20)
@@ -305,7 +311,7 @@ final class Fetcher: Sendable {
 
     /// Streams the body into the temporary file (appending from `offset` on a resumed
     /// transfer), then checks and places it.
-    func receive(_ response: HTTPClientResponse, url: URL, part: String, final: String, offset: Int64, total: Int64?,
+    func receive(_ response: HTTPClientResponse, url: URL, part: String, final: String, offset: Int64, total: Int64?, ticket: Int,
                  expected: String?, validators: Validators, progress: @escaping @Sendable (Int) -> Void) async -> Attempt {
         var hasher = DownloadDigest()
         if offset > 0 {
@@ -347,7 +353,7 @@ final class Fetcher: Sendable {
                 sinceSpaceCheck += Int64(chunk.readableBytes)
                 if sinceSpaceCheck >= Self.spaceCheckEvery {
                     sinceSpaceCheck = 0
-                    noSpace = spaceProblem(remaining: total.map { max(0, $0 - offset - written) } ?? 0)
+                    noSpace = reserve(total.map { max(0, $0 - offset - written) } ?? 0, as: ticket)
                     if noSpace != nil { break }
                 }
             }
@@ -425,7 +431,9 @@ final class Fetcher: Sendable {
         if Int64(st.st_size) > settings.maxBytes {
             return .failed("it is \(st.st_size) bytes, over max_bytes (\(settings.maxBytes)); raise max_bytes to fetch it", nil)
         }
-        if let problem = spaceProblem(remaining: Int64(st.st_size)) { return .failed(problem, nil) }
+        let ticket = newTicket()
+        defer { release(ticket) }
+        if let problem = reserve(Int64(st.st_size), as: ticket) { return .failed(problem, nil) }
         let part = settings.directory + "/." + PathParts.basename(final) + ".part"
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { return .failed("cannot read \(source): \(String(cString: strerror(errno)))", nil) }
@@ -466,7 +474,7 @@ final class Fetcher: Sendable {
             sinceSpaceCheck += Int64(n)
             let problem: String? = size > settings.maxBytes
                 ? "it grew past max_bytes (\(settings.maxBytes)) while being copied; raise max_bytes to fetch it"
-                : sinceSpaceCheck >= Self.spaceCheckEvery ? spaceProblem(remaining: max(0, Int64(st.st_size) - size)) : nil
+                : sinceSpaceCheck >= Self.spaceCheckEvery ? reserve(max(0, Int64(st.st_size) - size), as: ticket) : nil
             if sinceSpaceCheck >= Self.spaceCheckEvery { sinceSpaceCheck = 0 }
             if let problem {
                 close(output)
@@ -481,16 +489,35 @@ final class Fetcher: Sendable {
 
     // MARK: Helpers
 
-    /// Why `remaining` more bytes may not be written into the folder now, or nil: they and
-    /// `keep_free` must fit in the space free there (nil too when it cannot be told).
-    func spaceProblem(remaining: Int64) -> String? {
-        guard let free = Self.freeBytes(settings.directory) else { return nil }
-        let needed = remaining + settings.keepFree
-        guard needed > free else { return nil }
-        let parts = remaining > 0 ? "\(Amount.short(remaining)) still to write + keep_free \(Amount.short(settings.keepFree))"
-            : "keep_free; how much more the file has is not known"
-        return "not enough free space in \(settings.directory): it needs \(needed) bytes (\(parts)), and only \(Amount.bytes(free)) "
-            + "are free; free some space or lower keep_free"
+    func newTicket() -> Int {
+        pending.withLock { state in
+            state.next += 1
+            return state.next
+        }
+    }
+
+    func release(_ ticket: Int) {
+        pending.withLock { _ = $0.bytes.removeValue(forKey: ticket) }
+    }
+
+    /// Why `remaining` more bytes of transfer `ticket` may not be written into the folder now,
+    /// or nil, and then they are counted as its: they, what the other transfers under way still
+    /// expect, and `keep_free` must fit in the space free there (nil too when that cannot be told).
+    func reserve(_ remaining: Int64, as ticket: Int) -> String? {
+        pending.withLock { state in
+            let others = state.bytes.reduce(Int64(0)) { $1.key == ticket ? $0 : $0 + $1.value }
+            guard let free = Self.freeBytes(settings.directory), remaining + others + settings.keepFree > free else {
+                state.bytes[ticket] = remaining
+                return nil
+            }
+            state.bytes[ticket] = nil
+            let needed = remaining + others + settings.keepFree
+            var parts = remaining > 0 ? "\(Amount.short(remaining)) still to write" : "how much more the file has is not known"
+            if others > 0 { parts += " + \(Amount.short(others)) other files under way still expect" }
+            parts += " + keep_free \(Amount.short(settings.keepFree))"
+            return "not enough free space in \(settings.directory): it needs \(needed) bytes (\(parts)), and only \(Amount.bytes(free)) "
+                + "are free; free some space or lower keep_free"
+        }
     }
 
     /// The bytes this user may still write on the file system holding `folder`, or nil.

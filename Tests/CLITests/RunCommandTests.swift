@@ -109,11 +109,17 @@ import Testing
     @Test func sigintStopsGracefullyWithExitCode130() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Signalled once it says it is ready (systemd's notification), not after a guessed delay.
+        let socket = try NodeServiceTests.NotifySocket(path: dir + "/notify.sock")
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = dir + "/notify.sock"
+        var wasReady = false
         let r = try CLI.run(["run", Self.workflow, "--var", "inbox=\(dir)/in", "--var", "work=\(dir)/work", "--run-dir", dir + "/run", "--state-dir", dir + "/state"],
-                            timeout: 30) { process in
-            usleep(700_000)
+                            timeout: 60, environment: environment) { process in
+            wasReady = socket.waitFor("READY=1", seconds: 30)
             kill(process.processIdentifier, SIGINT)
         }
+        #expect(wasReady, "\(socket.received)")
         #expect(r.status == 130, "\(r.stdout) \(r.stderr)")
         #expect(r.stderr.contains("interrupted"))
     }
@@ -123,9 +129,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let inbox = dir + "/in", work = dir + "/work"
         try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        // The zips arrive once the run watches (it says so), so none is found by the first scan.
+        let socket = try NodeServiceTests.NotifySocket(path: dir + "/notify.sock")
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = dir + "/notify.sock"
         let r = try CLI.run(["run", Self.workflow, "--var", "inbox=\(inbox)", "--var", "work=\(work)", "--run-dir", dir + "/run", "--state-dir", dir + "/state"],
-                            timeout: 60) { process in
-            usleep(500_000)
+                            timeout: 60, environment: environment) { process in
+            #expect(socket.waitFor("READY=1", seconds: 30), "\(socket.received)")
             try? CLI.makeZips(in: inbox, count: 3, tricky: true)
             for _ in 0..<200 {
                 let done = ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? [])
@@ -175,7 +185,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir + "/js", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/in/a.zip", contents: Data())
-        try "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: sleep, Arguments: [\"300\"]}}\n"
+        try "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: sh, Arguments: [\"-c\", \"touch \(dir)/started; exec sleep 300\"]}}\n"
             .write(toFile: dir + "/js/slow.yml", atomically: true, encoding: .utf8)
         try """
             jobstore: js
@@ -187,7 +197,8 @@ import Testing
             """.write(toFile: dir + "/w.yml", atomically: true, encoding: .utf8)
         var signalled = Date()
         let r = try CLI.run(["run", dir + "/w.yml", "--grace", "1", "--run-dir", dir + "/run", "--state-dir", dir + "/state", "--no-progress"], timeout: 60) { process in
-            usleep(1_500_000)
+            // Signalled once the job runs.
+            #expect(ArrowHTTPTests.waitUntil(30) { FileManager.default.fileExists(atPath: dir + "/started") })
             signalled = Date()
             kill(process.processIdentifier, SIGINT)
         }

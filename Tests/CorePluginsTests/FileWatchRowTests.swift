@@ -23,11 +23,9 @@ import Testing
             return
         }
         let watched = ArrowDecodePlugin.records(try emitted.table())
-        // A relative path with `.` in it names the same file.
-        let cwd = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(h.directory)
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
-        let row = try FileWatchPlugin.row(forFile: "./in/a.zip")
+        // A relative path with `.` in it names the same file (from a folder given here: the
+        // process's working directory is every suite's).
+        let row = try FileWatchPlugin.row(forFile: "./in/a.zip", relativeTo: h.directory)
         #expect(row.schema == (try emitted.table()).schema)
         #expect(ArrowDecodePlugin.records(row) == watched)
         #expect(throws: (any Error).self) { try FileWatchPlugin.row(forFile: inbox) }

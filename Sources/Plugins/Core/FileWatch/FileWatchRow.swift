@@ -16,8 +16,10 @@ extension FileWatchPlugin {
     /// Exactly the row a `file-watch` source would emit for the file at `path` (made absolute),
     /// so a file can be pushed through a workflow by hand (`hypha send --file-watch-row`).
     /// Throws a message naming the path when it is not a readable regular file.
-    public static func row(forFile path: String) throws -> ArrowTable {
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+    public static func row(forFile path: String,
+                           relativeTo directory: String = FileManager.default.currentDirectoryPath) throws -> ArrowTable {
+        let absolute = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true))
+            .standardizedFileURL.path
         var tracker = FileTracker()
         guard let info = tracker.admit(absolute) else {
             throw Failure(description: "'\(absolute)' is not a regular file (no such file, or a folder); give the path of a file")

@@ -2,7 +2,7 @@ import Testing
 @testable import HyphaArrow
 
 /// Malformed input must give a typed ArrowError with a useful message.
-@Suite struct ReaderErrorTests {
+@Suite(.timeLimit(.minutes(5))) struct ReaderErrorTests {
     let schema = ArrowSchema(fields: [ArrowField(name: "s", type: .utf8), ArrowField(name: "i", type: .int32)])
 
     func sample() throws -> [UInt8] {
@@ -65,7 +65,7 @@ import Testing
     }
 }
 
-@Suite struct StreamDecoderTests {
+@Suite(.timeLimit(.minutes(5))) struct StreamDecoderTests {
     @Test func anyChunkingGivesTheSameBatches() throws {
         let s = ArrowSchema(fields: [ArrowField(name: "s", type: .utf8, dictionary: DictionaryEncoding(id: 1)),
                                      ArrowField(name: "i", type: .int64)])

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HyphaArrow
 
-@Suite struct RoundTripTests {
+@Suite(.timeLimit(.minutes(5))) struct RoundTripTests {
     let schema = ArrowSchema(fields: [
         ArrowField(name: "path", type: .utf8, nullable: false),
         ArrowField(name: "size", type: .int64, nullable: false),

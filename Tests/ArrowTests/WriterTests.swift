@@ -194,7 +194,7 @@ import Testing
     }
 }
 
-@Suite struct TypedColumnTests {
+@Suite(.timeLimit(.minutes(5))) struct TypedColumnTests {
     /// Columns built from Swift arrays equal the ones built from values, and encode to the
     /// same bytes.
     @Test func typedColumnsMatchTheValueBuilder() throws {

@@ -5,7 +5,7 @@ import Bacalhau
 import Testing
 
 /// BacalhauClient against the emulator: idempotent submission, retries, auth, errors.
-@Suite struct ClientTests {
+@Suite(.timeLimit(.minutes(5))) struct ClientTests {
     @Test func ensureSubmittedCreatesThenAdopts() async throws {
         try await withEmulator { running in
             let api = try client(running)

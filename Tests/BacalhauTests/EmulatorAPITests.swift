@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The emulator against API.md: routes, status codes, wire types, error bodies, upserts.
-@Suite struct EmulatorAPITests {
+@Suite(.timeLimit(.minutes(5))) struct EmulatorAPITests {
     static let echoJob = #"{"Job":{"Name":"hello","Type":"batch","Count":1,"Tasks":[{"Name":"main","Engine":{"Type":"process","Params":{"Name":"echo","Arguments":["hi"]}}}]}}"#
 
     func api(_ running: RunningEmulator, _ path: String) -> String {

@@ -3,7 +3,7 @@ import Foundation
 import Bacalhau
 import Testing
 
-@Suite struct EndpointTests {
+@Suite(.timeLimit(.minutes(5))) struct EndpointTests {
     @Test(arguments: [
         (nil as String?, [:] as [String: String], "http://127.0.0.1:1234"),
         ("http://orchestrator:1234", [:], "http://orchestrator:1234"),

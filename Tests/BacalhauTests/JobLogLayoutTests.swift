@@ -9,7 +9,7 @@ import Testing
 /// One job-log layout for every executor: a `process` job and a `bacalhau` job (on the
 /// emulator) of the same run put their output at RUN/jobs/NAME.stdout.log and .stderr.log,
 /// the path shape the README documents.
-@Suite struct JobLogLayoutTests {
+@Suite(.timeLimit(.minutes(5))) struct JobLogLayoutTests {
     @Test func processAndBacalhauJobsLogAtTheSamePathShape() async throws {
         let ctx = context(runID: "run-logs")
         let run = ctx.runDirectory

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The `bacalhau` plugin end to end against the emulator.
-@Suite struct PluginTests {
+@Suite(.timeLimit(.minutes(5))) struct PluginTests {
     @Test func aCompletedJobEmitsAResultWithItsDetails() async throws {
         try await withEmulator { running in
             let plugin = try plugin(running, runID: "run-77")

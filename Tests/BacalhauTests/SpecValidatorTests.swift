@@ -3,7 +3,7 @@ import Bacalhau
 import Testing
 
 /// The client-side check of API.md §5 (what the plugin refuses before sending anything).
-@Suite struct SpecValidatorTests {
+@Suite(.timeLimit(.minutes(5))) struct SpecValidatorTests {
     func problems(_ spec: Record) -> [String] { BacalhauSpecValidator.check(spec).problems }
 
     func task(_ fields: [(String, Value)]) -> Record {

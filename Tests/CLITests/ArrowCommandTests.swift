@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `hypha arrow cat|schema` on the pyarrow-made fixtures in ../shared/reference (skipped where absent).
-@Suite struct ArrowCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct ArrowCommandTests {
     static let fixtures = CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/pyarrow-generated").path
     static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures + "/types_plain.arrows") }
 

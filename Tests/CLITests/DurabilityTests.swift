@@ -4,7 +4,7 @@ import Testing
 /// What the state folder promises (docs/GUARANTEES.md), tried on the built binary: nothing run
 /// twice after a restart, nothing lost after a kill, failures kept and run again, bad state
 /// reported rather than reset.
-@Suite(.serialized) struct DurabilityTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DurabilityTests {
     static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
 
     func runOnce(_ dir: String, extra: [String] = []) throws -> CLI.Result {

@@ -3,7 +3,7 @@ import Testing
 
 /// The `exec` plugins through the built binary: a Python program (standard library only) as a
 /// node of a real workflow, file-watch → arrow-decode → exec → capture.
-@Suite struct ExecPluginCLITests {
+@Suite(.timeLimit(.minutes(5))) struct ExecPluginCLITests {
     /// A folder with `in/` holding `names` (empty files), the workflow `w.yml` and `scripts`.
     func setUp(names: [String], workflow: String, scripts: [String: String] = [:]) throws -> String {
         let dir = try CLI.temporaryFolder()

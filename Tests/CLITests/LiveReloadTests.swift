@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `hypha run --watch`: edits to a running workflow are picked up; broken ones change nothing.
-@Suite struct LiveReloadTests {
+@Suite(.timeLimit(.minutes(5))) struct LiveReloadTests {
     /// file-watch → template → process; each job appends "TAG NAME" to out/log.txt, TAG from `vars.tag`.
     static func workflow(_ dir: String, tag: String) -> String {
         """

@@ -7,7 +7,7 @@ import Testing
 /// The job node as a service (docs/SERVICE.md): `hypha send` as the manual trigger, the
 /// token rule for an exposed arrow-http source, HTTPS with a private CA, the systemd unit,
 /// and sd_notify.
-@Suite(.serialized) struct NodeServiceTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct NodeServiceTests {
     /// `workflows/job-node.yml` running on temporary folders with token "tok".
     struct JobNode {
         let dir: String, inbox: String, work: String, port: Int, process: Process

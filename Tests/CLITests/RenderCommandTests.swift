@@ -3,7 +3,7 @@ import HyphaArrow
 import Testing
 
 /// `hypha render`: a template node's job specs, offline, exactly as `run` makes them.
-@Suite struct RenderCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct RenderCommandTests {
     static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
 
     func json(_ line: Substring) throws -> [String: Any] {

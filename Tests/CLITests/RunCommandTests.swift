@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// End-to-end runs of the built binary on temporary folders.
-@Suite(.serialized) struct RunCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RunCommandTests {
     static let workflow = CLI.shipped("workflows/extract-aggregate.yml")
 
     /// The reports an independent computation expects: Python's zipfile and csv read each zip
@@ -178,7 +178,7 @@ import Testing
 }
 
 /// Shutdown while a job runs: the grace period, then the job's process group is stopped.
-@Suite struct ShutdownTests {
+@Suite(.timeLimit(.minutes(5))) struct ShutdownTests {
     @Test func runningJobsGetTheGracePeriodThenAreStopped() throws {
         let dir = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

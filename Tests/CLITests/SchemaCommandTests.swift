@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `hypha schema`: checked with Python's `jsonschema` (PyPI) and PyYAML; skipped where absent.
-@Suite struct SchemaCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct SchemaCommandTests {
     /// Python with `jsonschema` and `yaml`, or nil.
     static let python: [String]? = {
         let py = CLI.python

@@ -3,7 +3,7 @@ import Testing
 
 /// `validate` checks template variables against the typed fields of the upstream nodes, and
 /// `graph --schemas` shows those fields on each edge.
-@Suite struct TemplateChecksTests {
+@Suite(.timeLimit(.minutes(5))) struct TemplateChecksTests {
     static let workflow = """
         name: t
         jobstore: jobstore

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `hypha test`: the shipped workflow tests pass; a changed template fails them with a diff.
-@Suite struct TestCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct TestCommandTests {
     /// A copy of workflows/, jobstore/ and scripts/ in a temporary folder.
     func copyOfTheProject() throws -> String {
         let dir = try CLI.temporaryFolder()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `hypha validate` on every kind of broken workflow: the right PATH:LINE:COL, exit 1.
-@Suite struct ValidateCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct ValidateCommandTests {
     /// A valid base to break: nodes with known positions.
     static let jobstoreYAML = "Type: batch\nCount: 1\nTasks:\n  - Name: t\n    Engine: {Type: process, Params: {Name: echo, Arguments: [\"{{ path }}\"]}}\n"
 
@@ -157,7 +157,7 @@ import Testing
     }
 }
 
-@Suite struct WorkflowPathTests {
+@Suite(.timeLimit(.minutes(5))) struct WorkflowPathTests {
     @Test func aMissingFileOrAFolderIsAClearError() throws {
         let missing = try CLI.run(["validate", "/no/such/workflow.yml"])
         #expect(missing.status == 1)

@@ -3,7 +3,7 @@ import Foundation
 @testable import CorePlugins
 import Testing
 
-@Suite struct ExecPluginTests {
+@Suite(.timeLimit(.minutes(5))) struct ExecPluginTests {
     static let pidEcho = """
         import json, os, sys, time
         for line in sys.stdin:

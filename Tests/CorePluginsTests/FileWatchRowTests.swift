@@ -7,7 +7,7 @@ import Testing
 
 /// `FileWatchPlugin.row(forFile:)` (what `hypha send --file-watch-row` sends) and the watcher's
 /// readiness (what sd_notify READY=1 waits for).
-@Suite struct FileWatchRowTests {
+@Suite(.timeLimit(.minutes(5))) struct FileWatchRowTests {
     @Test func theRowForAFileIsTheRowTheWatcherEmitsForIt() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }

@@ -3,7 +3,7 @@ import Foundation
 @testable import CorePlugins
 import Testing
 
-@Suite struct ProcessPluginTests {
+@Suite(.timeLimit(.minutes(5))) struct ProcessPluginTests {
     func job(_ program: String, _ args: [Value], engine: String = "process", env: Record = Record(), timeout: Int64? = nil) -> Job {
         var task = Record([("Name", "t"), ("Engine", .map(Record([("Type", .string(engine)),
             ("Params", .map(Record([("Name", .string(program)), ("Arguments", .list(args))])))])))])

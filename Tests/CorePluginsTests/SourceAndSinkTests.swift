@@ -5,7 +5,7 @@ import HyphaArrow
 import Synchronization
 import Testing
 
-@Suite struct FileWatchTests {
+@Suite(.timeLimit(.minutes(5))) struct FileWatchTests {
     /// Writes `text` to `path` through a close-on-exec descriptor. Foundation's writes leave it
     /// off, so a program another test spawns at that moment could keep the file open for
     /// writing, and the watcher would rightly leave it alone.
@@ -223,7 +223,7 @@ import Testing
     }
 }
 
-@Suite struct ArrowDecodeAndCaptureTests {
+@Suite(.timeLimit(.minutes(5))) struct ArrowDecodeAndCaptureTests {
     @Test func decodesEveryRowWithTypes() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }

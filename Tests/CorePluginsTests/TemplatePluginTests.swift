@@ -3,7 +3,7 @@ import Foundation
 @testable import CorePlugins
 import Testing
 
-@Suite struct TemplatePluginTests {
+@Suite(.timeLimit(.minutes(5))) struct TemplatePluginTests {
     let template = """
         Type: batch
         Count: 1

@@ -32,7 +32,7 @@ struct ShoutPlugin: ProcessorPlugin {
     }
 }
 
-@Suite struct WritingAPluginTests {
+@Suite(.timeLimit(.minutes(5))) struct WritingAPluginTests {
     @Test func aPluginFromATestTargetRunsInAWorkflow() async throws {
         let h = try PluginHarness()
         defer { h.cleanUp() }

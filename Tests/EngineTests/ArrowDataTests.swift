@@ -3,7 +3,7 @@ import Foundation
 import HyphaArrow
 import Testing
 
-@Suite struct ArrowDataTests {
+@Suite(.timeLimit(.minutes(5))) struct ArrowDataTests {
     let schema = ArrowSchema(fields: [ArrowField(name: "path", type: .utf8, nullable: false),
                                       ArrowField(name: "size", type: .int64, nullable: false)])
 

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The executor support every executor shares: names, the log layout, the result record.
-@Suite struct ExecutorSupportTests {
+@Suite(.timeLimit(.minutes(5))) struct ExecutorSupportTests {
     @Test func slugsAreLowerCaseASCIIWithSingleDashes() {
         #expect(SafeName.slug("Sales 2024.Q1") == "sales-2024-q1")
         #expect(SafeName.slug("--a--b--") == "a-b")

@@ -1,7 +1,7 @@
 import Engine
 import Testing
 
-@Suite struct HTTPAccessTests {
+@Suite(.timeLimit(.minutes(5))) struct HTTPAccessTests {
     @Test func loopbackIsAnAddressOrNameOfThisMachineOnly() {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "a.localhost", "::1", "[::1]", "::ffff:127.0.0.1"] {
             #expect(HTTPAccess.isLoopback(host), "\(host)")

@@ -1,7 +1,7 @@
 import Engine
 import Testing
 
-@Suite struct InterpolatorTests {
+@Suite(.timeLimit(.minutes(5))) struct InterpolatorTests {
     let scope = Record([
         ("path", "/in/My File.tar.gz"), ("name", "My File.tar.gz"), ("size", 42),
         ("vars", .map(Record([("work", "/w")]))),
@@ -38,7 +38,7 @@ import Testing
     }
 }
 
-@Suite struct PathFilterSafetyTests {
+@Suite(.timeLimit(.minutes(5))) struct PathFilterSafetyTests {
     /// `stem` and `basename` give one file-name component: a value that would make it empty,
     /// `.`, `..` or a path fails the message rather than point a job outside its folder.
     @Test(arguments: [

@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import Testing
 
-@Suite struct JSONParserTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONParserTests {
     @Test func objectsKeepTheirKeyOrderAndARepeatedKeyItsFirstPlace() throws {
         let value = try Value(json: #"{"zeta": 1, "alpha": {"y": [true, null], "b": "x"}, "zeta": 2}"#)
         guard case .map(let record) = value else { Issue.record("not a map: \(value)"); return }

@@ -2,7 +2,7 @@ import Engine
 import Testing
 
 /// When a run counts as ready (sd_notify READY=1): every source listening or watching.
-@Suite struct ReadinessTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadinessTests {
     @Test func aSourceThatAnnouncesIsReadyOnlyWhenItSaysSo() {
         let readiness = Readiness(sources: [(index: 0, announces: true), (index: 2, announces: false)])
         #expect(!readiness.isReady)

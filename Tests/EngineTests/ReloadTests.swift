@@ -71,7 +71,7 @@ struct TagSink: ProcessorPlugin {
     func finish() async throws { ReloadLog.shared.event("finish \(tag)") }
 }
 
-@Suite(.serialized) struct ReloadTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ReloadTests {
     static let registry = PluginRegistry([PositionSource.self, TagSink.self])
 
     func plan(_ yaml: String) throws -> WorkflowPlan {

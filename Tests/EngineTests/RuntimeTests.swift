@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite(.serialized) struct RuntimeTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RuntimeTests {
     func run(_ yaml: String, capacity: Int = 4) async throws -> WorkflowRuntime.Summary {
         let plan = try WorkflowLoader(registry: testRegistry).load(text: yaml, path: "w.yml")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hypha-rt-\(UUID().uuidString)").path
@@ -81,7 +81,7 @@ import Testing
     }
 }
 
-@Suite struct BoundedChannelTests {
+@Suite(.timeLimit(.minutes(5))) struct BoundedChannelTests {
     @Test func sendersWaitWhileFull() async throws {
         let channel = BoundedChannel<Int>(capacity: 2)
         try await channel.send(1)

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Yams
 
-@Suite struct ValueTextTests {
+@Suite(.timeLimit(.minutes(5))) struct ValueTextTests {
     /// Timestamps as text are ISO 8601 in UTC, microseconds when there are any; checked against
     /// Foundation's own formatter over 2,000 instants from 1900 to 2200 (a fixed sequence).
     @Test func timestampsAsTextMatchFoundation() {

@@ -2,7 +2,7 @@ import Engine
 import Testing
 
 /// Every kind of load error, with its position.
-@Suite struct WorkflowLoaderTests {
+@Suite(.timeLimit(.minutes(5))) struct WorkflowLoaderTests {
     let loader = WorkflowLoader(registry: testRegistry, environment: ["HOME_DIR": "/home/x"])
 
     func errors(_ yaml: String, overrides: RunOverrides = RunOverrides()) -> [Diagnostic] {

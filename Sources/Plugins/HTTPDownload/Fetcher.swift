@@ -39,6 +39,8 @@ final class Fetcher: Sendable {
     static let chunk = 1 << 20
     /// How many bytes are written between two looks at the free space.
     static let spaceCheckEvery: Int64 = 8 << 20
+    /// The longest feed read.
+    static let maxFeedBytes = 64 << 20
     /// The most redirects one request follows.
     static let maxRedirects = 5
     /// The bytes each transfer under way still expects to write (by its length), by ticket,
@@ -78,8 +80,15 @@ final class Fetcher: Sendable {
 
     func readText(of url: URL) async throws(FeedFailure) -> String {
         if url.isFileURL {
+            // A regular file of at most the size an HTTP feed may have: a device or a pipe
+            // named by mistake would never end.
+            var st = stat()
+            guard stat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                throw FeedFailure("cannot read \(url.path); check that it exists and is a regular file")
+            }
+            guard st.st_size <= Self.maxFeedBytes else { throw FeedFailure("it is over \(Amount.short(Int64(Self.maxFeedBytes))), too long for a feed") }
             guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw FeedFailure("cannot read \(url.path); check that it exists and is readable")
+                throw FeedFailure("cannot read \(url.path); check that it is readable")
             }
             return String(decoding: data, as: UTF8.self)
         }
@@ -90,7 +99,7 @@ final class Fetcher: Sendable {
             var retryAfter: Double?
             do {
                 let response = try await send(url) { self.request($0) }
-                let body = try await response.body.collect(upTo: 64 << 20)
+                let body = try await response.body.collect(upTo: Self.maxFeedBytes)
                 let status = Int(response.status.code)
                 if status == 200 { return String(buffer: body) }
                 problem = "HTTP \(status) \(response.status.reasonPhrase)"

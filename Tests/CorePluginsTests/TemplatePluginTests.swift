@@ -75,8 +75,10 @@ import Testing
         let hostile = "Ünïcode \"q\"\t\u{1}.zip"
         let record = Record([("path", .string("/in/" + hostile)), ("name", .string(hostile)), ("size", 2)])
         let other = try await render(record)
-        let expectedHash = StableHash.hex(of: "test-flow\u{0}spec\u{0}" + Value.map(record).json)
-        #expect(other.name == "test-flow-extract-n-code-q-" + expectedHash)
+        // Python: FNV-1a of b"test-flow\0spec\0" + json.dumps(record, ensure_ascii=False,
+        // separators=(",", ":")).encode(), the record being
+        // {"path":"/in/Ünïcode \"q\"\t\u0001.zip","name":"Ünïcode \"q\"\t\u0001.zip","size":2}
+        #expect(other.name == "test-flow-extract-n-code-q-a1148e80707e9793")
     }
 
     @Test func aMissingVariableNamesTheTemplatePosition() async throws {

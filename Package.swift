@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HyphaArrow", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorePluginsTests", dependencies: ["CorePlugins", "Engine", "HyphaArrow"]),
         .testTarget(name: "CLITests", dependencies: ["HyphaArrow"]),
-        .testTarget(name: "ObserveTests", dependencies: ["Observe", "Engine", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ObserveTests", dependencies: ["Observe", "HTTPServing", "Engine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HTTPDownloadTests", dependencies: ["HTTPDownload", "Engine"]),
         .testTarget(name: "BacalhauTests", dependencies: ["Bacalhau", "CorePlugins", "Engine", "BacalhauEmulatorKit"]),
     ]

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import io
 import os
+import re
 import struct
 import unittest
 import zipfile
@@ -41,6 +42,20 @@ def patch_name(path, old, new):
     raw = path.read_bytes()
     assert raw.count(old) == 2, "the name appears once in each header"
     path.write_bytes(raw.replace(old, new))
+    return path
+
+
+def flag_encrypted(path):
+    """Set general purpose flag bit 0 ("encrypted") of every entry, in its local header and
+    in its central directory header; the data stays as zipfile wrote it."""
+    raw = bytearray(path.read_bytes())
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        found = [m.start() for m in re.finditer(re.escape(signature), bytes(raw))]
+        assert found, f"no {signature!r} header"
+        for start in found:
+            (flags,) = struct.unpack_from("<H", raw, start + flag_offset)
+            struct.pack_into("<H", raw, start + flag_offset, flags | 0x1)
+    path.write_bytes(bytes(raw))
     return path
 
 
@@ -208,6 +223,14 @@ class ExtractHardeningTests(TempDirTestCase):
                 archive = make_zip(self.tmp / "control.zip", {"ok.txt": "ok", name: "x"})
                 self.assert_one_line_error(self.extract(archive, self.tmp / "out2"), "control character")
                 self.assert_nothing_left(self.tmp / "out2")
+
+    def test_an_encrypted_entry_is_refused_in_one_line(self):
+        archive = flag_encrypted(make_zip(self.tmp / "secret.zip", {"a.csv": CSV}))
+        with zipfile.ZipFile(archive) as z:
+            self.assertTrue(z.infolist()[0].flag_bits & 0x1, "the patch made an encrypted entry")
+        outdir = self.tmp / "out"
+        self.assert_one_line_error(self.extract(archive, outdir), "entry 'a.csv' is encrypted")
+        self.assert_nothing_left(outdir)
 
     def test_5000_deep_path_is_a_one_line_error(self):
         name = "d/" * 5000 + "x.txt"

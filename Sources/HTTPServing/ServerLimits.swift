@@ -23,6 +23,8 @@ public struct ServerLimits: Sendable {
     public var idleTimeout: Duration
     public var bodyTimeout: Duration
     public var maxConnections: Int
+    /// Where the connection limit is set, for the warning: "max_connections".
+    public var maxConnectionsSetting: String
     public var hosts: HostCheck
     /// Who is speaking in log lines and answers, like "arrow-http node 'incoming'".
     public var server: String
@@ -31,12 +33,13 @@ public struct ServerLimits: Sendable {
     public var linger: Duration
     let logger: Logger
 
-    public init(server: String, idleTimeout: Duration, bodyTimeout: Duration, maxConnections: Int, hosts: HostCheck,
-                logger: Logger, linger: Duration = .seconds(1)) {
+    public init(server: String, idleTimeout: Duration, bodyTimeout: Duration, maxConnections: Int, maxConnectionsSetting: String,
+                hosts: HostCheck, logger: Logger, linger: Duration = .seconds(1)) {
         self.server = server
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsSetting = maxConnectionsSetting
         self.hosts = hosts
         self.logger = logger
         self.linger = linger
@@ -70,7 +73,7 @@ struct ConnectionLimit: AvailableConnectionsDelegate {
         notice = RateLimitedNotice(
             logger: limits.logger, every: .seconds(60),
             "\(limits.server) has \(limits.maxConnections) connections open, its limit: new connections wait until one "
-                + "closes (said at most once a minute). Raise the limit if these are real clients")
+                + "closes (said at most once a minute). If these are real clients, raise \(limits.maxConnectionsSetting)")
     }
 
     mutating func connectionOpened() { open += 1 }

@@ -75,7 +75,7 @@ public final class ObserveServer: Sendable {
         // No route reads a body: one must arrive as fast as a head.
         let serving = ServerLimits(
             server: "the observability endpoint", idleTimeout: limits.idleTimeout, bodyTimeout: limits.idleTimeout,
-            maxConnections: limits.maxConnections,
+            maxConnections: limits.maxConnections, maxConnectionsSetting: "--http-max-connections",
             hosts: HostCheck(boundTo: host, allowed: limits.allowedHosts, hint: "give it to --http-allowed-hosts"),
             logger: logger)
         let app = Application(

@@ -206,7 +206,7 @@ public struct ArrowHTTPSourcePlugin: SourcePlugin {
         // closes a connection whose answer could not be written.
         let limits = ServerLimits(
             server: "arrow-http node '\(nodeID)'", idleTimeout: idleTimeout, bodyTimeout: readTimeout + .seconds(1),
-            maxConnections: maxConnections,
+            maxConnections: maxConnections, maxConnectionsSetting: "the node's max_connections",
             hosts: HostCheck(boundTo: host, allowed: allowedHosts, hint: "add the name to the node's allowed_hosts"),
             logger: logger)
         let http1 = limits.http1()

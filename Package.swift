@@ -28,7 +28,7 @@ let package = Package(
         // Comes with Hummingbird; the arrow-http source names its HTTP field and status types.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Comes with Hummingbird; the servers' connection guard names its HTTP part types.
-        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         // Durable state (SQLite, the system's libsqlite3).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The observability endpoint's /metrics (docs/OBSERVE.md).

@@ -99,7 +99,7 @@ import Testing
         #expect(big.status == 1 && big.stderr.contains("HTTP 413") && big.stderr.contains("max_bytes"), "\(big.stderr)")
 
         // A request that sends its head and part of its body holds the only place in flight.
-        let head = "POST /arrow HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
+        let head = "POST /arrow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.apache.arrow.stream\r\nContent-Length: 1000\r\n\r\n"
         var slow = ArrowHTTPLimitTests.connect(port, sending: head + String(repeating: "x", count: 10))
         defer { close(slow) }
         var busy: CLI.Result?

@@ -104,7 +104,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
             let plan = try workflow.load()
             let folder = try state.open(for: plan.info, forReading: true)
             do {
+                let known = Set(try await folder.store.deadLetters(ids: ids).map(\.id))
                 let removed = try await folder.store.dropDeadLetters(ids)
+                for id in ids where !known.contains(id) {
+                    Console.error("hypha: no dead letter #\(id); `hypha dead-letters list \(workflow.workflow)` shows them")
+                }
                 Console.out("dropped \(removed) dead letter\(removed == 1 ? "" : "s")")
                 if removed < ids.count { throw ExitCode(1) }
             } catch let error as StateStoreError {

@@ -130,6 +130,7 @@ import Testing
         let unknown = try CLI.run(["dead-letters", "drop", workflow, "\(id + 100)"] + state)
         #expect(unknown.status == 1, "an unknown id is an error: \(unknown.stdout)\(unknown.stderr)")
         #expect(unknown.stdout.contains("dropped 0 dead letters"), "\(unknown.stdout)")
+        #expect(unknown.stderr.contains("no dead letter #\(id + 100)"), "the unknown id is named: \(unknown.stderr)")
         #expect(Self.objects(try CLI.run(["dead-letters", "list", workflow, "--json"] + state).stdout).count == 1, "nothing was dropped")
 
         let dropped = try CLI.run(["dead-letters", "drop", workflow, "\(id)"] + state)
@@ -141,7 +142,8 @@ import Testing
         #expect(Self.objects(try CLI.run(["dead-letters", "list", workflow, "--json"] + state).stdout).isEmpty)
 
         let twice = try CLI.run(["dead-letters", "drop", workflow, "\(id)"] + state)
-        #expect(twice.status == 1 && twice.stdout.contains("dropped 0 dead letters"), "\(twice.stdout)\(twice.stderr)")
+        #expect(twice.status == 1 && twice.stdout.contains("dropped 0 dead letters") && twice.stderr.contains("no dead letter #\(id);"),
+                "\(twice.stdout)\(twice.stderr)")
         // Dropped, not run: the file stays recorded as failed and is not taken up by itself.
         let again = try Self.runOnce(workflow, dir)
         #expect(again.status == 0 && again.stdout.contains("jobs: 0 completed, 0 failed"), "\(again.stdout)")

@@ -270,9 +270,10 @@ import Testing
         #expect(hypha.isRunning && DurabilityTests.alive(job), "the first signal lets the job run on")
         let second = Date()
         kill(hypha.processIdentifier, SIGINT)
-        #expect(ArrowHTTPTests.waitUntil(30) { !hypha.isRunning }, "\(Self.contents(log))")
+        let stopped = ArrowHTTPTests.waitUntil(30) { !hypha.isRunning }
         let took = Date().timeIntervalSince(second)
-        #expect(took < 30, "stopped at once, not after the 120 s grace (\(took) s)")
+        #expect(stopped && took < 30, "stopped at once, not after the 120 s grace (\(took) s): \(Self.contents(log))")
+        if !stopped { kill(hypha.processIdentifier, SIGKILL) }  // not the grace's 2 minutes more
         hypha.waitUntilExit()
         #expect(hypha.terminationReason == .exit && hypha.terminationStatus == 130, "\(hypha.terminationStatus)\n\(Self.contents(log))")
         #expect(ArrowHTTPTests.waitUntil(5) { !DurabilityTests.alive(job) }, "no job left running")
@@ -318,7 +319,7 @@ import Testing
         #expect(logged.count < 3 || logged[1] >= logged[0], "the waits grow: \(logged)")
         // Measured between the attempts: at least the drawn wait (a lower bound holds under
         // load); at most max_backoff with generous slack for a loaded machine.
-        for (n, gap) in gaps.enumerated() {
+        for (n, gap) in gaps.enumerated() where n < caps.count {
             #expect(gap >= caps[n] / 2 - 0.01, "gap \(n + 1): \(gap) s")
             if n < logged.count { #expect(gap >= logged[n] - 0.06, "gap \(n + 1): \(gap) s, wait \(logged[n]) s") }
             #expect(gap <= 0.4 + 3, "gap \(n + 1): \(gap) s, more than max_backoff")
@@ -475,14 +476,18 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let workflow = try SecurityTests.oneJobWorkflow(dir, program: "sh", arguments: ["-c", "while [ ! -e \(dir)/go ]; do sleep 0.02; done"])
         let terminal = """
-            import os, subprocess, sys, time
+            import os, select, subprocess, sys, time
             go, command = sys.argv[1], sys.argv[2:]
             master, slave = os.openpty()
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
             os.close(slave)
             out = bytearray()
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30  # then the job ends anyway (and the test fails)
             while True:
+                if b"jobs running 1" in out or time.monotonic() > deadline:
+                    open(go, "w").close()
+                if not select.select([master], [], [], 0.1)[0]:
+                    continue
                 try:
                     data = os.read(master, 65536)
                 except OSError:
@@ -490,8 +495,6 @@ import Testing
                 if not data:
                     break
                 out.extend(data)
-                if b"jobs running 1" in out or time.monotonic() > deadline:
-                    open(go, "w").close()
             status = child.wait()
             sys.stdout.write(out.decode("utf-8", "replace"))
             sys.exit(status)

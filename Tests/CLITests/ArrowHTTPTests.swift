@@ -6,7 +6,7 @@ import HyphaArrow
 import Testing
 
 /// Two Hypha processes linked by Arrow over HTTP, and the arrow-http source's answers.
-@Suite(.serialized) struct ArrowHTTPTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ArrowHTTPTests {
     /// A free loopback port (bound, read, released).
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -21,11 +21,12 @@ import Testing
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Starts `hypha run ...` in the background.
-    static func start(_ arguments: [String], log: String) throws -> Process {
+    /// Starts `hypha run ...` in the background, with `environment` added to the test's.
+    static func start(_ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["run"] + arguments + ["--no-progress"]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()
@@ -74,9 +75,12 @@ import Testing
         let jobNodeArgs = [CLI.shipped("workflows/job-node.yml"), "--profile", "capture", "--var", "port=\(port)", "--var", "inbox=\(inbox)",
                            "--var", "work=\(work)", "--var", "token=s3cret", "--run-dir", dir + "/run-b", "--state-dir", dir + "/state-b"]
         var jobNode = try Self.start(jobNodeArgs, log: dir + "/b.log")
+        // The folder node says READY=1 once it watches the folder (after its first scan): files
+        // dropped after that can only arrive through the watch.
+        let notify = try NodeServiceTests.NotifySocket(path: dir + "/notify.sock")
         let downloadNode = try Self.start([CLI.shipped("workflows/folder-node.yml"), "--var", "inbox=\(inbox)",
                                            "--var", "url=\(url)", "--var", "token=s3cret", "--run-dir", dir + "/run-a", "--state-dir", dir + "/state-a"],
-                                          log: dir + "/a.log")
+                                          log: dir + "/a.log", environment: ["NOTIFY_SOCKET": dir + "/notify.sock"])
         defer {
             Self.stop(downloadNode)
             Self.stop(jobNode)
@@ -91,14 +95,17 @@ import Testing
         let captured = work + "/extract-specs.jsonl"
         let expected = { (n: Int) in Set((0..<n).map { "\(inbox)/file \($0) $(x); é.zip" }) }
 
-        usleep(500_000)
+        try #require(notify.waitFor("READY=1", seconds: 30), "the folder node never watched: \(SecurityTests.log(dir + "/a.log"))")
         try drop(0..<5)
         #expect(Self.waitUntil(20) { Self.capturedPaths(captured) == expected(5) }, "first five: \(Self.capturedPaths(captured))")
 
-        // The job node goes away; files keep arriving; it comes back and gets them all.
+        // The job node goes away; files keep arriving, and the folder node fails to post them
+        // (it says so); the job node comes back and gets them all.
         Self.stop(jobNode)
+        let failedPosts = { SecurityTests.log(dir + "/a.log").components(separatedBy: "posting to \(url) failed").count - 1 }
+        let failedBefore = failedPosts()
         try drop(5..<10)
-        usleep(700_000)
+        #expect(Self.waitUntil(20) { failedPosts() > failedBefore }, "no post failed while the job node was down: \(SecurityTests.log(dir + "/a.log"))")
         jobNode = try Self.start(jobNodeArgs, log: dir + "/b.log")
         #expect(Self.waitUntil(30) { Self.capturedPaths(captured) == expected(10) },
                 "after restart: \(Self.capturedPaths(captured).count) of 10; a: \((try? String(contentsOfFile: dir + "/a.log", encoding: .utf8)) ?? "")")

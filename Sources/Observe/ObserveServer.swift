@@ -155,7 +155,14 @@ public final class ObserveServer: Sendable {
         }
         router.get("/api/v1/jobs") { request, _ in
             guard self.authorized(request) else { return Self.unauthorized() }
-            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init).map { min(max($0, 1), 5000) } ?? 100
+            var limit = 100
+            if let asked = request.uri.queryParameters.get("limit") {
+                guard let number = Int(asked), number >= 1 else {
+                    return Self.answer(.badRequest, "limit must be a number from 1 (at most 5000 jobs are listed), got '\(asked)'\n",
+                                       type: "text/plain")
+                }
+                limit = min(number, 5000)
+            }
             return Self.json(try await self.jobs(limit: limit))
         }
         router.get("/api/v1/jobs/:name/logs") { request, context in

@@ -4,9 +4,9 @@ import Foundation
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct ProcessPluginTests {
-    func job(_ program: String, _ args: [Value], engine: String = "process", env: Record = Record(), timeout: Int64? = nil) -> Job {
+    func job(_ program: Value, _ args: [Value], engine: String = "process", env: Record = Record(), timeout: Int64? = nil) -> Job {
         var task = Record([("Name", "t"), ("Engine", .map(Record([("Type", .string(engine)),
-            ("Params", .map(Record([("Name", .string(program)), ("Arguments", .list(args))])))])))])
+            ("Params", .map(Record([("Name", program), ("Arguments", .list(args))])))])))])
         if !env.isEmpty { task["Env"] = .map(env) }
         if let timeout { task["Timeouts"] = .map(Record([("ExecutionTimeout", .int(timeout))])) }
         return Job(name: "job-1", spec: Record([("Type", "batch"), ("Count", 1), ("Tasks", .list([.map(task)]))]),
@@ -127,6 +127,10 @@ import Testing
             "\($0)".contains("Engine.Type 'docker'") && "\($0)".contains("bacalhau")
         }
         await #expect { _ = try await run(job("no-such-program-xyz", [])) } throws: { "\($0)".contains("not found") }
+        // `Name: true` unquoted in a template is a bool: said so, not "missing".
+        await #expect { _ = try await run(job(.bool(true), [])) } throws: {
+            "\($0)".contains("Engine.Params.Name (the program to run) must be a string, got true; quote it: Name: \"true\"")
+        }
     }
 
     /// The path found on PATH is kept, not resolved through symlinks (a venv's `python3` is a

@@ -28,6 +28,11 @@ struct ProcessTask: Sendable, Equatable {
                           + "'process' tasks (use the bacalhau plugin for \(type.isEmpty ? "other engines" : "'\(type)'"))")
         }
         let params = engine["Params"]?.recordValue ?? Record()
+        if let name = params["Name"], name.stringValue == nil, name != .null {
+            // YAML reads `Name: true` or `Name: 7` as a bool or a number.
+            throw MessageFailure("job '\(job.name)': Engine.Params.Name (the program to run) must be a string, "
+                                 + "got \(name.json); quote it: Name: \"\(name.text)\"")
+        }
         guard let program = params["Name"]?.stringValue, !program.isEmpty else {
             throw MessageFailure("job '\(job.name)': Engine.Params.Name (the program to run) is missing")
         }

@@ -62,10 +62,19 @@ def main():
     inbox, work = os.path.join(tmp, "in"), os.path.join(tmp, "work")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_sample_zips.py"), inbox, "--count", "20"],
                    check=True, stdout=subprocess.DEVNULL)
+    # The job scripts through wrappers; every aggregate waits for the file `go`, which is made
+    # only after a scrape has seen the run under way: the run cannot end before that scrape,
+    # however fast the machine, so counters are compared across at least two scrapes.
+    scripts, gate = os.path.join(tmp, "scripts"), os.path.join(tmp, "go")
+    os.makedirs(scripts, exist_ok=True)
+    for name, wait in (("extract.py", ""), ("aggregate.py", f"while not os.path.exists({gate!r}):\n    time.sleep(0.02)\n")):
+        real = os.path.join(ROOT, "scripts", name)
+        with open(os.path.join(scripts, name), "w") as wrapper:
+            wrapper.write(f"import os, sys, time\n{wait}os.execv(sys.executable, [sys.executable, {real!r}] + sys.argv[1:])\n")
     url = f"http://127.0.0.1:{port}"
     out, err = open(os.path.join(tmp, "stdout"), "w+"), open(os.path.join(tmp, "stderr"), "w+")
     proc = subprocess.Popen([hypha, "run", workflow, "--once", "--no-progress", "--var", f"inbox={inbox}",
-                             "--var", f"work={work}", "--state-dir", os.path.join(tmp, "state"),
+                             "--var", f"work={work}", "--var", f"scripts={scripts}", "--state-dir", os.path.join(tmp, "state"),
                              "--http", f"127.0.0.1:{port}", "--http-linger", "120"], stdout=out, stderr=err)
     try:
         # During: every scrape parses, and no counter goes down.
@@ -85,6 +94,9 @@ def main():
                 if key[0].endswith("_total") and key in previous and v < previous[key]:
                     fail(f"counter {key} went down: {previous[key]} -> {v}")
             previous = samples
+            if not os.path.exists(gate) and (value(samples, "hypha_jobs_total", node="extract", state="completed") or 0) >= 1:
+                # Seen under way (an extract done, every aggregate waiting): let it finish.
+                open(gate, "w").close()
             if status(url)["finished"]:
                 finished = True
                 break
@@ -92,7 +104,7 @@ def main():
         if not finished:
             fail("the run did not finish in 120 s")
         if scrapes < 2:
-            fail(f"only {scrapes} scrape(s) during the run")
+            fail(f"only {scrapes} scrape(s) during the run, though it waited for the first")
 
         # After: the counters equal the run's summary.
         samples, types, text = scrape(url)

@@ -1,7 +1,7 @@
 import BacalhauEmulatorKit
 import Engine
 import Foundation
-@testable import Bacalhau
+import Bacalhau
 import Synchronization
 import Testing
 
@@ -197,26 +197,6 @@ import Testing
             #expect(started.duration(to: .now) < .seconds(10))
             #expect(await running.emulator.jobs().first?.state == "Stopped")
         }
-    }
-
-    /// A poll of a job with a job_timeout ends at the deadline, cancelled, however long the
-    /// request (or its retries) would take: a loaded orchestrator cannot hold a job past it.
-    @Test func aPollIsCutShortAtTheJobsDeadline() async throws {
-        let cancelled = Atomic<Bool>(false)
-        let polled: Int? = try await BacalhauPlugin.before(.now + .milliseconds(100)) {
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.store(true, ordering: .releasing)
-                throw error
-            }
-            return 1
-        }
-        #expect(polled == nil, "the deadline came first")
-        let wasCancelled = cancelled.load(ordering: .acquiring)
-        #expect(wasCancelled, "the poll was cancelled")
-        let answered: Int? = try await BacalhauPlugin.before(.now + .seconds(60)) { 7 }
-        #expect(answered == 7)
     }
 
     @Test func cancellationStopsTheJobsThisRunSubmitted() async throws {

@@ -128,17 +128,6 @@ import Engine
         try await fetcher.shutdown()
     }
 
-    /// The deadline gives up work that takes too long, and only that.
-    @Test func withinGivesUpAtTheDeadline() async {
-        let quick = await Fetcher.within(.seconds(10)) { 1 }
-        #expect(quick == 1)
-        let slow = await Fetcher.within(.milliseconds(50)) { () async -> Int in
-            try? await Task.sleep(for: .seconds(60))
-            return 2
-        }
-        #expect(slow == nil)
-    }
-
     @Test func aFileNameIsTheLastPathComponentAndNeverHidden() throws {
         #expect(DownloadURL.fileName(of: try #require(URL(string: "http://h/x/sales%201.zip?x=1"))) == "sales 1.zip")
         #expect(DownloadURL.fileName(of: try #require(URL(string: "http://h/"))) == nil)

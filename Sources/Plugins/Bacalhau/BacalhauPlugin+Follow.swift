@@ -23,9 +23,10 @@ extension BacalhauPlugin {
         while true {
             // A poll is bounded by the job's deadline too: a slow or retried request (a loaded
             // orchestrator) must not hold the job past its job_timeout.
-            let polled = try await Self.before(deadline) { [client, jobID, followRetry] in
+            let poll = { @Sendable [client, jobID, followRetry] in
                 try await client.job(jobID, namespace: namespace, includeExecutions: true, policy: followRetry)
             }
+            let polled = if let deadline { try await withDeadline(deadline, poll) } else { Optional(try await poll()) }
             guard let polled else { throw await timedOut(jobID, name: name, namespace: namespace, logger: logger) }
             guard let info = polled else {
                 resubmissions += 1
@@ -57,22 +58,6 @@ extension BacalhauPlugin {
         await Self.stopDetached(client, jobID, namespace: namespace,
                                 reason: "hypha: job_timeout of \(BacalhauError.format(seconds)) s passed", logger: logger)
         return BacalhauError.jobTimedOut(job: name, id: jobID, seconds: seconds)
-    }
-
-    /// What `operation` returns, or nil when `deadline` comes first (the operation is then
-    /// cancelled). Without a deadline, the operation's result.
-    static func before<T: Sendable>(_ deadline: ContinuousClock.Instant?,
-                                    _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
-        guard let deadline else { return try await operation() }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
     }
 
     /// Turns a terminal job into a result (Completed, every program exited 0) or an error

@@ -69,7 +69,7 @@ final class Fetcher: Sendable {
 
     /// The feed's text, retried like a file, within `deadline`.
     func text(of url: URL) async throws(FeedFailure) -> String {
-        let result = await Self.within(settings.deadline) { () async -> Result<String, FeedFailure> in
+        let result = await withDeadline(.now + settings.deadline) { () async -> Result<String, FeedFailure> in
             do throws(FeedFailure) { return .success(try await self.readText(of: url)) } catch { return .failure(error) }
         }
         guard let result else {
@@ -160,7 +160,7 @@ final class Fetcher: Sendable {
     /// by `max_bytes`, for the next start to resume.
     func fetch(_ entry: FeedEntry, name: String, known: DownloadRecord?, progress: @escaping @Sendable (Int) -> Void) async -> FetchOutcome {
         let part = settings.directory + "/." + name + ".part"
-        let outcome = await Self.within(settings.deadline) {
+        let outcome = await withDeadline(.now + settings.deadline) {
             await self.fetchUnbounded(entry, name: name, part: part, known: known, progress: progress)
         }
         switch outcome {
@@ -173,32 +173,6 @@ final class Fetcher: Sendable {
             Self.removePart(part)
             return .failed("it did not finish within the deadline (\(Amount.duration(settings.deadline))); nothing was kept: "
                            + "raise deadline if the file is that large or the server that slow", nil)
-        }
-    }
-
-    /// Runs `work`, giving it up at `limit` from now: nil then, once `work` (cancelled) has
-    /// returned. A cancelled caller (a shutdown) gets what `work` returns.
-    static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
-        await withTaskGroup(of: T?.self) { group in
-            group.addTask { await work() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            var expired = false
-            while let next = await group.next() {
-                if let value = next {
-                    group.cancelAll()
-                    return expired ? nil : value
-                }
-                // The timer ended: the deadline passed, unless the caller is being cancelled,
-                // when `work` ends on its own.
-                if !Task.isCancelled {
-                    expired = true
-                    group.cancelAll()
-                }
-            }
-            return nil
         }
     }
 

@@ -27,8 +27,8 @@ public struct HostCheck: Sendable {
     ///   - host: the address the server is bound to.
     ///   - allowed: names configured (host names or addresses, without port).
     public init(boundTo host: String, allowed: [String], hint: String) {
-        let bound = Self.name(host)
-        let configured = Set(allowed.map(Self.name).filter { !$0.isEmpty })
+        let bound = HTTPAccess.hostName(host)
+        let configured = Set(allowed.map(HTTPAccess.hostName).filter { !$0.isEmpty })
         self.hint = hint
         let wildcard = ["", "0.0.0.0", "::", "*"].contains(bound)
         if configured.contains("*") || (wildcard && configured.isEmpty) {
@@ -44,7 +44,7 @@ public struct HostCheck: Sendable {
     /// naming the value and what to do.
     public func refusal(_ authority: String?, server: String) -> String? {
         guard let names, let authority else { return nil }
-        let name = Self.name(Self.hostPart(authority))
+        let name = HTTPAccess.hostName(Self.hostPart(authority))
         if names.contains(name) || (loopback && HTTPAccess.isLoopback(name)) { return nil }
         var answered = names.sorted()
         if loopback { answered.insert("loopback names (localhost, 127.0.0.1, ::1)", at: 0) }
@@ -63,11 +63,4 @@ public struct HostCheck: Sendable {
         return authority
     }
 
-    /// A host name as compared: lower case, without brackets or a final dot.
-    static func name(_ host: String) -> String {
-        var name = host.trimmingCharacters(in: .whitespaces).lowercased()
-        if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
-        if name.hasSuffix(".") { name.removeLast() }
-        return name
-    }
 }

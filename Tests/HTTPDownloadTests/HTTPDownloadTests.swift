@@ -84,7 +84,7 @@ import Engine
         #expect(!DownloadPolicy.host("example.org", matches: "*.example.org"))
         #expect(!DownloadPolicy.host("badexample.org", matches: "*.example.org"))
         #expect(!DownloadPolicy.host("example.org.evil", matches: "example.org"))
-        #expect(DownloadPolicy.host(DownloadPolicy.normalized("[::1]"), matches: "::1"))
+        #expect(DownloadPolicy.host(HTTPAccess.hostName("[::1]"), matches: "::1"))
         let policy = DownloadPolicy(allowedHosts: ["127.0.0.1"])
         #expect(policy.refusal(of: try #require(URL(string: "http://localhost:8000/a.zip")), from: .workflow)?
             .hasPrefix("its host 'localhost' is not in allowed_hosts") == true)

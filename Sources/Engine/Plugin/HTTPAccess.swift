@@ -6,7 +6,7 @@ public enum HTTPAccess {
     /// Whether `host` is a loopback address or name (only this machine can connect):
     /// `localhost` (and `*.localhost`), 127.0.0.0/8, `::1`, and `::ffff:127.x.x.x`.
     public static func isLoopback(_ host: String) -> Bool {
-        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let name = hostName(host)
         if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" { return true }
         var v4 = in_addr()
         if inet_pton(AF_INET, name, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
@@ -16,6 +16,15 @@ public enum HTTPAccess {
             return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
         }
         return false
+    }
+
+    /// A host as compared (the `Host` a server answers, the hosts a download may ask): lower
+    /// case, without surrounding spaces, the brackets of an IPv6 address or a final dot.
+    public static func hostName(_ host: String) -> String {
+        var name = host.trimmingCharacters(in: .whitespaces).lowercased()
+        if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        if name.hasSuffix(".") { name.removeLast() }
+        return name
     }
 
     /// Whether an `Authorization` header carries `Bearer TOKEN`, compared in constant time (a

@@ -15,11 +15,17 @@ enum URLOrigin: Sendable {
 /// What one `http-download` node may fetch: the schemes each URL may have by where it came
 /// from, where a redirect may lead, and (with `allowed_hosts`) the hosts it may ask.
 struct DownloadPolicy: Sendable {
-    /// Host patterns, lowercased: a name or address (`example.org`, `10.0.0.5`, `::1`), or
-    /// `*.example.org` for any name under example.org. Nil: every host.
+    /// Host patterns, as `HTTPAccess.hostName` gives them: a name or address (`example.org`,
+    /// `10.0.0.5`, `::1`), or `*.example.org` for any name under example.org. Nil: every host.
     var allowedHosts: [String]?
     /// The `file://` URLs the workflow lists in `urls`, as written (absolute strings).
     var localFiles: Set<String> = []
+
+    /// `allowedHosts` as the node's `allowed_hosts` gives them.
+    init(allowedHosts: [String]?, localFiles: Set<String> = []) {
+        self.allowedHosts = allowedHosts.map { $0.map(HTTPAccess.hostName) }
+        self.localFiles = localFiles
+    }
 
     /// Why `url` may not be fetched, or nil when it may.
     func refusal(of url: URL, from origin: URLOrigin) -> String? {
@@ -61,27 +67,19 @@ struct DownloadPolicy: Sendable {
     /// "host 'H' is not in allowed_hosts" when the http(s) URL's host is outside the list.
     func hostRefusal(_ url: URL) -> String? {
         guard let allowedHosts, ["http", "https"].contains(url.scheme?.lowercased() ?? "") else { return nil }
-        let host = Self.normalized(url.host ?? "")
+        let host = HTTPAccess.hostName(url.host ?? "")
         return allowedHosts.contains { Self.host(host, matches: $0) } ? nil : "host '\(host)' is not in allowed_hosts"
     }
 
     /// Whether `host` (normalized) matches `pattern`: equal, or under the domain a leading
     /// `*.` names (`*.example.org` matches a.example.org and a.b.example.org, not example.org).
     static func host(_ host: String, matches pattern: String) -> Bool {
-        let pattern = normalized(pattern)
+        let pattern = HTTPAccess.hostName(pattern)
         if pattern.hasPrefix("*.") {
             let domain = pattern.dropFirst()  // ".example.org"
             return host.count > domain.count && host.hasSuffix(domain)
         }
         return host == pattern
-    }
-
-    /// A host as compared: lowercased, without the brackets of an IPv6 address or a final dot.
-    static func normalized(_ host: String) -> String {
-        var host = host.lowercased()
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.hasSuffix(".") { host.removeLast() }
-        return host
     }
 
     /// Why `pattern` is not a host pattern `allowed_hosts` can hold, or nil.

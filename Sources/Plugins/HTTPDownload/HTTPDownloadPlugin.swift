@@ -97,7 +97,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
             }
         }
         // The workflow's own URLs must be allowed too: it would fail every one at run time.
-        let policy = DownloadPolicy(allowedHosts: node[allowedHosts].map { $0.map(DownloadPolicy.normalized) })
+        let policy = DownloadPolicy(allowedHosts: node[allowedHosts])
         for (option, texts) in [("feed", node[feed].map { [$0] } ?? []), ("urls", node[urls] ?? [])] {
             for text in texts {
                 guard let url = DownloadURL.parse(text), let refusal = policy.hostRefusal(url) else { continue }
@@ -136,7 +136,7 @@ public struct HTTPDownloadPlugin: RetryingSource {
             timeout: node[Self.timeout], retry: RetryPolicy(maxAttempts: node[Self.maxRetries] + 1, initialDelay: 0.05,
                                                             maxDelay: node[Self.maxBackoff].inSeconds),
             maxBytes: Int64(node[Self.maxBytes]), keepFree: Int64(node[Self.keepFree]), deadline: node[Self.deadline],
-            policy: DownloadPolicy(allowedHosts: node[Self.allowedHosts].map { $0.map(DownloadPolicy.normalized) },
+            policy: DownloadPolicy(allowedHosts: node[Self.allowedHosts],
                                    localFiles: Set(listed.filter(\.isFileURL).map(\.absoluteString))))
         interval = node[Self.interval]
         logger = context.logger

@@ -37,8 +37,6 @@ final class Fetcher: Sendable {
     let logger: Logger
     let client: HTTPClient
     static let chunk = 1 << 20
-    /// How many bytes are written between two looks at the free space.
-    static let spaceCheckEvery: Int64 = 8 << 20
     /// The longest feed read.
     static let maxFeedBytes = 64 << 20
     /// The most redirects one request follows.
@@ -318,7 +316,7 @@ final class Fetcher: Sendable {
         var writeError: Int32 = 0
         var tooLarge = false
         var noSpace: String?
-        var sinceSpaceCheck: Int64 = 0
+        var spaceCheck = SpaceCheck()
         do {
             for try await chunk in response.body {
                 // Past max_bytes (a server that gave no length, or a wrong one) nothing more is written.
@@ -333,9 +331,7 @@ final class Fetcher: Sendable {
                 written += Int64(chunk.readableBytes)
                 progress(chunk.readableBytes)
                 if writeError != 0 { break }
-                sinceSpaceCheck += Int64(chunk.readableBytes)
-                if sinceSpaceCheck >= Self.spaceCheckEvery {
-                    sinceSpaceCheck = 0
+                if spaceCheck.isDue(after: chunk.readableBytes) {
                     noSpace = reserve(total.map { max(0, $0 - offset - written) } ?? 0, as: ticket)
                     if noSpace != nil { break }
                 }
@@ -426,7 +422,7 @@ final class Fetcher: Sendable {
         var hasher = DownloadDigest()
         var size: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: Self.chunk)
-        var sinceSpaceCheck: Int64 = 0
+        var spaceCheck = SpaceCheck()
         while true {
             if Task.isCancelled {
                 close(output)
@@ -454,11 +450,12 @@ final class Fetcher: Sendable {
             }
             size += Int64(n)
             progress(n)
-            sinceSpaceCheck += Int64(n)
-            let problem: String? = size > settings.maxBytes
-                ? "it grew past max_bytes (\(settings.maxBytes)) while being copied; raise max_bytes to fetch it"
-                : sinceSpaceCheck >= Self.spaceCheckEvery ? reserve(max(0, Int64(st.st_size) - size), as: ticket) : nil
-            if sinceSpaceCheck >= Self.spaceCheckEvery { sinceSpaceCheck = 0 }
+            var problem: String?
+            if size > settings.maxBytes {
+                problem = "it grew past max_bytes (\(settings.maxBytes)) while being copied; raise max_bytes to fetch it"
+            } else if spaceCheck.isDue(after: n) {
+                problem = reserve(max(0, Int64(st.st_size) - size), as: ticket)
+            }
             if let problem {
                 close(output)
                 Self.removePart(part)
@@ -471,6 +468,20 @@ final class Fetcher: Sendable {
     }
 
     // MARK: Helpers
+
+    /// When a transfer looks at the free space again: every 8 MiB it writes.
+    struct SpaceCheck {
+        static let every = 8 << 20
+        private var since = 0
+
+        /// Counts `bytes` written; true (and counting again) when a look is due.
+        mutating func isDue(after bytes: Int) -> Bool {
+            since += bytes
+            guard since >= Self.every else { return false }
+            since = 0
+            return true
+        }
+    }
 
     func newTicket() -> Int {
         pending.withLock { state in

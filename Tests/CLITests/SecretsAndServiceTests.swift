@@ -388,15 +388,8 @@ import Testing
         try write("first")
         var environment = ProcessInfo.processInfo.environment
         environment["SOME_API_TOKEN"] = "abc"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["run", dir + "/wf.yml", "--state-dir", dir + "/state", "--no-progress"]
-        process.environment = environment
-        FileManager.default.createFile(atPath: dir + "/log", contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/log"))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let process = try ArrowHTTPTests.start([dir + "/wf.yml", "--state-dir", dir + "/state"], log: dir + "/log",
+                                               environment: ["SOME_API_TOKEN": "abc"])
         defer { ArrowHTTPTests.stop(process) }
         FileManager.default.createFile(atPath: dir + "/in/a.txt", contents: Data("a".utf8))
         #expect(ArrowHTTPTests.waitUntil(60) { SecurityTests.log(dir + "/first-abc.jsonl").contains("a.txt") },

@@ -90,37 +90,37 @@ class ExtractTests(TempDirTestCase):
         ok = self.extract(archive, outdir, "--max-bytes", "2000000", "--max-ratio", "10000")
         self.assertEqual(ok.returncode, 0, ok.stderr)
 
-    def test_archive_whose_header_understates_its_size_is_rejected(self):
-        archive = make_zip(self.tmp / "liar.zip", {"zeros.bin": bytes(100_000)})
+    def understating_zip(self, name, crc=None):
+        """A zip of 100,000 zeros whose local and central headers claim 10 bytes (and, with
+        `crc`, give that CRC)."""
+        archive = make_zip(self.tmp / name, {"zeros.bin": bytes(100_000)})
         raw = bytearray(archive.read_bytes())
         real = struct.pack("<I", 100_000)
-        for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
-            at = raw.index(signature) + offset
-            self.assertEqual(raw[at : at + 4], real)
-            raw[at : at + 4] = struct.pack("<I", 10)
+        for signature, crc_at, size_at in ((b"PK\x03\x04", 14, 22), (b"PK\x01\x02", 16, 24)):
+            at = raw.index(signature)
+            self.assertEqual(raw[at + size_at : at + size_at + 4], real)
+            raw[at + size_at : at + size_at + 4] = struct.pack("<I", 10)
+            if crc is not None:
+                raw[at + crc_at : at + crc_at + 4] = struct.pack("<I", crc)
         archive.write_bytes(bytes(raw))
+        return archive
+
+    def assert_refused_as_holding_more(self, archive, *options):
         outdir = self.tmp / "out"
-        result = self.extract(archive, outdir, "--max-bytes", "1000")
+        result = self.extract(archive, outdir, *options)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("holds more data than its header claims", result.stderr)
         self.assertFalse(outdir.exists())
+
+    def test_archive_whose_header_understates_its_size_is_rejected(self):
+        self.assert_refused_as_holding_more(self.understating_zip("liar.zip"), "--max-bytes", "1000")
         self.assertEqual(self.leftovers(), [])
 
     def test_entry_with_a_forged_size_and_crc_is_rejected(self):
         # The header claims 10 bytes and gives the CRC of 10 zeros: zipfile alone would
         # extract 10 bytes without complaint.
-        archive = make_zip(self.tmp / "forged.zip", {"zeros.bin": bytes(100_000)})
-        raw = bytearray(archive.read_bytes())
-        for signature, crc_at, size_at in ((b"PK\x03\x04", 14, 22), (b"PK\x01\x02", 16, 24)):
-            at = raw.index(signature)
-            raw[at + crc_at : at + crc_at + 4] = struct.pack("<I", zlib.crc32(bytes(10)))
-            raw[at + size_at : at + size_at + 4] = struct.pack("<I", 10)
-        archive.write_bytes(bytes(raw))
-        outdir = self.tmp / "out"
-        result = self.extract(archive, outdir, "--max-ratio", "1000000")
-        self.assertEqual(result.returncode, 1, result.stderr)
-        self.assertIn("holds more data than its header claims", result.stderr)
-        self.assertFalse(outdir.exists())
+        forged = self.understating_zip("forged.zip", crc=zlib.crc32(bytes(10)))
+        self.assert_refused_as_holding_more(forged, "--max-ratio", "1000000")
 
     def test_streaming_check_counts_bytes_actually_written(self):
         extract = load_script("extract")

@@ -11,7 +11,7 @@ import Synchronization
 /// in the OS's page cache); a power cut may lose the last commits, never corrupt the file.
 public final class SQLiteStateStore: StateStore {
     /// The schema this Hypha writes; a database with a higher one came from a newer Hypha.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     /// How long a write waits for another process's lock on the database before failing.
     static let busyTimeout: TimeInterval = 10
 
@@ -21,6 +21,9 @@ public final class SQLiteStateStore: StateStore {
     /// The names of the jobs recorded as completed, by node, read once per node: most jobs
     /// are new, and this answers "not completed" without a read.
     private let completed = Mutex<[String: Set<String>]>([:])
+    /// The run this process records (`runStarted`), 0 before one: its id goes into each job's
+    /// and dead letter's row as it is written, with no read of its own.
+    let currentRunID = Atomic<Int64>(0)
 
     public init(path: String, folder: String) throws(StateStoreError) {
         self.folder = folder
@@ -51,6 +54,7 @@ public final class SQLiteStateStore: StateStore {
         if version < 1 { try createVersion1(db) }
         // Each later version is one step, so a database of any earlier version opens.
         if version < 2 { try DownloadTable.create(db) }
+        if version < 3 { try RunTable.create(db) }
         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
     }
 
@@ -234,14 +238,16 @@ public final class SQLiteStateStore: StateStore {
         let input = Value.map(job.input).json
         let file = job.input.sourceFile
         let now = Date().timeIntervalSince1970
+        let run = currentRun
         writer.enqueue { db in
             try db.cachedStatement(sql: """
-                INSERT INTO jobs (node, name, fingerprint, state, input, file, attempts, started)
-                VALUES (?, ?, ?, 'intent', ?, ?, 1, ?)
+                INSERT INTO jobs (node, name, fingerprint, state, input, file, attempts, started, run)
+                VALUES (?, ?, ?, 'intent', ?, ?, 1, ?, ?)
                 ON CONFLICT (node, name) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'intent',
                     input = excluded.input, file = excluded.file, pid = NULL, remote_id = NULL, exit_code = NULL,
-                    duration = NULL, details = NULL, reason = NULL, attempts = attempts + 1, started = excluded.started, ended = NULL
-                """).execute(arguments: [node, job.name, fingerprint, input, file, now])
+                    duration = NULL, details = NULL, reason = NULL, attempts = attempts + 1, started = excluded.started,
+                    ended = NULL, run = excluded.run
+                """).execute(arguments: [node, job.name, fingerprint, input, file, now, run])
         }
     }
 
@@ -295,11 +301,12 @@ public final class SQLiteStateStore: StateStore {
         let payload = StoredPayload.encode(letter.payload)
         let logs = Value.list(letter.logPaths.map(Value.string)).json
         let now = Date().timeIntervalSince1970
+        let run = currentRun
         try await writer.write { db in
             if letter.replacesEarlier, let file = letter.file { try Self.dropDeadLetters(db, node: letter.node, file: file) }
             try db.execute(sql: """
-                INSERT INTO dead_letters (node, reason, port, payload, file, logs, created) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [letter.node, letter.reason, letter.payload.portType.rawValue, payload, letter.file, logs, now])
+                INSERT INTO dead_letters (node, reason, port, payload, file, logs, created, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [letter.node, letter.reason, letter.payload.portType.rawValue, payload, letter.file, logs, now, run])
         }
     }
 
@@ -339,7 +346,7 @@ extension SQLiteStateStore {
                 JournalJob(node: row["node"], name: row["name"], state: row["state"], file: row["file"], input: row["input"],
                            exitCode: row["exit_code"], duration: row["duration"], stdoutPath: row["stdout_path"],
                            stderrPath: row["stderr_path"], remoteID: row["remote_id"], reason: row["reason"],
-                           attempts: row["attempts"], started: row["started"], ended: row["ended"])
+                           attempts: row["attempts"], started: row["started"], ended: row["ended"], run: row["run"])
             }
         }
     }
@@ -352,7 +359,8 @@ extension SQLiteStateStore {
             return try Row.fetchAll(db, sql: sql).reversed().map { row in
                 let logs = (try? Value(json: Data((row["logs"] as String).utf8)))?.listValue?.compactMap(\.stringValue) ?? []
                 return StoredDeadLetter(id: row["id"], node: row["node"], reason: row["reason"], port: row["port"],
-                                        payload: row["payload"], file: row["file"], logs: logs, created: row["created"])
+                                        payload: row["payload"], file: row["file"], logs: logs, created: row["created"],
+                                        run: row["run"])
             }
         }
     }

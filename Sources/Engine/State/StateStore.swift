@@ -14,6 +14,15 @@ public protocol StateStore: Sendable {
     /// Returns once everything queued so far is committed (the end of a run).
     func flush() async throws
 
+    // MARK: Runs
+
+    /// Records the configuration a run starts with and returns its id; the jobs and dead
+    /// letters written after it carry that id (`JournalJob.run`, `StoredDeadLetter.run`), so a
+    /// retry can replay what ran. Returns once committed.
+    func runStarted(_ configuration: RunConfiguration) async throws -> Int64
+    /// The configuration run `id` recorded, if the store has it.
+    func run(id: Int64) async throws -> RunConfiguration?
+
     // MARK: Source checkpoints
 
     /// Every file `node` has recorded, to decide at start what is new.

@@ -29,7 +29,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 return
             }
             for letter in letters {
-                Console.out("#\(letter.id)  \(JobsCommand.time(letter.created))  \(letter.node)  \(letter.file ?? "-")")
+                Console.out("#\(letter.id)  \(JobsCommand.time(letter.created))  \(letter.node)  \(letter.file ?? "-")"
+                            + (letter.run.map { "  (run #\($0))" } ?? ""))
                 Console.out("    \(letter.reason)")
                 for log in letter.logs { Console.out("    log: \(log)") }
             }
@@ -41,27 +42,124 @@ struct DeadLettersCommand: AsyncParsableCommand {
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run dead letters again now, from the node where they failed through the rest of the DAG; "
-                + "those that succeed are removed.")
+                + "those that succeed are removed.",
+            discussion: """
+                Each letter is run again with the configuration of the run that made it (its --var, \
+                --profile and --set), letters of runs configured alike together. Giving other values \
+                here is an error unless --with-current-config says to use them instead.
+                """)
         @OptionGroup var workflow: WorkflowArguments
         @Argument(help: "Dead letter ids (see `list`).") var ids: [Int64] = []
         @Flag(help: "Every dead letter.") var all = false
+        @Flag(help: "Run the letters with the --var, --profile and --set given here, not those of the runs that made them.")
+        var withCurrentConfig = false
         @OptionGroup var runOptions: RunOptions
 
         func validate() throws {
             if ids.isEmpty == !all { throw ValidationError("give dead letter ids, or --all") }
         }
 
+        /// Letters run again with one configuration: one plan, one run.
+        struct Group {
+            var overrides: RunOverrides
+            /// The runs that made its letters (none: letters kept before runs were recorded, or
+            /// `--with-current-config`).
+            var runs: [RunConfiguration] = []
+            var letters: [StoredDeadLetter] = []
+        }
+
         func run() async throws {
+            let given = try workflow.overrides()
             let plan = try workflow.load()
-            let letters = try await DeadLettersCommand.read(plan, runOptions.state, ids: all ? nil : ids)
+            let (folder, letters, runs) = try await DeadLettersCommand.reading(plan, runOptions.state) { folder in
+                let letters = try await folder.store.deadLetters(ids: all ? nil : ids)
+                var runs: [Int64: RunConfiguration] = [:]
+                for id in Set(letters.compactMap(\.run)) { runs[id] = try await folder.store.run(id: id) }
+                return (folder.path, letters, runs)
+            }
             if !all, let missing = ids.first(where: { id in !letters.contains { $0.id == id } }) {
                 Console.error("hypha: no dead letter #\(missing); `hypha dead-letters list \(workflow.workflow)` shows them")
                 throw ExitCode(1)
             }
-            var injections: [WorkflowRuntime.Injection] = []
-            // As `StoredDeadLetter.injection` says: the letters that ended, either way, go.
-            let succeeded = Mutex<[Int64]>([]), failedAgain = Mutex<[Int64]>([])
+            let groups = try group(letters, runs: runs, given: given)
+            guard !groups.isEmpty else {
+                Console.out("nothing to retry")
+                return
+            }
+            // Every group runs in the folder the letters were read from, whatever its variables say.
+            var options = runOptions
+            options.state.stateDir = folder
+            var code: Int32 = 0
+            for group in groups {
+                let groupPlan = group.runs.isEmpty ? plan : try workflow.load(overrides: group.overrides)
+                say(group, plan: groupPlan, given: given)
+                let result = try await retry(group, plan: groupPlan, options: options)
+                if code == 0 { code = result }
+                if result == 3 || result == 130 { break }
+            }
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        /// The letters by the configuration they run with; exits 1 when the command line gives
+        /// values that differ from a run's, unless `--with-current-config`.
+        func group(_ letters: [StoredDeadLetter], runs: [Int64: RunConfiguration], given: RunOverrides) throws -> [Group] {
+            var groups: [String: Group] = [:], order: [String] = [], conflicts: [String] = []
             for letter in letters {
+                let made = withCurrentConfig ? nil : letter.run.flatMap { runs[$0] }
+                let overrides = made?.replay(given: given) ?? given
+                if let made {
+                    let differences = made.differences(from: given)
+                    if !differences.isEmpty {
+                        conflicts.append("dead letter #\(letter.id) was made by run #\(made.id ?? 0), which was given other values:")
+                        conflicts += differences.map { "  \($0)" }
+                    }
+                }
+                let key = Self.key(overrides, recorded: made != nil)
+                if groups[key] == nil {
+                    groups[key] = Group(overrides: overrides)
+                    order.append(key)
+                }
+                groups[key]?.letters.append(letter)
+                if let made, groups[key]?.runs.contains(where: { $0.id == made.id }) == false { groups[key]?.runs.append(made) }
+            }
+            if !conflicts.isEmpty {
+                for line in conflicts { Console.error("hypha: \(line)") }
+                Console.error("hypha: a retry runs each letter with the configuration of the run that made it; leave those "
+                              + "options out to use it, or add --with-current-config to run with the ones given here")
+                throw ExitCode(1)
+            }
+            return order.compactMap { groups[$0] }
+        }
+
+        /// Says which configuration a group runs with, and what changed since its runs.
+        func say(_ group: Group, plan: WorkflowPlan, given: RunOverrides) {
+            let count = "\(group.letters.count) dead letter\(group.letters.count == 1 ? "" : "s")"
+            guard !group.runs.isEmpty else {
+                Console.out("retrying \(count) with the configuration given here")
+                return
+            }
+            let current = RunConfiguration.digests(of: plan)
+            for made in group.runs {
+                let id = made.id ?? 0
+                Console.out("retrying \(count) with the configuration of run #\(id) (\(JobsCommand.time(made.started))): \(made.flags)")
+                for flag in made.withheld(given: given) {
+                    Console.error("note: run #\(id) was given \(flag), whose value is not kept (its name looks like a secret's); "
+                                  + "give it again with \(flag)=VALUE if the workflow's own value does not fit")
+                }
+                let changed = made.changedFiles(comparedWith: current)
+                if !changed.isEmpty {
+                    Console.error("note: changed since run #\(id): \(changed.joined(separator: ", ")); the letters run with "
+                                  + "the files as they are now")
+                }
+            }
+        }
+
+        /// Runs a group's letters; the letters that ended, either way, go (as
+        /// `StoredDeadLetter.injection` says). Returns the run's exit code.
+        func retry(_ group: Group, plan: WorkflowPlan, options: RunOptions) async throws -> Int32 {
+            var injections: [WorkflowRuntime.Injection] = []
+            let succeeded = Mutex<[Int64]>([]), failedAgain = Mutex<[Int64]>([])
+            for letter in group.letters {
                 guard plan.node(letter.node) != nil else {
                     Console.error("hypha: dead letter #\(letter.id) is from node '\(letter.node)', which this workflow no longer has; drop it")
                     continue
@@ -81,16 +179,25 @@ struct DeadLettersCommand: AsyncParsableCommand {
             }
             guard !injections.isEmpty else {
                 Console.out("nothing to retry")
-                return
+                return 0
             }
-            let code = try await WorkflowRunner(options: runOptions).run(plan, once: true, injecting: injections) { folder in
+            return try await WorkflowRunner(options: options).run(plan, once: true, overrides: group.overrides,
+                                                                  injecting: injections) { folder in
                 let done = succeeded.withLock { $0 }, again = Set(failedAgain.withLock { $0 }).subtracting(done)
                 if !done.isEmpty || !again.isEmpty { _ = try await folder.store.dropDeadLetters(done + again.sorted()) }
                 var line = "retried \(injections.count) dead letter\(injections.count == 1 ? "" : "s"): \(done.count) succeeded and were removed"
                 if !again.isEmpty { line += "; \(again.count) failed again and \(again.count == 1 ? "is" : "are") kept with the new reason" }
                 Console.out(line)
             }
-            if code != 0 { throw ExitCode(code) }
+        }
+
+        /// Two groups with the same key load the same plan; letters of recorded runs and those
+        /// run with the command line's values are kept apart, to say which is which.
+        static func key(_ overrides: RunOverrides, recorded: Bool) -> String {
+            let vars = overrides.vars.map { "\($0.name)=\($0.value)" }.sorted()
+            let sets = overrides.sets.map { "\($0.node).\($0.option)=\($0.value)" }.sorted()
+            return Value.list([.bool(recorded), overrides.profile.map(Value.string) ?? .null,
+                               .list(vars.map(Value.string)), .list(sets.map(Value.string))]).json
         }
     }
 
@@ -119,10 +226,17 @@ struct DeadLettersCommand: AsyncParsableCommand {
     }
 
     static func read(_ plan: WorkflowPlan, _ state: StateOptions, ids: [Int64]?) async throws -> [StoredDeadLetter] {
+        try await reading(plan, state) { try await $0.store.deadLetters(ids: ids) }
+    }
+
+    /// Opens the state folder to read (beside a running Hypha) and runs `body` on it; a state
+    /// that cannot be read is said and exits 3.
+    static func reading<T>(_ plan: WorkflowPlan, _ state: StateOptions,
+                           _ body: (StateFolder) async throws -> T) async throws -> T {
         let folder = try state.open(for: plan.info, forReading: true)
         do {
-            return try await folder.store.deadLetters(ids: ids)
-        } catch {
+            return try await body(folder)
+        } catch let error as StateStoreError {
             Console.error("hypha: \(error.description)")
             throw ExitCode(3)
         }
@@ -133,6 +247,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             ("id", .int(letter.id)), ("node", .string(letter.node)), ("reason", .string(letter.reason)),
             ("file", letter.file.map(Value.string) ?? .null), ("logs", .list(letter.logs.map(Value.string))),
             ("created", .string(JobsCommand.time(letter.created))), ("port", .string(letter.port)),
+            ("run", letter.run.map(Value.int) ?? .null),
         ]))
     }
 }

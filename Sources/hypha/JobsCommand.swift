@@ -24,6 +24,9 @@ struct JobsCommand: AsyncParsableCommand {
     @Option(help: "At most this many jobs, newest first.")
     var limit = 200
 
+    @Flag(help: "List the runs instead, newest first: each one's id and the --var, --profile and --set it was given.")
+    var runs = false
+
     static let states = JournalState.allCases.map(\.rawValue)
 
     func validate() throws {
@@ -35,37 +38,59 @@ struct JobsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try workflow.load()
-        let (folder, rows) = try await read(plan)
+        if runs { return try await listRuns(plan) }
+        let (folder, rows, configurations) = try await read(plan)
         if json {
-            for row in rows { Console.out(Self.value(row).json) }
+            for row in rows { Console.out(Self.value(row, run: row.run.flatMap { configurations[$0] }).json) }
             return
         }
         guard !rows.isEmpty else {
-            Console.out("no jobs\(stateFilter.map { " in state \($0)" } ?? "")\(file.map { " for \($0)" } ?? "") in \(folder.path)")
+            Console.out("no jobs\(stateFilter.map { " in state \($0)" } ?? "")\(file.map { " for \($0)" } ?? "") in \(folder)")
             return
         }
-        Console.out("STARTED (UTC)".padding(toLength: 20, withPad: " ", startingAt: 0) + "  STATE        TIME      NODE  JOB  FILE")
+        Console.out("STARTED (UTC)".padding(toLength: 20, withPad: " ", startingAt: 0) + "  STATE        TIME      RUN   NODE  JOB  FILE")
         for row in rows {
             let started = row.started.map { Self.time($0) } ?? "-"
             let duration = row.duration.map { String(format: "%.2fs", $0) } ?? "-"
+            let run = row.run.map { "#\($0)" } ?? "-"
             Console.out("\(started)  \(row.state.padding(toLength: 11, withPad: " ", startingAt: 0))  "
-                        + "\(duration.padding(toLength: 8, withPad: " ", startingAt: 0))  \(row.node)  \(row.name)  \(row.file ?? "-")")
+                        + "\(duration.padding(toLength: 8, withPad: " ", startingAt: 0))  \(run.padding(toLength: 4, withPad: " ", startingAt: 0))  "
+                        + "\(row.node)  \(row.name)  \(row.file ?? "-")")
             if let reason = row.reason, row.state != "completed" { Console.out("    \(reason)") }
             for log in [row.stdoutPath, row.stderrPath].compactMap({ $0 }) { Console.out("    log: \(log)") }
         }
     }
 
-    func read(_ plan: WorkflowPlan) async throws -> (StateFolder, [JournalJob]) {
-        let folder = try state.open(for: plan.info, forReading: true)
-        do {
-            return (folder, try await folder.store.jobs(state: stateFilter, file: file, limit: limit))
-        } catch {
-            Console.error("hypha: \(error.description)")
-            throw ExitCode(3)
+    /// The jobs, and the configurations of the runs that took them up.
+    func read(_ plan: WorkflowPlan) async throws -> (String, [JournalJob], [Int64: RunConfiguration]) {
+        try await DeadLettersCommand.reading(plan, state) { folder in
+            let rows = try await folder.store.jobs(state: stateFilter, file: file, limit: limit)
+            var runs: [Int64: RunConfiguration] = [:]
+            for id in Set(rows.compactMap(\.run)) { runs[id] = try await folder.store.run(id: id) }
+            return (folder.path, rows, runs)
         }
     }
 
-    static func value(_ row: JournalJob) -> Value {
+    /// `--runs`: the runs recorded, newest first.
+    func listRuns(_ plan: WorkflowPlan) async throws {
+        let (folder, runs) = try await DeadLettersCommand.reading(plan, state) { folder in
+            (folder.path, try await folder.store.runs(limit: limit))
+        }
+        if json {
+            for run in runs { Console.out(run.value.json) }
+            return
+        }
+        guard !runs.isEmpty else {
+            Console.out("no runs recorded in \(folder)")
+            return
+        }
+        for run in runs {
+            Console.out("#\(run.id ?? 0)  \(Self.time(run.started))  \(run.runID)  \(run.flags)")
+        }
+    }
+
+    /// A job as `--json` shows it; `run` is the configuration of the run that took it up.
+    static func value(_ row: JournalJob, run: RunConfiguration? = nil) -> Value {
         func optional<T>(_ v: T?, _ make: (T) -> Value) -> Value { v.map(make) ?? .null }
         return .map(Record([
             ("node", .string(row.node)), ("name", .string(row.name)), ("state", .string(row.state)),
@@ -75,6 +100,7 @@ struct JobsCommand: AsyncParsableCommand {
             ("stdout_path", optional(row.stdoutPath, Value.string)), ("stderr_path", optional(row.stderrPath, Value.string)),
             ("remote_id", optional(row.remoteID, Value.string)), ("reason", optional(row.reason, Value.string)),
             ("input", (try? Value(json: Data(row.input.utf8))) ?? .null),
+            ("run", run?.value ?? row.run.map { .map(Record([("id", .int($0))])) } ?? .null),
         ]))
     }
 

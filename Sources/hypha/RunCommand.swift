@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
         let reload = once || runOptions.noState ? nil : LiveReload(file: workflow.workflow, watch: watch) { () throws(Diagnostics) in
             try WorkflowLoader(registry: BuiltinPlugins.registry).load(path: arguments.workflow, overrides: overrides)
         }
-        let code = try await WorkflowRunner(options: runOptions).run(plan, once: once, reload: reload)
+        let code = try await WorkflowRunner(options: runOptions).run(plan, once: once, overrides: overrides, reload: reload)
         if code != 0 { throw ExitCode(code) }
     }
 }

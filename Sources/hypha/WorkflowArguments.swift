@@ -35,9 +35,15 @@ struct WorkflowArguments: ParsableArguments {
 
     /// Loads and checks the workflow; on problems prints each one compiler-style and exits 1.
     func load() throws -> WorkflowPlan {
+        try load(overrides: try overrides())
+    }
+
+    /// Loads and checks the workflow with `overrides` instead of the command line's (a retry
+    /// replaying the run that made its letters).
+    func load(overrides: RunOverrides) throws -> WorkflowPlan {
         let loader = WorkflowLoader(registry: BuiltinPlugins.registry)
         do {
-            let plan = try loader.load(path: workflow, overrides: try overrides())
+            let plan = try loader.load(path: workflow, overrides: overrides)
             for note in plan.notes { Console.error("note: \(note)") }
             return plan
         } catch let diagnostics as Diagnostics {

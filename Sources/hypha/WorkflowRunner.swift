@@ -26,8 +26,10 @@ struct WorkflowRunner {
     /// Runs `plan`; with `injections`, runs those messages through the DAG instead of the
     /// sources, and `afterwards` gets the state folder before it is released.
     /// With `reload`, the workflow is loaded again on SIGHUP (and on edits with `--watch`).
-    func run(_ plan: WorkflowPlan, once: Bool, injecting injections: [WorkflowRuntime.Injection] = [],
-             reload: LiveReload? = nil,
+    /// `overrides` (those `plan` was loaded with) are recorded in the state as the run's
+    /// configuration, which `hypha dead-letters retry` replays; without them none is recorded.
+    func run(_ plan: WorkflowPlan, once: Bool, overrides: RunOverrides? = nil,
+             injecting injections: [WorkflowRuntime.Injection] = [], reload: LiveReload? = nil,
              afterwards: ((StateFolder) async throws -> Void)? = nil) async throws -> Int32 {
         let showProgress = Console.stderrIsTerminal && !options.noProgress
         let level = options.logLevel ?? (showProgress ? .warning : .info)
@@ -56,6 +58,10 @@ struct WorkflowRunner {
             if options.reprocess, let stateFolder {
                 try await stateFolder.store.forgetAll()
                 logger.notice("--reprocess: forgot which files were handled and which jobs completed; everything runs again")
+            }
+            if let stateFolder, let overrides {
+                let run = try await stateFolder.store.runStarted(.of(plan, overrides: overrides, runID: runID))
+                logger.debug("run \(runID) is run #\(run) of the state folder")
             }
         } catch let error as StateStoreError {
             Console.error("hypha: \(error.description)")
@@ -88,7 +94,7 @@ struct WorkflowRunner {
         while true {
             let runtime = WorkflowRuntime(plan: plan, once: once, runDirectory: runDirectory, runID: runID, logger: logger,
                                           state: stateFolder?.store, jobGuard: jobGuard, observer: observe.watcher)
-            if let retries = stateFolder.map({ LiveRetries(store: $0.store) }) {
+            if let retries = stateFolder.map({ LiveRetries(store: $0.store, folder: $0.path) }) {
                 observe.server?.serveRetries { id in await retries.retry(id, in: runtime) }
             }
             let progress = showProgress ? ProgressDisplay(stats: runtime.stats, plan: plan) : nil

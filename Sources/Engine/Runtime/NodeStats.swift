@@ -12,6 +12,8 @@ public final class NodeStats: Sendable {
         public var done = 0
         /// Bytes received (a download source's progress).
         public var bytes = 0
+        /// Attempts made again after a failure (the node's `retry:`).
+        public var retries = 0
     }
 
     public let node: String

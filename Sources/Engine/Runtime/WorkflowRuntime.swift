@@ -413,6 +413,7 @@ public final class WorkflowRuntime: Sendable {
                 logger.warning("\(error); retrying in \(String(format: "%.1f", wait)) s (attempt \(attempt + 1) of \(retry.attempts))",
                                metadata: ["node": "\(node.config.id)"])
                 attempt += 1
+                stats.update { $0.retries += 1 }
                 do { try await Task.sleep(for: .seconds(wait)) } catch { break }
             }
         }

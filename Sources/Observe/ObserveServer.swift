@@ -17,7 +17,7 @@ public enum DeadLetterRetry: Sendable {
 }
 
 /// The observability endpoint of a running Hypha (docs/OBSERVE.md): `/metrics`, the JSON API
-/// under `/api/v1`, server-sent events and the web view at `/`. It lives as long as the run
+/// under `/api/v1`, server-sent events, taps of what leaves a node and the web view at `/`. It lives as long as the run
 /// (and `--http-linger` after it); with a token, every route answers 401 without
 /// `Authorization: Bearer TOKEN`.
 public final class ObserveServer: Sendable {
@@ -125,6 +125,7 @@ public final class ObserveServer: Sendable {
     public func stop() async {
         stopping.store(true, ordering: .relaxed)
         watcher.events.finishAll()
+        watcher.endTaps()
         guard let running = task.withLock({ $0 }) else { return }
         running.cancel()
         await withTaskGroup(of: Void.self) { race in
@@ -173,6 +174,10 @@ public final class ObserveServer: Sendable {
         router.get("/api/v1/events") { request, _ in
             guard self.authorized(request) else { return Self.unauthorized() }
             return self.eventStream()
+        }
+        router.get("/api/v1/tap/:node") { request, context in
+            guard self.authorized(request) else { return Self.unauthorized() }
+            return self.tap(node: context.parameters.get("node")?.removingPercentEncoding ?? "", request: request)
         }
         router.get("/api/v1/dead-letters") { request, _ in
             guard self.authorized(request) else { return Self.unauthorized() }
@@ -247,7 +252,8 @@ public final class ObserveServer: Sendable {
                 ("from", .list(node.config.upstream.map(Value.string))),
                 ("output", node.spec.output.map { .string($0.rawValue) } ?? .null),
                 ("received", .int(Int64(r.stats.received))), ("emitted", .int(Int64(r.stats.emitted))),
-                ("failed", .int(Int64(r.stats.failed))), ("active", .int(Int64(r.stats.active))),
+                ("failed", .int(Int64(r.stats.failed))), ("retries", .int(Int64(r.stats.retries))),
+                ("active", .int(Int64(r.stats.active))),
                 ("done", .int(Int64(r.stats.done))),
                 ("queue_depth", r.queueDepth.map { .int(Int64($0)) } ?? .null),
                 ("queue_capacity", r.queueCapacity.map { .int(Int64($0)) } ?? .null),

@@ -35,6 +35,12 @@ public final class RunWatcher: RuntimeObserver, Sendable {
     public func finish() {
         runFinished.store(true, ordering: .relaxed)
         events.publish("run", ["finished": .bool(true)])
+        endTaps()
+    }
+
+    /// Ends every tap's stream: its reader gets what its buffer holds, then the end.
+    func endTaps() {
+        for watch in nodes { watch.tap.finishAll() }
     }
 
     public var isFinished: Bool { runFinished.load(ordering: .relaxed) }
@@ -56,6 +62,7 @@ public final class RunWatcher: RuntimeObserver, Sendable {
 
     public func messageEmitted(node: Int, output: Payload) {
         let watch = nodes[node]
+        watch.tap.offer(output)
         guard watch.isExecutor, case .result(let result) = output else { return }
         let details = result.details
         watch.state.withLock { s in
@@ -108,6 +115,7 @@ public final class RunWatcher: RuntimeObserver, Sendable {
 
     public func sourceEmitted(node: Int, payload: Payload, ack: Acknowledgement) -> Acknowledgement {
         let watch = nodes[node]
+        watch.tap.offer(payload)
         let id = watch.state.withLock { s in
             s.nextID += 1
             s.inFlight[s.nextID] = .now
@@ -175,6 +183,15 @@ public final class RunWatcher: RuntimeObserver, Sendable {
     }
 
     func recentFailures() -> [FailureEntry] { failures.withLock { $0 } }
+
+    /// The tap of the node called `id`, and the kind of payload it emits; nil for a node that
+    /// does not exist or emits nothing (a sink).
+    func tap(node id: String) -> (tap: NodeTap, output: PortType)? {
+        guard let index = plan.nodes.firstIndex(where: { $0.config.id == id }), let output = plan.nodes[index].spec.output else {
+            return nil
+        }
+        return (nodes[index].tap, output)
+    }
 }
 
 /// One node's watched state, behind its own lock.
@@ -191,6 +208,8 @@ final class NodeWatch: Sendable {
     let isSource: Bool
     let state = Mutex(State())
     let durations = DurationRecorder()
+    /// What leaves the node, for `/api/v1/tap/NODE`.
+    let tap = NodeTap()
 
     init(isExecutor: Bool, isSource: Bool) {
         self.isExecutor = isExecutor

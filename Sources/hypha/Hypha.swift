@@ -12,7 +12,7 @@ struct Hypha: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self, ArrowCommand.self,
             RenderCommand.self, SchemaCommand.self, TestCommand.self, JobsCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
-            SendCommand.self, ServiceCommand.self,
+            SendCommand.self, ServiceCommand.self, TopCommand.self, TapCommand.self,
         ])
 
     /// Keeps Hypha's secrets from the programs it starts before anything else runs, then

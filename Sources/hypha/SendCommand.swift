@@ -51,10 +51,7 @@ struct SendCommand: AsyncParsableCommand {
         guard given == 1 else {
             throw ValidationError("give exactly one of --record KEY=VALUE..., FILE (.arrow or .jsonl), or --file-watch-row PATH")
         }
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              parsed.host != nil else {
-            throw ValidationError("'\(url)' is not an http(s) URL; give the source's URL, like http://127.0.0.1:8787/arrow")
-        }
+        try HTTPClientArguments.checkURL(url, example: "the source's URL, like http://127.0.0.1:8787/arrow")
         guard timeout > 0 else { throw ValidationError("--timeout must be more than 0 seconds") }
     }
 
@@ -78,7 +75,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let answer: ArrowHTTPClient.Answer
         do {
-            answer = try await client.post(body, to: url, token: token ?? ProcessEnvironment.values["HYPHA_TOKEN"],
+            answer = try await client.post(body, to: url, token: HTTPClientArguments.token(token),
                                            timeout: .milliseconds(Int64(timeout * 1000)))
         } catch {
             Console.error("hypha: \(error)")

@@ -31,7 +31,7 @@ public final class ArrowHTTPClient: Sendable {
         self.configuration = configuration
     }
 
-    private var client: HTTPClient {
+    var client: HTTPClient {
         made.withLock { client in
             if let client { return client }
             let new = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The commit `hypha --version` names: scripts/package.sh sets HYPHA_COMMIT for its build; a plain
+/// `swift build` says "unknown".
+let buildCommit = Context.environment["HYPHA_COMMIT"]
+
 let package = Package(
     name: "Hypha",
     platforms: [.macOS(.v15)],
@@ -138,10 +142,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The version (the VERSION file) and the commit hypha was built from.
+        .target(name: "BuildInfo", cSettings: buildCommit.map { [.define("HYPHA_COMMIT", to: "\"\($0)\"")] } ?? []),
         .executableTarget(
             name: "hypha",
             dependencies: [
-                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "HTTPDownload", "Observe",
+                "Engine", "HyphaArrow", "HyphaState", "CorePlugins", "Bacalhau", "ArrowHTTP", "HTTPDownload", "Observe", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

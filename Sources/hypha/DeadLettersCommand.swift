@@ -62,8 +62,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         /// Letters run again with one configuration: one plan, one run.
         struct Group {
             var overrides: RunOverrides
-            /// The runs that made its letters (none: letters kept before runs were recorded, or
-            /// `--with-current-config`).
+            /// Whether `overrides` are those its runs were given (not the command line's: letters
+            /// kept before runs were recorded, or `--with-current-config`).
+            var replays: Bool
+            /// The runs that made its letters, where known.
             var runs: [RunConfiguration] = []
             var letters: [StoredDeadLetter] = []
         }
@@ -91,7 +93,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             options.state.stateDir = folder
             var code: Int32 = 0
             for group in groups {
-                let groupPlan = group.runs.isEmpty ? plan : try workflow.load(overrides: group.overrides)
+                let groupPlan = group.replays ? try workflow.load(overrides: group.overrides) : plan
                 say(group, plan: groupPlan, given: given)
                 let result = try await retry(group, plan: groupPlan, options: options)
                 if code == 0 { code = result }
@@ -105,18 +107,19 @@ struct DeadLettersCommand: AsyncParsableCommand {
         func group(_ letters: [StoredDeadLetter], runs: [Int64: RunConfiguration], given: RunOverrides) throws -> [Group] {
             var groups: [String: Group] = [:], order: [String] = [], conflicts: [String] = []
             for letter in letters {
-                let made = withCurrentConfig ? nil : letter.run.flatMap { runs[$0] }
-                let overrides = made?.replay(given: given) ?? given
-                if let made {
+                let made = letter.run.flatMap { runs[$0] }
+                let replays = made != nil && !withCurrentConfig
+                let overrides = replays ? made?.replay(given: given) ?? given : given
+                if let made, replays {
                     let differences = made.differences(from: given)
                     if !differences.isEmpty {
                         conflicts.append("dead letter #\(letter.id) was made by run #\(made.id ?? 0), which was given other values:")
                         conflicts += differences.map { "  \($0)" }
                     }
                 }
-                let key = Self.key(overrides, recorded: made != nil)
+                let key = Self.key(overrides, replays: replays)
                 if groups[key] == nil {
-                    groups[key] = Group(overrides: overrides)
+                    groups[key] = Group(overrides: overrides, replays: replays)
                     order.append(key)
                 }
                 groups[key]?.letters.append(letter)
@@ -134,15 +137,17 @@ struct DeadLettersCommand: AsyncParsableCommand {
         /// Says which configuration a group runs with, and what changed since its runs.
         func say(_ group: Group, plan: WorkflowPlan, given: RunOverrides) {
             let count = "\(group.letters.count) dead letter\(group.letters.count == 1 ? "" : "s")"
-            guard !group.runs.isEmpty else {
-                Console.out("retrying \(count) with the configuration given here")
-                return
+            let runs = group.runs.map { "#\($0.id ?? 0)" }.joined(separator: ", ")
+            if let first = group.runs.first, group.replays {
+                Console.out("retrying \(count) with the configuration of run \(runs): \(first.flags)")
+            } else {
+                Console.out("retrying \(count) with the configuration given here"
+                            + (group.runs.isEmpty ? "" : " (--with-current-config), not that of run \(runs)"))
             }
             let current = RunConfiguration.digests(of: plan)
             for made in group.runs {
                 let id = made.id ?? 0
-                Console.out("retrying \(count) with the configuration of run #\(id) (\(JobsCommand.time(made.started))): \(made.flags)")
-                for flag in made.withheld(given: given) {
+                for flag in made.withheld(given: given) where group.replays {
                     Console.error("note: run #\(id) was given \(flag), whose value is not kept (its name looks like a secret's); "
                                   + "give it again with \(flag)=VALUE if the workflow's own value does not fit")
                 }
@@ -193,10 +198,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         /// Two groups with the same key load the same plan; letters of recorded runs and those
         /// run with the command line's values are kept apart, to say which is which.
-        static func key(_ overrides: RunOverrides, recorded: Bool) -> String {
+        static func key(_ overrides: RunOverrides, replays: Bool) -> String {
             let vars = overrides.vars.map { "\($0.name)=\($0.value)" }.sorted()
             let sets = overrides.sets.map { "\($0.node).\($0.option)=\($0.value)" }.sorted()
-            return Value.list([.bool(recorded), overrides.profile.map(Value.string) ?? .null,
+            return Value.list([.bool(replays), overrides.profile.map(Value.string) ?? .null,
                                .list(vars.map(Value.string)), .list(sets.map(Value.string))]).json
         }
     }

@@ -8,24 +8,31 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run the extract→aggregate workflow on sample zips in a temporary folder (no services needed).")
 
     @Option(help: "How many sample zips to make.") var zips = 5
-    @Option(help: "The workflow to run (default: workflows/extract-aggregate.yml of this checkout).")
+    @Option(help: "The workflow to run (default: the shipped workflows/extract-aggregate.yml).")
     var workflow: String?
     @Option(help: "Where to make the demo folder (default: a new temporary folder).") var dir: String?
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        guard let workflowPath = workflow ?? Self.findShipped("workflows/extract-aggregate.yml") else {
-            throw ValidationError("cannot find workflows/extract-aggregate.yml; run from the Hypha checkout or pass --workflow")
+        let shipped = "workflows/extract-aggregate.yml"
+        guard let workflowPath = workflow ?? ShippedFiles.find(shipped) else {
+            throw ValidationError("cannot find \(shipped) beside \(ShippedFiles.binary), in \(ShippedFiles.installedFolder()) or in a "
+                                  + "Hypha checkout above either it or the current folder; reinstall Hypha or pass --workflow")
         }
+        // The sample-zip maker beside the workflow's own scripts, else the shipped one.
         let root = URL(fileURLWithPath: workflowPath).deletingLastPathComponent().deletingLastPathComponent()
+        let besideWorkflow = root.appendingPathComponent("scripts/make_sample_zips.py").path
+        guard let maker = FileManager.default.fileExists(atPath: besideWorkflow)
+                ? besideWorkflow : ShippedFiles.find("scripts/make_sample_zips.py") else {
+            throw ValidationError("cannot find scripts/make_sample_zips.py beside \(workflowPath) or shipped with Hypha; reinstall Hypha")
+        }
         let demoDir = dir.map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("hypha-demo-\(UUID().uuidString.prefix(8).lowercased())")
         let inbox = demoDir.appendingPathComponent("inbox").path
         let work = demoDir.appendingPathComponent("work").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 
-        Console.out("hypha demo: making \(zips) sample zips in \(inbox)")
-        let maker = root.appendingPathComponent("scripts/make_sample_zips.py").path
+        Console.out("hypha demo: running \(workflowPath) on \(zips) sample zips made in \(inbox)")
         let status = try Self.spawn("/usr/bin/env", ["python3", maker, inbox, "--count", "\(zips)"])
         guard status == 0 else { throw ValidationError("making sample zips failed (is python3 installed?)") }
 
@@ -47,20 +54,6 @@ struct DemoCommand: AsyncParsableCommand {
             for line in text.split(separator: "\n").prefix(14) { Console.out("  \(line)") }
         }
         if code != 0 { throw ExitCode(code) }
-    }
-
-    /// Finds a file shipped in the checkout: from the current folder or the executable's, upwards.
-    static func findShipped(_ relative: String) -> String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for start in [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), executable.deletingLastPathComponent()] {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent(relative).path
-                if FileManager.default.fileExists(atPath: candidate) { return candidate }
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        return nil
     }
 
     static func spawn(_ program: String, _ arguments: [String]) throws -> Int32 {

@@ -103,14 +103,14 @@ struct ServiceCommand: AsyncParsableCommand {
             let unit = ServiceUnit(
                 unitName: unitName,
                 workflowName: .init(value: plan.info.name, origin: "the workflow's name"),
-                workflowPath: workflowPath, binary: Self.realBinary(), arguments: arguments,
+                workflowPath: workflowPath, binary: ShippedFiles.binary, arguments: arguments,
                 workingDirectory: plan.info.directory, user: runAs, grace: grace,
                 writable: ServiceUnit.writableFolders(of: plan, plus: [.init(value: stateDir, origin: "the state folder")]),
                 environmentFile: "/etc/hypha/\(unitName).env")
-            let problems = unit.problems()
-            guard problems.isEmpty else {
-                for problem in problems { Console.error("hypha: \(problem)") }
-                Console.error("hypha: no unit written: systemd would read such a value as more lines or another value")
+            let problems = unit.problems(), misplaced = Self.placeProblems(of: plan, writable: unit.writable)
+            guard problems.isEmpty && misplaced.isEmpty else {
+                for problem in problems + misplaced { Console.error("hypha: \(problem)") }
+                Console.error("hypha: no unit written" + (problems.isEmpty ? "" : ": systemd would read such a value as more lines or another value"))
                 throw ExitCode(1)
             }
             if unit.runsAsRoot {
@@ -157,13 +157,33 @@ struct ServiceCommand: AsyncParsableCommand {
             return Glibc.chown(folder, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0
         }
 
-        /// This hypha's real path (symbolic links resolved), for ExecStart.
-        static func realBinary() -> String {
-            if let real = realpath("/proc/self/exe", nil) {
-                defer { free(real) }
-                return String(cString: real)
+        /// What would not work from where Hypha is installed, as sentences naming the folder,
+        /// where it came from and what to do: a folder the service writes inside the installed
+        /// shared files (the package's /usr/share/hypha, read-only and owned by the package), and
+        /// a `scripts` variable (the shipped workflows' jobs run their scripts from it) naming a
+        /// folder that does not exist.
+        static func placeProblems(of plan: WorkflowPlan, writable: [ServiceUnit.Sourced],
+                                  binary: String = ShippedFiles.binary) -> [String] {
+            var found: [String] = []
+            let installed = ShippedFiles.installedFolder(binary: binary)
+            if FileManager.default.fileExists(atPath: installed) {
+                for folder in writable where ServiceUnit.isInside(folder.value, [installed]) {
+                    found.append("\(folder.origin) names \(ServiceUnit.shown(folder.value)), inside \(installed), which holds "
+                                 + "the files installed with Hypha and which the service may not write: give it a folder of its "
+                                 + "own (--var work=/var/lib/hypha/work, --state-dir /var/lib/hypha/NAME)")
+                }
             }
-            return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
+            if case .string(let text) = plan.info.vars["scripts"] {
+                let scripts = plan.info.resolve(text)
+                if !FileManager.default.fileExists(atPath: scripts) {
+                    let shipped = ShippedFiles.find("scripts/extract.py", binary: binary)
+                        .map { "--var scripts=" + URL(fileURLWithPath: $0).deletingLastPathComponent().path + " (the scripts installed with Hypha)" }
+                        ?? "--var scripts=FOLDER, the folder that holds the jobs' scripts"
+                    found.append("the variable 'scripts' names \(ServiceUnit.shown(scripts)), which does not exist, so the jobs "
+                                 + "could not start their scripts: give \(shipped)")
+                }
+            }
+            return found
         }
 
         static func number(_ value: Double) -> String {

@@ -51,24 +51,7 @@ enum WorkflowSchema {
                 ("description", "the node (or nodes) this one reads from"),
                 ("anyOf", .list([typed("string"), typed("array", [("items", typed("string")), ("minItems", .int(1))])])),
             ])),
-            ("retry", object([
-                ("description", .string("retry a failed message before it becomes a dead letter: a number of attempts, or "
-                    + "{ attempts: 3, backoff: 2s, max_backoff: 1m }")),
-                ("anyOf", .list([
-                    typed("integer", [("minimum", .int(1))]),
-                    typed("object", [
-                        ("additionalProperties", .bool(false)),
-                        ("properties", object([
-                            ("attempts", typed("integer", [("minimum", .int(1)), ("default", .int(3)),
-                                                           ("description", "tries in all, the first included")])),
-                            ("backoff", object([("$ref", "#/$defs/duration"), ("default", "2s"),
-                                                ("description", "the wait before the first retry; doubles each time")])),
-                            ("max_backoff", object([("$ref", "#/$defs/duration"), ("default", "1m"),
-                                                    ("description", "the longest wait between tries")])),
-                        ])),
-                    ]),
-                ])),
-            ])),
+            ("retry", section(WorkflowKeys.retry)),
             ("node", node(specs)),
             ("node-override", override(specs)),
         ]
@@ -80,51 +63,40 @@ enum WorkflowSchema {
             ("type", "object"),
             ("required", ["nodes"]),
             ("additionalProperties", .bool(false)),
-            ("properties", object([
-                ("name", typed("string", [("description", "the workflow's name (default: the file's name)")])),
-                ("description", typed("string", [("description", "what the workflow does")])),
-                ("jobstore", typed("string", [("description", "the folder of job templates NAME.yml, relative to this file")])),
-                ("state_dir", typed("string", [("description", "where durable state and run folders live (default: .hypha/NAME beside this file)")])),
-                ("retention", typed("object", [
-                    ("description", "how many run folders to keep"),
-                    ("additionalProperties", .bool(false)),
-                    ("properties", object([
-                        ("runs", typed("integer", [("minimum", .int(1)), ("default", .int(20)), ("description", "keep the newest N run folders")])),
-                        ("days", typed("number", [("exclusiveMinimum", .int(0)), ("description", "and none older than this many days")])),
-                    ])),
-                ])),
-                ("http", object([
-                    ("description", "serve metrics, the JSON API and the web view while running (docs/OBSERVE.md): HOST:PORT, or a mapping"),
-                    ("oneOf", .list([
-                        typed("string", [("description", "the address HOST:PORT (loopback)")]),
-                        typed("object", [
-                            ("additionalProperties", .bool(false)),
-                            ("properties", object([
-                                ("address", typed("string", [("default", "127.0.0.1:9464"),
-                                                             ("description", "HOST:PORT; anything but loopback needs a token")])),
-                                ("token", typed("string", [("description", "env:NAME (a variable holding the bearer token) or the token")])),
-                            ])),
-                        ]),
-                    ])),
-                ])),
-                ("vars", typed("object", [
-                    ("description", "variables templates and options read as {{ vars.NAME }}; --var NAME=VALUE overrides"),
-                ])),
-                ("nodes", typed("object", [
-                    ("description", "the nodes, by id"),
-                    ("minProperties", .int(1)),
-                    ("additionalProperties", ref("node")),
-                ])),
-                ("profiles", typed("object", [
-                    ("description", "named sets of node overrides, applied with --profile NAME"),
-                    ("additionalProperties", typed("object", [
-                        ("description", "node id → the plugin and options to put in its place"),
-                        ("additionalProperties", ref("node-override")),
-                    ])),
-                ])),
-            ])),
+            ("properties", object(WorkflowKeys.topLevel.map { ($0.name, topLevel($0)) })),
             ("$defs", .map(Record(defs))),
         ])
+    }
+
+    /// A key at the top of a workflow file, from its declaration.
+    static func topLevel(_ key: TopLevelKey) -> Value {
+        let help: (String, Value) = ("description", .string(key.help))
+        switch key.kind {
+        case .text: return typed("string", [help])
+        case .section(let section): return self.section(section)
+        case .vars: return typed("object", [help])
+        case .nodes: return typed("object", [help, ("minProperties", .int(1)), ("additionalProperties", ref("node"))])
+        case .profiles:
+            return typed("object", [help, ("additionalProperties", typed("object", [
+                ("description", "node id → the plugin and options to put in its place"),
+                ("additionalProperties", ref("node-override")),
+            ]))])
+        }
+    }
+
+    /// A key whose value is a mapping of declared keys (or a lone value for its shorthand key).
+    static func section(_ section: KeySection) -> Value {
+        let mapping = typed("object", [
+            ("additionalProperties", .bool(false)),
+            ("properties", object(section.keys.map { ($0.name, option($0, placeholders: false)) })),
+        ])
+        guard let shorthand = section.shorthand else { return object([("description", .string(section.help))] + fields(of: mapping)) }
+        return object([("description", .string(section.help)), ("anyOf", .list([option(shorthand, placeholders: false), mapping]))])
+    }
+
+    static func fields(of value: Value) -> [(String, Value)] {
+        guard case .map(let record) = value else { return [] }
+        return Array(record.fields).map { ($0, $1) }
     }
 
     static func pluginNames(_ specs: [PluginSpec]) -> Value {
@@ -177,16 +149,17 @@ enum WorkflowSchema {
         return object(fields)
     }
 
-    /// One option: its type (or a placeholder), bounds, choices, default and help.
-    static func option(_ option: OptionSpec) -> Value {
+    /// One option: its type (or a placeholder, where the loader fills them in: plugin options,
+    /// not the workflow's own keys), bounds, choices, default and help.
+    static func option(_ option: OptionSpec, placeholders: Bool = true) -> Value {
         var bounds: [(String, Value)] = []
         if let range = option.range {
-            if let lo = range.minimum { bounds.append(("minimum", number(lo))) }
+            if let lo = range.minimum { bounds.append((range.excludesMinimum ? "exclusiveMinimum" : "minimum", number(lo))) }
             if let hi = range.maximum { bounds.append(("maximum", number(hi))) }
         }
         // Plain scalars of any kind are read as text by a string option (`tag: 1.10`).
         let text = object([("type", ["string", "number", "boolean"])])
-        let alternatives: [Value]
+        var alternatives: [Value]
         if let choices = option.choices {
             alternatives = [object([("enum", .list(choices.map(Value.string)))]), ref("placeholder")]
         } else {
@@ -208,9 +181,10 @@ enum WorkflowSchema {
                                                   object([("enum", .list(FieldType.allCases.map { .string($0.rawValue) }))]))])]
             }
         }
+        if !placeholders { alternatives.removeAll { $0 == ref("placeholder") } }
         var fields: [(String, Value)] = []
-        if alternatives.count == 1, case .map(let only) = alternatives[0] {
-            fields = Array(only.fields).map { ($0, $1) }
+        if alternatives.count == 1 {
+            fields = self.fields(of: alternatives[0])
         } else {
             fields = [("anyOf", .list(alternatives))]
         }

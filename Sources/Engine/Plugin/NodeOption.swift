@@ -114,6 +114,14 @@ extension OptionalNodeOption where T == String {
     }
 }
 
+extension OptionalNodeOption where T == Double {
+    /// A number more than `minimum`.
+    public static func number(_ name: String, above minimum: Double, help: String) -> OptionalNodeOption {
+        OptionalNodeOption(spec: OptionSpec(name, .float, range: OptionRange(above: minimum), help: help),
+                           decode: { v, _ in v.doubleValue })
+    }
+}
+
 extension OptionalNodeOption where T == Duration {
     public static func duration(_ name: String, atLeast minimum: Duration? = nil, help: String) -> OptionalNodeOption {
         OptionalNodeOption(spec: OptionSpec(name, .duration, range: OptionRange(minimum.map(\.inSeconds), nil), help: help),

@@ -15,6 +15,8 @@ public enum OptionType: String, Sendable {
 public struct OptionRange: Sendable, Equatable, CustomStringConvertible {
     public var minimum: Double?
     public var maximum: Double?
+    /// Whether `minimum` itself is outside the range (a number of days must be more than 0).
+    public var excludesMinimum = false
 
     /// Nil when neither end is given.
     public init?(_ minimum: Double?, _ maximum: Double?) {
@@ -23,15 +25,21 @@ public struct OptionRange: Sendable, Equatable, CustomStringConvertible {
         self.maximum = maximum
     }
 
+    /// Numbers more than `minimum`.
+    public init(above minimum: Double) {
+        self.minimum = minimum
+        excludesMinimum = true
+    }
+
     public func contains(_ x: Double) -> Bool {
-        (minimum.map { x >= $0 } ?? true) && (maximum.map { x <= $0 } ?? true)
+        (minimum.map { excludesMinimum ? x > $0 : x >= $0 } ?? true) && (maximum.map { x <= $0 } ?? true)
     }
 
     public var description: String {
         func text(_ d: Double) -> String { d == d.rounded() ? String(Int64(d)) : String(d) }
         switch (minimum, maximum) {
         case let (lo?, hi?): return "\(text(lo))...\(text(hi))"
-        case let (lo?, nil): return "at least \(text(lo))"
+        case let (lo?, nil): return "\(excludesMinimum ? "more than" : "at least") \(text(lo))"
         case let (nil, hi?): return "at most \(text(hi))"
         case (nil, nil): return "any"
         }

@@ -44,47 +44,19 @@ public struct HTTPSettings: Sendable, Equatable {
 }
 
 extension WorkflowParser {
-    static let httpKeys = ["address", "token"]
-
     /// `http: { address: HOST:PORT, token: env:NAME }`, or just `http: HOST:PORT`.
     mutating func parseHTTP(_ node: Node) -> HTTPSettings? {
-        let example = "like { address: 127.0.0.1:9464, token: env:HYPHA_HTTP_TOKEN }"
-        if let scalar = node.scalar {
-            guard HTTPSettings.split(scalar.string) != nil else {
-                error("'http' must be an address HOST:PORT or a mapping \(example); got '\(scalar.string)'", node)
-                return nil
-            }
-            return HTTPSettings(address: scalar.string, location: location(node))
-        }
-        guard case .mapping(let mapping) = node else {
-            error("'http' must be a mapping \(example)", node)
+        guard let section = parseSection(node, WorkflowKeys.http) else { return nil }
+        let settings = HTTPSettings(address: WorkflowKeys.address.read(section.values, sectionInfo),
+                                    token: WorkflowKeys.token.read(section.values, sectionInfo), location: location(node))
+        guard HTTPSettings.split(settings.address) != nil else {
+            error("'http.address' must be HOST:PORT (like 127.0.0.1:9464, or 0.0.0.0:9464 with a token); got '\(settings.address)'",
+                  section.places["address"] ?? node)
             return nil
         }
-        var settings = HTTPSettings(address: "127.0.0.1:9464", location: location(node))
-        for (keyNode, valueNode) in mapping {
-            guard let key = keyNode.string else { continue }
-            guard let value = valueNode.scalar?.string else {
-                error("'http.\(key)' must be a string", valueNode)
-                return nil
-            }
-            switch key {
-            case "address":
-                guard HTTPSettings.split(value) != nil else {
-                    error("'http.address' must be HOST:PORT (like 127.0.0.1:9464, or 0.0.0.0:9464 with a token); got '\(value)'", valueNode)
-                    return nil
-                }
-                settings.address = value
-            case "token":
-                guard !value.isEmpty, value != "env:" else {
-                    error("'http.token' is empty; give env:NAME (a variable holding the token) or the token", valueNode)
-                    return nil
-                }
-                settings.token = value
-            default:
-                error("unknown key '\(key)' in 'http'\(didYouMean(key, Self.httpKeys)); it takes "
-                      + Self.httpKeys.joined(separator: ", "), keyNode)
-                return nil
-            }
+        if let token = settings.token, token.isEmpty || token == "env:" {
+            error("'http.token' is empty; give env:NAME (a variable holding the token) or the token", section.places["token"] ?? node)
+            return nil
         }
         if let host = HTTPSettings.split(settings.address)?.host, !HTTPAccess.isLoopback(host), settings.token == nil {
             error("'http.address' \(settings.address) is reachable from other machines, so 'http' needs a 'token' "

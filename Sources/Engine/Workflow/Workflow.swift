@@ -39,7 +39,7 @@ public struct Retention: Sendable, Equatable {
     public var runs: Int
     public var days: Double?
 
-    public static let standard = Retention(runs: 20, days: nil)
+    public static let standard = Retention(runs: WorkflowKeys.runs.fallback, days: nil)
 
     public init(runs: Int, days: Double?) {
         self.runs = runs

@@ -330,12 +330,7 @@ public struct WorkflowLoader: Sendable {
             if case .string(let text) = value, [.int, .float, .bool, .duration].contains(option.type) {
                 value = YAMLValue.parseArgument(text)
             }
-            if let problem = typeProblem(value, option.type) {
-                diagnostics.append(Diagnostic("option '\(key)' of node '\(node.id)' must be \(problem), got \(value.typeName) \(value.json)",
-                                              at: raw.location ?? node.location))
-                continue
-            }
-            if let problem = boundsProblem(value, option) {
+            if let problem = option.problem(with: value) {
                 diagnostics.append(Diagnostic("option '\(key)' of node '\(node.id)' \(problem)", at: raw.location ?? node.location))
                 continue
             }
@@ -364,48 +359,6 @@ public struct WorkflowLoader: Sendable {
             for (k, v) in record.fields { out[k] = try render(v, scope: scope) }
             return .map(out)
         default: return value
-        }
-    }
-
-    /// A number outside the option's range, or a word not among its choices.
-    func boundsProblem(_ value: Value, _ option: OptionSpec) -> String? {
-        if let range = option.range {
-            let number = option.type == .duration ? OptionParsing.seconds(value) : value.doubleValue
-            if let number, !range.contains(number) {
-                return "must be \(range)\(option.type == .duration ? " seconds" : ""), got \(value.text)"
-            }
-        }
-        if let choices = option.choices, !choices.contains(value.text) {
-            return "must be one of \(choices.map { "'\($0)'" }.joined(separator: ", ")), got '\(value.text)'"
-                + didYouMean(value.text, choices)
-        }
-        return nil
-    }
-
-    func typeProblem(_ value: Value, _ type: OptionType) -> String? {
-        switch type {
-        case .string, .path:
-            if case .string = value { return nil }
-            if case .int = value { return nil }
-            return type == .path ? "a path (a string)" : "a string"
-        case .int: return value.intValue == nil ? "an integer" : nil
-        case .float: return value.doubleValue == nil ? "a number" : nil
-        case .bool: return value.boolValue == nil ? "true or false" : nil
-        case .stringList:
-            switch value {
-            case .string: return nil
-            case .list(let items) where items.allSatisfy({ $0.stringValue != nil || $0.intValue != nil }): return nil
-            default: return "a list of strings"
-            }
-        case .duration: return OptionParsing.seconds(value) == nil ? "a duration (seconds, or like \"500ms\", \"10s\", \"5m\")" : nil
-        case .fields:
-            guard case .map(let fields) = value else { return "a mapping of field names to types" }
-            let types = FieldType.allCases.map(\.rawValue)
-            for (name, type) in fields.fields where !types.contains(type.text) {
-                return "a mapping of field names to types (\(types.joined(separator: ", "))); field '\(name)' has '\(type.text)'"
-                    + didYouMean(type.text, types)
-            }
-            return nil
         }
     }
 

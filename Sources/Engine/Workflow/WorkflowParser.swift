@@ -7,8 +7,6 @@ struct WorkflowParser {
     let file: String
     var diagnostics: [Diagnostic] = []
 
-    static let topLevelKeys = ["name", "description", "jobstore", "state_dir", "retention", "vars", "nodes", "profiles", "http"]
-
     init(file: String) { self.file = file }
 
     func location(_ node: Node) -> SourceLocation { YAMLValue.location(of: node, in: file) }
@@ -84,8 +82,8 @@ struct WorkflowParser {
                 workflow.profilesLocation = location(keyNode)
                 workflow.profiles = parseProfiles(valueNode)
             default:
-                error("unknown key '\(key)'\(didYouMean(key, Self.topLevelKeys)); a workflow has "
-                      + Self.topLevelKeys.joined(separator: ", "), keyNode)
+                let known = WorkflowKeys.topLevelNames
+                error("unknown key '\(key)'\(didYouMean(key, known)); a workflow has " + known.joined(separator: ", "), keyNode)
             }
         }
         if !sawNodes {
@@ -165,73 +163,58 @@ struct WorkflowParser {
 
     /// `retry: { attempts: 3, backoff: 2s, max_backoff: 1m }` (or just a number of attempts).
     mutating func parseRetry(_ node: Node, node id: String) -> RetrySettings? {
-        if let attempts = node.scalar.flatMap({ Int($0.string) }) {
-            guard attempts >= 1 else {
-                error("'retry' of node '\(id)' must be at least 1 attempt", node)
-                return nil
-            }
-            return RetrySettings(attempts: attempts, backoff: 2, maxBackoff: 60)
-        }
-        guard case .mapping(let mapping) = node else {
-            error("'retry' of node '\(id)' must be a number of attempts or { attempts: N, backoff: 2s, max_backoff: 1m }", node)
-            return nil
-        }
-        var attempts = 3, backoff = 2.0, maxBackoff = 60.0
-        for (keyNode, valueNode) in mapping {
-            guard let key = keyNode.string else { continue }
-            let value = YAMLValue.typedScalar(valueNode.scalar ?? Node.Scalar(""))
-            switch key {
-            case "attempts":
-                guard let n = value.intValue, n >= 1 else {
-                    error("'retry.attempts' of node '\(id)' must be a whole number, at least 1", valueNode)
-                    return nil
-                }
-                attempts = Int(n)
-            case "backoff", "max_backoff":
-                guard let seconds = OptionParsing.seconds(value) else {
-                    error("'retry.\(key)' of node '\(id)' must be a duration like 2s, 500ms or 1m", valueNode)
-                    return nil
-                }
-                if key == "backoff" { backoff = seconds } else { maxBackoff = seconds }
-            default:
-                let keys = ["attempts", "backoff", "max_backoff"]
-                error("unknown key '\(key)' in 'retry' of node '\(id)'\(didYouMean(key, keys)); it takes "
-                      + keys.joined(separator: ", "), keyNode)
-                return nil
-            }
-        }
-        return RetrySettings(attempts: attempts, backoff: backoff, maxBackoff: max(backoff, maxBackoff))
+        guard let values = parseSection(node, WorkflowKeys.retry, of: " of node '\(id)'")?.values else { return nil }
+        let backoff = WorkflowKeys.backoff.read(values, sectionInfo).inSeconds
+        return RetrySettings(attempts: WorkflowKeys.attempts.read(values, sectionInfo), backoff: backoff,
+                             maxBackoff: max(backoff, WorkflowKeys.maxBackoff.read(values, sectionInfo).inSeconds))
     }
 
     /// `retention: { runs: 20, days: 30 }`.
     mutating func parseRetention(_ node: Node) -> Retention? {
-        guard case .mapping(let mapping) = node else {
-            error("'retention' must be a mapping like { runs: 20, days: 30 }", node)
+        guard let values = parseSection(node, WorkflowKeys.retention)?.values else { return nil }
+        return Retention(runs: WorkflowKeys.runs.read(values, sectionInfo), days: WorkflowKeys.days.read(values, sectionInfo))
+    }
+
+    /// The values of a `KeySection`'s keys: a mapping of them, or a lone scalar for its shorthand
+    /// key; each value checked against its declaration. Nil, with an error at the first problem.
+    mutating func parseSection(_ node: Node, _ section: KeySection, of owner: String = "") -> ParsedSection? {
+        var entries: [(key: String, keyNode: Node, value: Node)] = []
+        if node.scalar != nil, let shorthand = section.shorthand {
+            entries = [(shorthand.name, node, node)]
+        } else if case .mapping(let mapping) = node {
+            entries = mapping.compactMap { keyNode, value in keyNode.string.map { ($0, keyNode, value) } }
+        } else {
+            error("'\(section.name)'\(owner) must be \(section.example)", node)
             return nil
         }
-        var retention = Retention.standard
-        for (keyNode, valueNode) in mapping {
-            guard let key = keyNode.string else { continue }
-            let value = YAMLValue.typedScalar(valueNode.scalar ?? Node.Scalar(""))
-            switch key {
-            case "runs":
-                guard let n = value.intValue, n >= 1 else {
-                    error("'retention.runs' must be a whole number, at least 1", valueNode)
-                    return nil
-                }
-                retention.runs = Int(n)
-            case "days":
-                guard let d = value.doubleValue, d > 0 else {
-                    error("'retention.days' must be a number of days, more than 0", valueNode)
-                    return nil
-                }
-                retention.days = d
-            default:
-                error("unknown key '\(key)' in 'retention'\(didYouMean(key, ["runs", "days"])); it takes runs, days", keyNode)
+        let names = section.keys.map(\.name)
+        var parsed = ParsedSection()
+        for (key, keyNode, valueNode) in entries {
+            guard let option = section.keys.first(where: { $0.name == key }) else {
+                error("unknown key '\(key)' in '\(section.name)'\(owner)\(didYouMean(key, names)); it takes "
+                      + names.joined(separator: ", "), keyNode)
                 return nil
             }
+            guard let scalar = valueNode.scalar else {
+                error("'\(section.name).\(key)'\(owner) must be a single value: \(option.help)", valueNode)
+                return nil
+            }
+            // A string keeps the text as written (`token: 0123`), not the number YAML reads in it.
+            let value = [OptionType.string, .path].contains(option.type) ? .string(scalar.string) : YAMLValue.typedScalar(scalar)
+            if let problem = option.problem(with: value) {
+                error("'\(section.name).\(key)'\(owner) \(problem)", valueNode)
+                return nil
+            }
+            parsed.values[key] = value
+            parsed.places[key] = valueNode
         }
-        return retention
+        return parsed
+    }
+
+    /// What a `KeySection`'s values are read against (none of them is a path or a template).
+    var sectionInfo: WorkflowInfo {
+        WorkflowInfo(name: "", file: file, directory: URL(fileURLWithPath: file).deletingLastPathComponent().path,
+                     jobstore: nil, vars: Record())
     }
 
     mutating func parseProfiles(_ node: Node) -> [String: Profile] {
@@ -303,4 +286,10 @@ struct WorkflowParser {
         }
         return nil
     }
+}
+
+/// A `KeySection` as written: its values, checked, and the YAML node of each (for later errors).
+struct ParsedSection {
+    var values: [String: Value] = [:]
+    var places: [String: Node] = [:]
 }

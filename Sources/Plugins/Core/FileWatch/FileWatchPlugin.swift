@@ -78,8 +78,9 @@ public struct FileWatchPlugin: SourcePlugin {
         checkpoints = context.state.map { Checkpoints(state: $0, node: node.id, logger: context.logger) }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// A problem with the folder or a file, said in a sentence.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     public func run(_ output: SourceOutput) async throws {
@@ -137,38 +138,18 @@ public struct FileWatchPlugin: SourcePlugin {
     }
 
     /// Regular files under `folder` that match, are new or changed, and that no process has
-    /// open for writing (those come with their close event, or in a later run), sorted by path.
+    /// open for writing (those come with their close event, or in a later run), in the order
+    /// `decisions(under:tracker:)` gives; the skipped names and writers are warned about.
     func scan(_ folder: String, tracker: inout FileTracker) async -> [FileInfo] {
-        var candidates: [(path: String, stat: stat)] = []
-        var stack = [folder]
-        while let dir = stack.popLast() {
-            guard let entries = FileName.entries(of: dir) else { continue }
-            var names: [String] = []
-            for entry in entries {
-                switch entry {
-                case .utf8(let name): names.append(name)
-                case .notUTF8(let escaped): warnSkipped(dir + "/" + escaped)
-                }
-            }
-            for name in names.sorted() {
-                let path = dir + "/" + name
-                var st = stat()
-                guard lstat(path, &st) == 0 else { continue }
-                if (st.st_mode & S_IFMT) == S_IFDIR {
-                    if recursive && !name.hasPrefix(".") { stack.append(path) }
-                } else if (st.st_mode & S_IFMT) == S_IFREG, matches(path), tracker.isNew(path, st) {
-                    candidates.append((path, st))
-                }
-            }
-        }
-        let beingWritten = await OpenWriters.lasting(among: candidates.map(\.path))
         var found: [FileInfo] = []
-        for (path, st) in candidates {
-            if let pid = beingWritten[path] {
-                logger.warning("\(path) is still open for writing (process \(pid)); it is taken once closed (watching) or by a later run (--once)")
-                continue
+        for decision in await decisions(under: folder, tracker: &tracker) {
+            switch decision.reason {
+            case .notUTF8: warnSkipped(decision.path)
+            case .openForWriting(let pid):
+                logger.warning("\(decision.path) is still open for writing (process \(pid)); it is taken once closed (watching) or by a later run (--once)")
+            default:
+                if decision.taken, let info = decision.info { found.append(info) }
             }
-            if let info = tracker.admit(path, known: st) { found.append(info) }
         }
         return found
     }
@@ -195,23 +176,12 @@ public struct FileWatchPlugin: SourcePlugin {
         }
         if emitContents {
             for file in files {
-                guard let data = FileManager.default.contents(atPath: file.path) else {
-                    logger.error("cannot read \(file.path)")
+                let arrow: ArrowData
+                switch contents(of: file) {
+                case .success(let data): arrow = data
+                case .failure(let problem):
+                    logger.error("\(problem)")
                     continue
-                }
-                let arrow = ArrowData(bytes: data)
-                if let declared {
-                    // Parsed once here to check it; the table travels on with the bytes.
-                    let problem: String?
-                    do {
-                        problem = RecordField.problem(in: try arrow.table().schema, declared: declared)
-                    } catch {
-                        problem = "it is not Arrow IPC data (\(error))"
-                    }
-                    if let problem {
-                        logger.error("skipping \(file.path): it does not fit this node's schema: \(problem)")
-                        continue
-                    }
                 }
                 try await checkpoints?.emitted([file])
                 try await output.emit(.arrow(arrow), onComplete: completion(of: [file], label: file.path))
@@ -228,6 +198,28 @@ public struct FileWatchPlugin: SourcePlugin {
             try await checkpoints?.emitted(Array(chunk))
             try await output.emit(.arrow(ArrowData(table: table)), onComplete: completion(of: Array(chunk), label: label))
         }
+    }
+
+    /// With `emit: contents`, the file's contents as the message, or why it is skipped: it
+    /// cannot be read, or it does not fit the declared schema.
+    func contents(of file: FileInfo) -> Result<ArrowData, Failure> {
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            return .failure(Failure(description: "cannot read \(file.path)"))
+        }
+        let arrow = ArrowData(bytes: data)
+        if let declared {
+            // Parsed once here to check it; the table travels on with the bytes.
+            let problem: String?
+            do {
+                problem = RecordField.problem(in: try arrow.table().schema, declared: declared)
+            } catch {
+                problem = "it is not Arrow IPC data (\(error))"
+            }
+            if let problem {
+                return .failure(Failure(description: "skipping \(file.path): it does not fit this node's schema: \(problem)"))
+            }
+        }
+        return .success(arrow)
     }
 
     /// What happens once everything downstream is done with `files`: the checkpoint says so.
@@ -290,6 +282,17 @@ struct FileTracker {
     /// The file's info if it is a regular file to emit now. `known` is a `stat` the caller
     /// already made (a scan), so the file isn't looked up twice.
     mutating func admit(_ path: String, known: stat? = nil) -> FileInfo? {
+        guard let (info, reason) = decide(path, known: known) else { return nil }
+        switch reason {
+        case .new, .rewritten, .resumed: return info
+        default: return nil
+        }
+    }
+
+    /// For a regular file not taken yet in this run: its info and what the earlier runs'
+    /// checkpoints make of it (new, rewritten, resumed: emit it; handled: skip it). It counts
+    /// as taken in this run from now on.
+    mutating func decide(_ path: String, known: stat? = nil) -> (FileInfo, FileDecision.Reason)? {
         var st = known ?? stat()
         guard known != nil || stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isNew(path, st) else { return nil }
         let modified = Self.micros(st.st_mtim)
@@ -298,14 +301,17 @@ struct FileTracker {
         let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: size, modified: Self.nanos(st.st_mtim))
         var info = FileInfo(path: path, name: FileInfo.name(of: path), size: size, modifiedMicros: modified,
                             identity: identity, changed: Self.nanos(st.st_ctim))
-        if let earlier = checkpoints[DeviceInode(device: identity.device, inode: identity.inode)], earlier.identity == identity,
+        guard let earlier = checkpoints[DeviceInode(device: identity.device, inode: identity.inode)] else { return (info, .new) }
+        if earlier.identity == identity,
            earlier.changed == info.changed || (!earlier.contentHash.isEmpty && earlier.contentHash == ContentHash.of(path)) {
             // The same file as an earlier run's (perhaps renamed: the inode's change time moved,
             // the content is the same).
-            guard earlier.state == .emitted else { return nil }
+            guard earlier.state == .emitted else { return (info, .handled(earlier)) }
             info.resumed = true
+            return (info, .resumed(earlier))
         }
-        return info
+        // Another version of that path, or another file that was given the inode of one deleted.
+        return (info, earlier.path == path ? .rewritten(earlier) : .new)
     }
 }
 

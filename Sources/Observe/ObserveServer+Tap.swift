@@ -44,8 +44,12 @@ extension ObserveServer {
         let reader = tap.attach()
         let hello = Value.map(Record([("node", .string(id)), ("type", .string(output.rawValue)),
                                       ("workflow", .string(watcher.plan.info.name)), ("run_id", .string(watcher.runID))]))
+        openTaps.add(1, ordering: .relaxed)
         let body = ResponseBody { writer in
-            defer { tap.detach(reader) }
+            defer {
+                tap.detach(reader)
+                self.openTaps.subtract(1, ordering: .relaxed)
+            }
             try await writer.write(ByteBuffer(string: ": hypha tap\nevent: tap\ndata: \(hello.json)\n\n"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {

@@ -33,6 +33,8 @@ public final class ObserveServer: Sendable {
     let limits: EndpointLimits
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Atomic<Bool>(false)
+    /// Tap streams answering now (`/api/v1/tap/NODE`), which `stop` lets end before the server.
+    let openTaps = Atomic<Int>(0)
     /// Runs a dead letter again in the running workflow (the page's retry button); nil without
     /// a state folder.
     private let retrier = Mutex<(@Sendable (Int64) async -> DeadLetterRetry)?>(nil)
@@ -121,11 +123,15 @@ public final class ObserveServer: Sendable {
         }
     }
 
-    /// Ends the event streams and log follows, then the server.
+    /// Ends the event streams and log follows, then the server. Taps first send what their
+    /// readers' buffers hold and their end (for up to 2 s), so `hypha tap` can tell the run ended.
     public func stop() async {
         stopping.store(true, ordering: .relaxed)
         watcher.events.finishAll()
         watcher.endTaps()
+        for _ in 0..<100 where openTaps.load(ordering: .relaxed) > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         guard let running = task.withLock({ $0 }) else { return }
         running.cancel()
         await withTaskGroup(of: Void.self) { race in

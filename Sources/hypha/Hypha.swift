@@ -11,7 +11,7 @@ struct Hypha: AsyncParsableCommand {
         version: Version.description,
         subcommands: [
             RunCommand.self, ValidateCommand.self, GraphCommand.self, PluginsCommand.self, DemoCommand.self, ArrowCommand.self,
-            RenderCommand.self, SchemaCommand.self, TestCommand.self, JobsCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
+            RenderCommand.self, SchemaCommand.self, TestCommand.self, JobsCommand.self, WhyCommand.self, DeadLettersCommand.self, GuardJobsCommand.self,
             SendCommand.self, ServiceCommand.self, TopCommand.self, TapCommand.self,
         ])
 

@@ -20,12 +20,16 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Process what is present now, wait for every job, then exit.")
     var once = false
 
+    @Flag(help: "List what a --once run would take and skip, each with why, and the jobs it would make; run and record nothing.")
+    var dryRun = false
+
     @Flag(help: "Reload when the workflow file or a jobstore template changes (SIGHUP always reloads): only the nodes that changed restart.")
     var watch = false
 
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
+        if dryRun && watch { throw ValidationError("--dry-run lists what one pass would do (as --once); drop --watch") }
         if watch && once { throw ValidationError("--watch keeps running and reloads on edits; --once ends after one pass: use one of them") }
         if watch && runOptions.noState {
             throw ValidationError("--watch keeps the sources' positions across a reload in the state folder; drop --no-state")
@@ -34,6 +38,11 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try workflow.load()
+        if dryRun {
+            let code = try await DryRun.run(plan, options: runOptions)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         let arguments = workflow
         let overrides = try workflow.overrides()
         // SIGHUP reloads a run that keeps going (with state: a source's position is kept there).

@@ -16,6 +16,7 @@ extension WhyAnswer {
         for (node, record) in downloads {
             out.append("downloaded by \(node): \(record.state.rawValue), \(record.path) (\(record.size) bytes)"
                        + (record.reason.map { ": \($0)" } ?? ""))
+            out.append("now (\(node)): \(Self.now(record, workflow: retry.workflow.workflow))")
         }
         for record in records {
             let renamed = record.checkpoint.path != path ? ", as \(record.checkpoint.path)" : ""
@@ -56,6 +57,7 @@ extension WhyAnswer {
                 ("node", .string(node)), ("url", .string(record.url)), ("state", .string(record.state.rawValue)),
                 ("path", .string(record.path)), ("size", .int(record.size)), ("sha256", .string(record.sha256)),
                 ("reason", optional(record.reason, Value.string)),
+                ("now", .string(Self.now(record, workflow: retry.workflow.workflow))),
             ]))
         }
         let recordValues = records.map { record in
@@ -114,6 +116,20 @@ extension WhyAnswer {
             }
         }
         return causes
+    }
+
+    /// What a run would do with a URL the ledger has, and what would fetch it again.
+    static func now(_ record: DownloadRecord, workflow: String) -> String {
+        let reprocess = "`hypha run \(workflow) --reprocess` forgets it"
+        switch record.state {
+        case .done:
+            return "each poll asks the server whether it changed (If-None-Match, If-Modified-Since) and fetches it "
+                + "again only then; \(reprocess)"
+        case .emitted:
+            return "fetched and handed on; a run that ended first left it unfinished: the next run hands it on again"
+        case .failed:
+            return "the next poll tries it again; its dead letter, if any, is removed once it succeeds"
+        }
     }
 
     func runLabel(_ id: Int64?) -> String {

@@ -109,6 +109,28 @@ import Testing
         #expect(url["kind"] as? String == "url" && url["seen"] as? Bool == false)
     }
 
+    @Test func aDownloadedURLItsLedgerAndItsJobs() throws {
+        let s = try Setup(run: false)
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        // The shipped download workflow, fetching one local zip (a file:// URL the workflow lists).
+        let url = "file://\(s.inbox)/good.zip"
+        var text = try String(contentsOfFile: CLI.shipped("workflows/download-extract-aggregate.yml"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "feed: \"{{ vars.feed }}\"", with: "urls: [\"\(url)\"]")
+            .replacingOccurrences(of: "jobstore: ../jobstore", with: "jobstore: \(CLI.shipped("jobstore"))")
+            .replacingOccurrences(of: "\"{{ workflow.dir }}/../scripts\"", with: "\"\(CLI.shipped("scripts"))\"")
+        let workflow = s.dir + "/download.yml"
+        try text.write(toFile: workflow, atomically: true, encoding: .utf8)
+        let arguments = ["--var", "downloads=\(s.dir)/downloads", "--var", "work=\(s.dir)/work", "--state-dir", s.state]
+        let run = try CLI.run(["run", workflow, "--once", "--no-progress"] + arguments, cwd: s.dir)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let why = try CLI.run(["why", workflow, url] + arguments, cwd: s.dir)
+        #expect(why.stdout.contains("downloaded by downloads: done, \(s.dir)/downloads/good.zip"), "\(why.stdout)\n\(why.stderr)")
+        let json = try CLI.run(["why", workflow, url, "--json"] + arguments, cwd: s.dir)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+        #expect(answer["kind"] as? String == "url" && answer["path"] as? String == s.dir + "/downloads/good.zip")
+        #expect((answer["jobs"] as? [[String: Any]])?.count == 2, "\(answer)")
+    }
+
     @Test func aFileOpenForWritingAndANewFileBeforeAnyRun() throws {
         let s = try Setup(run: false)
         defer { try? FileManager.default.removeItem(atPath: s.dir) }

@@ -8,8 +8,8 @@ import NIOCore
 /// `GET /api/v1/tap/NODE?sample=RATE&limit=N`: what leaves a node, live, as server-sent events
 /// (docs/OBSERVE.md, "Tap"). `hypha tap` reads it.
 extension ObserveServer {
-    /// Seconds between keep-alive comments on an idle tap: they show a proxy the stream is
-    /// alive, and a write to a reader that has gone ends the tap.
+    /// The time between keep-alive comments: they show a proxy an idle stream is alive, and a
+    /// write to a reader that has gone ends the tap even while the node emits nothing.
     static let tapKeepAlive: Duration = .seconds(15)
 
     func tap(node id: String, request: Request) -> Response {

@@ -2,6 +2,7 @@ import ArgumentParser
 import ArrowHTTP
 import Engine
 import Foundation
+import Glibc
 
 /// `hypha tap URL NODE`: the records leaving a node of a running Hypha, live, as JSON lines
 /// (its endpoint's `/api/v1/tap/NODE`, docs/OBSERVE.md).
@@ -16,8 +17,9 @@ struct TapCommand: AsyncParsableCommand {
             the run nothing while nobody taps, and never slows it: records a slow reader cannot \
             take in time are dropped, and their count is said on stderr at the end.
 
-            Stops after --limit records, when the run ends, or on Ctrl-C, and exits 0; exits 1 when \
-            the endpoint cannot be reached or refuses (an unknown node: it names those there are).
+            Stops after --limit records, when the run ends, or on Ctrl-C, and exits 0 (saying on \
+            stderr what was dropped); exits 1 when the endpoint cannot be reached or refuses (an \
+            unknown node: it names those there are).
 
             Examples:
               hypha tap http://127.0.0.1:9464 decode
@@ -51,7 +53,20 @@ struct TapCommand: AsyncParsableCommand {
             Console.error("hypha: \(error)")
             throw ExitCode(1)
         }
-        let outcome = await tap(with: client)
+        // Ctrl-C (or SIGTERM) ends the tap as --limit would, so what was dropped is still said; a
+        // second one while printing is stuck (a pipe nobody reads) ends the command at once.
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
+        let outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { await tap(with: client, until: signals.first) }
+            group.addTask {
+                await signals.second.wait()
+                if !Task.isCancelled { Glibc.exit(130) }
+                return nil
+            }
+            let outcome = await group.next() ?? nil
+            group.cancelAll()
+            return outcome ?? .ended(records: 0, dropped: 0, why: nil)
+        }
         await client.shutdown()
         switch outcome {
         case .failed(let message):
@@ -72,6 +87,24 @@ struct TapCommand: AsyncParsableCommand {
         case ended(records: Int, dropped: Int, why: String?)
     }
 
+    /// Taps until the stream ends or `stop` is triggered.
+    func tap(with client: ArrowHTTPClient, until stop: ShutdownSignal) async -> Outcome {
+        await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { await tap(with: client) }
+            group.addTask {
+                await stop.wait()
+                return nil
+            }
+            var outcome: Outcome?
+            // The first to end cancels the other; a cancelled tap still returns what it printed.
+            for await result in group {
+                outcome = outcome ?? result
+                group.cancelAll()
+            }
+            return outcome ?? .ended(records: 0, dropped: 0, why: nil)
+        }
+    }
+
     func tap(with client: ArrowHTTPClient) async -> Outcome {
         var query: [String] = []
         if sample < 1 { query.append("sample=\(sample)") }
@@ -81,7 +114,7 @@ struct TapCommand: AsyncParsableCommand {
         do {
             reading = try await endpoint.get("/api/v1/tap/\(name)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), with: client)
         } catch {
-            return .failed("cannot tap '\(node)': \(error)")
+            return Task.isCancelled ? .ended(records: 0, dropped: 0, why: nil) : .failed("cannot tap '\(node)': \(error)")
         }
         guard reading.status == 200 else {
             let body = (try? await reading.text()) ?? ""
@@ -123,7 +156,8 @@ struct TapCommand: AsyncParsableCommand {
                 }
             }
         } catch {
-            return .ended(records: records, dropped: dropped, why: "the connection to \(endpoint.base) ended (\(error))")
+            return .ended(records: records, dropped: dropped,
+                          why: Task.isCancelled ? nil : "the connection to \(endpoint.base) ended (\(error))")
         }
         return .ended(records: records, dropped: dropped, why: "the connection to \(endpoint.base) ended (Hypha stopped?)")
     }

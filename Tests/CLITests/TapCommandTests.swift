@@ -126,6 +126,14 @@ import Testing
         #expect(Self.objects(firstRows.stdout) == Array(run.capturedValues().prefix(3)))
         #expect(!firstRows.stderr.contains("dropped"), "\(firstRows.stderr)")
 
+        // Ctrl-C ends a tap as --limit does: exit 0.
+        let interrupted = try Tap([run.endpoint, "incoming"], dir: run.dir, name: "interrupted")
+        defer { interrupted.kill() }
+        try interrupted.collect()
+        try #require(ArrowHTTPTests.waitUntil(30) { interrupted.stderr.contains("tapping 'incoming'") }, "\(interrupted.stderr)")
+        kill(interrupted.process.processIdentifier, SIGINT)
+        #expect(interrupted.waitForExit() == 0, "\(interrupted.stderr)")
+
         // The run ending ends the tap, which says so and exits 0.
         _ = ObserveTests.interrupt(run.process)
         #expect(decode.waitForExit() == 0, "\(decode.stderr)")

@@ -113,10 +113,12 @@ struct DryRun {
                 } catch {
                     steps.append(.failure(node: id, "\(error)"))
                 }
-            case .job(let job) where next.plugin.isExecutor:
-                steps.append(.job(node: id, job, reused: await completed(job, at: id)))
+            case .job(let job) where next.plugin.input.accepts(.job):
+                // An executor runs it; another node taking jobs (a capture sink) is handed it.
+                let executes = next.plugin.isExecutor
+                steps.append(.job(node: id, job, reused: executes ? await completed(job, at: id) : false))
                 let later = plan.downstream(of: id)
-                if !later.isEmpty { steps.append(.after(node: id, later)) }
+                if !later.isEmpty { steps.append(executes ? .after(node: id, later) : .notFollowed(node: later[0], plugin: plan.node(later[0])?.config.plugin ?? "?")) }
             default:
                 steps.append(.notFollowed(node: id, plugin: next.config.plugin))
             }

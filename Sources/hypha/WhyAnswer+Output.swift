@@ -20,7 +20,7 @@ extension WhyAnswer {
         }
         for record in records {
             let renamed = record.checkpoint.path != path ? ", as \(record.checkpoint.path)" : ""
-            out.append("seen: by \(record.node) (file-watch) at \(JobsCommand.time(record.updated))\(renamed): \(words(record))")
+            out.append("seen: by \(record.node) (file-watch)\(renamed), last recorded at \(JobsCommand.time(record.updated)): \(words(record))")
         }
         for watch in watches where seen {
             out.append("now (\(watch.node)): \(watch.now(workflow: retry.workflow.workflow, hasLetter: !letters.isEmpty))")

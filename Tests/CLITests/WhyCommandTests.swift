@@ -48,7 +48,7 @@ import Testing
         let r = try s.why("good.zip")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("good.zip: the file \(s.inbox)/good.zip\n"), "\(r.stdout)")
-        #expect(r.stdout.contains("seen: by downloads (file-watch) at "), "\(r.stdout)")
+        #expect(r.stdout.contains("seen: by downloads (file-watch), last recorded at "), "\(r.stdout)")
         #expect(r.stdout.contains("so runs skip it; a rewrite (a new size or modification time) or `hypha run \(Self.workflow) --reprocess`"), "\(r.stdout)")
         #expect(r.stdout.contains("  completed  "), "\(r.stdout)")
         #expect(r.stdout.contains("log: \(s.state)/runs/"), "\(r.stdout)")

@@ -12,7 +12,8 @@ import Logging
 /// for writing (`OpenWriters`): they follow when closed. After that a file is emitted only
 /// once it is complete: closed after writing, or moved in; never while it is still being
 /// written. A kernel queue overflow triggers a rescan, so no file is missed. A file whose name
-/// is not valid UTF-8 is skipped with a warning that names it (`FileName`). With
+/// is not valid UTF-8 is skipped with a warning that names it (`FileName`). What a scan makes
+/// of each entry, and why, is a `FileDecision` (which `hypha why` and `run --dry-run` share). With
 /// `emit: contents`, matching Arrow IPC files are emitted as their own contents instead.
 public struct FileWatchPlugin: SourcePlugin {
     static let path = NodeOption.requiredPath("path", help: "the folder to watch")

@@ -6,7 +6,7 @@ import Testing
 /// jobs after the one that failed are rendered as that run rendered them. Tried on the shipped
 /// extract-aggregate workflow (copied, so that its default folders are inside the test's), whose
 /// extract fails until the test says it is fixed.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct RetryReplaysConfigTests {
+@Suite(.serialized, .timeLimit(.minutes(4))) struct RetryReplaysConfigTests {
     /// A copy of workflows/extract-aggregate.yml and its jobstore in `dir` (the defaults then
     /// point at `dir/inbox`, `dir/work` and `dir/scripts`, none of which the tests use), with a
     /// variable whose name looks like a secret's; and two script folders: `wrapped`, whose
@@ -127,6 +127,36 @@ import Testing
         #expect(marked == "\(dir)/out/\(stem)/files\n")
         #expect(FileManager.default.fileExists(atPath: "\(dir)/out/\(stem)/report.json"))
         #expect(try CLI.run(["dead-letters", "list", workflow] + state).stdout.contains("no dead letters"))
+    }
+
+    /// The web view's retry button runs a letter inside the live run only when the run that made
+    /// it was configured alike; otherwise it is refused with the command that replays that run.
+    @Test func theLiveRetryOfALetterOfARunConfiguredOtherwiseIsRefusedWithTheCommand() async throws {
+        let dir = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workflow = try Self.setUp(dir)
+        let state = ["--state-dir", dir + "/state"]
+        try CLI.makeZips(in: dir + "/in", count: 1, tricky: false)
+        let vars = ["--var", "inbox=\(dir)/in", "--var", "scripts=\(dir)/wrapped"]
+        #expect(try CLI.run(["run", workflow, "--once", "--no-progress", "--var", "work=\(dir)/out"] + vars + state).status == 1)
+
+        let port = ArrowHTTPTests.freePort()
+        let log = dir + "/log"
+        let live = try ObserveTests.start([workflow, "--http", "\(port)", "--var", "work=\(dir)/other"] + vars + state, log: log)
+        defer { if live.isRunning { live.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        var letters: [[String: Any]] = []
+        for _ in 0..<600 where letters.isEmpty {  // up to 60 s, until the endpoint answers
+            letters = await ObserveTests.deadLetters(base)
+            if letters.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let id = try #require(letters.first?["id"] as? Int, "no dead letter: \(SecurityTests.log(log))")
+        let answer = try await ObserveTests.post(base + "/api/v1/dead-letters/\(id)/retry", headers: ["X-Hypha-Request": "retry"])
+        #expect(answer.status == 409, "\(answer.body)")
+        #expect(answer.body.contains("--var work=\(dir)/out"), "\(answer.body)")
+        #expect(answer.body.contains("hypha dead-letters retry \(workflow) \(id) --state-dir \(dir)/state"), "\(answer.body)")
+        #expect(ObserveTests.interrupt(live) == 130, "\(SecurityTests.log(log))")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/other"), "the letter ran in the live run")
     }
 
     /// A state folder of the previous schema (2: no runs, no `run` columns) opens and migrates;

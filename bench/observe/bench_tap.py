@@ -4,12 +4,14 @@ endpoint off, with it on and nobody tapping (idle), and with a reader tapping `d
 alternating over several rounds in the same run.
 
     python3 bench/observe/bench_tap.py [--hypha .build/release/hypha] [--workload records|jobs]
-                                       [--rows N] [--rounds 5]
+                                       [--rows N] [--rounds 5] [--baseline OLD_HYPHA]
 
 records: arrow-http -> arrow-decode -> capture; one `hypha send` of N rows (default 100,000),
          timed from the send to the capture sink's last line: records/s through the tapped node.
 jobs:    arrow-http -> arrow-decode -> template -> process of bench/core/stamp.c; N rows (default
          5,000), timed from the send to the last job's stamp: jobs/s.
+--baseline adds a fourth variant, another Hypha binary (one built before the tap) with the
+endpoint on: beside `idle`, the cost of the tap's hook alone, not of the endpoint.
 The active reader is a Python thread reading the tap's event stream as fast as it can; what it
 could not take in time is dropped by Hypha and counted (printed per round). Build Hypha in
 release mode first: swift build -c release --product hypha
@@ -131,7 +133,7 @@ def one_run(args, tmp, stamp, rows_file, variant):
     os.makedirs(base)
     source_port = free_port()
     wf = workflow(base, args.workload, source_port, stamp)
-    argv = [args.hypha, "run", wf, "--no-state", "--no-progress", "--log-level", "error", "--run-dir", os.path.join(base, "run")]
+    argv = [args.baseline if variant == "baseline" else args.hypha, "run", wf, "--no-state", "--no-progress", "--log-level", "error", "--run-dir", os.path.join(base, "run")]
     http_port = free_port()
     if variant != "off":
         argv += ["--http", f"127.0.0.1:{http_port}"]
@@ -172,6 +174,7 @@ def main():
     ap.add_argument("--workload", choices=["records", "jobs"], default="records")
     ap.add_argument("--rows", type=int)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--baseline", help="another hypha binary, run with the endpoint on (nobody tapping)")
     args = ap.parse_args()
     args.hypha = os.path.abspath(args.hypha)
     args.rows = args.rows or (100_000 if args.workload == "records" else 5_000)
@@ -184,21 +187,27 @@ def main():
             for n in range(args.rows):
                 fh.write(json.dumps({"n": n, "path": f"/data/inbox/file-{n:06d}.zip", "size": n * 7}) + "\n")
         results = {"off": [], "idle": [], "tap": []}
+        if args.baseline:
+            args.baseline = os.path.abspath(args.baseline)
+            results["baseline"] = []
         variants = list(results)
         for i in range(args.rounds):
             # Rotate which goes first, so drift in the machine's speed falls on all alike.
-            for variant in variants[i % 3:] + variants[:i % 3]:
+            k = i % len(variants)
+            for variant in variants[k:] + variants[:k]:
                 r = one_run(args, tmp, stamp, rows_file, variant)
                 results[variant].append(r)
                 extra = f"  tapped {r['tapped']}, dropped {r['dropped']}" if variant == "tap" else ""
-                print(f"round {i + 1}  {variant:4}  {r['seconds']:6.2f} s  {r['rate']:9.0f} {unit}{extra}", flush=True)
+                print(f"round {i + 1}  {variant:8}  {r['seconds']:6.2f} s  {r['rate']:9.0f} {unit}{extra}", flush=True)
         median = {v: statistics.median(r["rate"] for r in rs) for v, rs in results.items()}
 
-        def paired(v):
-            return (1 - statistics.median(a["rate"] / b["rate"] for a, b in zip(results[v], results["off"]))) * 100
+        def paired(v, to="off"):
+            return (1 - statistics.median(a["rate"] / b["rate"] for a, b in zip(results[v], results[to]))) * 100
         print(f"median of {args.rounds} rounds, {args.rows} rows ({args.workload}): off {median['off']:.0f} {unit}; "
-              f"idle {median['idle']:.0f} ({paired('idle'):+.1f} %); tap {median['tap']:.0f} ({paired('tap'):+.1f} %) "
-              f"[cost: median of the rounds' paired ratios to off]")
+              f"idle {median['idle']:.0f} ({paired('idle'):+.1f} %); tap {median['tap']:.0f} ({paired('tap'):+.1f} %)"
+              + (f"; baseline {median['baseline']:.0f} ({paired('baseline'):+.1f} %); idle beside baseline "
+                 f"{paired('idle', 'baseline'):+.1f} %" if args.baseline else "")
+              + " [cost: median of the rounds' paired ratios to off]")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -26,6 +26,15 @@ import Testing
             #expect(started.status == 0, "\(started.stderr)")
         }
 
+        /// Ends the session (its shell gets SIGHUP) and the server, and removes the server's
+        /// socket (which tmux leaves behind).
+        func stop() {
+            let path = (try? tmux(["display-message", "-p", "-t", "top", "#{socket_path}"]))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            _ = try? tmux(["kill-session", "-t", "top"])
+            _ = try? tmux(["kill-server"])
+            if let path, path.hasSuffix(socket) { try? FileManager.default.removeItem(atPath: path) }
+        }
+
         var screen: String { (try? tmux(["capture-pane", "-p", "-t", "top"])) ?? "" }
 
         /// The screen's line that starts with `first`, split into its words.
@@ -57,7 +66,7 @@ import Testing
             """.write(toFile: run.dir + "/top.sh", atomically: true, encoding: .utf8)
         let terminal = Terminal(program: try #require(Self.tmux))
         try terminal.start("sh " + run.dir + "/top.sh")
-        defer { _ = try? terminal.tmux(["kill-server"]) }
+        defer { terminal.stop() }
 
         // The table: a row per node, with the counts of the three records sent.
         #expect(ArrowHTTPTests.waitUntil(30) { terminal.screen.contains("decode") && terminal.screen.contains("q quits") }, "\(terminal.screen)")

@@ -149,13 +149,18 @@ done
 # 3. The files both artefacts ship, in one tree per artefact.
 STAGE="$(mktemp -d "${TMPDIR:-/tmp}/hypha-package.XXXXXX")"
 trap 'rm -rf "$STAGE"' EXIT
-# The shipped data: everything in workflows/ and jobstore/, and the scripts (not these shell ones).
+# The shipped data: the files of workflows/, jobstore/ and scripts/ (not these shell scripts), as
+# git tracks them, so no state folder, compiled Python or other leftover of a run goes along.
+shipped_files() {
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files workflows jobstore scripts
+  else
+    find workflows jobstore scripts \( -name __pycache__ -o -name .hypha \) -prune -o -type f ! -name '*.pyc' -print
+  fi | grep -v '\.sh$'
+}
 copy_shared() {
-  mkdir -p "$1"
-  cp -R workflows jobstore "$1/"
-  (find scripts -name __pycache__ -prune -o -type f ! -name '*.sh' ! -name '*.pyc' -print) | while read -r file; do
-    mkdir -p "$1/$(dirname "$file")"
-    cp -p "$file" "$1/$file"
+  shipped_files | while read -r file; do
+    install -D -m "$([ -x "$file" ] && echo 755 || echo 644)" "$file" "$1/$file"
   done
 }
 copy_docs() {
@@ -164,7 +169,7 @@ copy_docs() {
   cp docs/*.md docs/*.png "$1/docs/"
 }
 install -D -m 755 "$BIN" "$STAGE/tar/$NAME/bin/hypha"
-# Symbols stay (a crash's backtrace names functions); the debug information goes.
+# The debug information goes; the symbols stay, so gdb and perf still name functions.
 strip --strip-debug "$STAGE/tar/$NAME/bin/hypha"
 say "3/5 staging: hypha $(size "$BIN") as built, $(size "$STAGE/tar/$NAME/bin/hypha") without debug information"
 copy_shared "$STAGE/tar/$NAME/share/hypha"

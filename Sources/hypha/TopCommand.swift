@@ -134,7 +134,12 @@ struct TopCommand: AsyncParsableCommand {
         do {
             let reading = try await endpoint.get("/api/v1/status", with: client, timeout: .seconds(5))
             let body = try await reading.text(upTo: 16 << 20)
-            guard reading.status == 200 else { return .refused(endpoint.refusal(reading.status, body)) }
+            guard reading.status == 200 else {
+                // A token or a URL that is wrong stays wrong; anything else (a proxy's 502 while
+                // Hypha restarts) may pass.
+                let why = endpoint.refusal(reading.status, body)
+                return [401, 403, 404, 421].contains(reading.status) ? .refused(why) : .unreachable(why)
+            }
             guard let value = try? Value(json: Data(body.utf8)), let parsed = TopView.Reading(value) else {
                 return .refused("\(endpoint.base)/api/v1/status did not answer with a Hypha status: is the URL a Hypha's observability endpoint?")
             }

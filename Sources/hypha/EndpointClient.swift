@@ -39,6 +39,17 @@ struct EndpointArguments: ParsableArguments {
         return base
     }
 
+    /// A client to talk to the endpoint with (shut it down when done); exits 1 saying why when
+    /// none can be made.
+    func makeClient() throws -> ArrowHTTPClient {
+        do {
+            return try ArrowHTTPClient()
+        } catch {
+            Console.error("hypha: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
     /// GETs `path` (under the endpoint's root) with the token.
     func get(_ path: String, with client: ArrowHTTPClient, timeout: Duration = .seconds(10)) async throws -> ArrowHTTPClient.Reading {
         try await client.get(base + path, token: HTTPClientArguments.token(token), timeout: timeout)

@@ -46,13 +46,7 @@ struct TapCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client: ArrowHTTPClient
-        do {
-            client = try ArrowHTTPClient()
-        } catch {
-            Console.error("hypha: \(error)")
-            throw ExitCode(1)
-        }
+        let client = try endpoint.makeClient()
         // Ctrl-C (or SIGTERM) ends the tap as --limit would, so what was dropped is still said; a
         // second one while printing is stuck (a pipe nobody reads) ends the command at once.
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM])

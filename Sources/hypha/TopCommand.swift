@@ -47,13 +47,7 @@ struct TopCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client: ArrowHTTPClient
-        do {
-            client = try ArrowHTTPClient()
-        } catch {
-            Console.error("hypha: \(error)")
-            throw ExitCode(1)
-        }
+        let client = try endpoint.makeClient()
         let failure = once || isatty(1) != 1 ? await snapshot(client) : await live(client)
         await client.shutdown()
         if let failure {

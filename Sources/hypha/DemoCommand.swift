@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         var options = runOptions
         if options.runDir == nil { options.runDir = demoDir.appendingPathComponent("run").path }
         if options.state.stateDir == nil { options.state.stateDir = demoDir.appendingPathComponent("state").path }
-        let code = try await WorkflowRunner(options: options).run(plan, once: true)
+        let code = try await WorkflowRunner(options: options).run(plan, once: true, overrides: try arguments.overrides())
 
         let reports = ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []).sorted()
             .map { "\(work)/\($0)/report.json" }.filter { FileManager.default.fileExists(atPath: $0) }

@@ -27,8 +27,8 @@ struct WorkflowRunner {
     /// sources, and `afterwards` gets the state folder before it is released.
     /// With `reload`, the workflow is loaded again on SIGHUP (and on edits with `--watch`).
     /// `overrides` (those `plan` was loaded with) are recorded in the state as the run's
-    /// configuration, which `hypha dead-letters retry` replays; without them none is recorded.
-    func run(_ plan: WorkflowPlan, once: Bool, overrides: RunOverrides? = nil,
+    /// configuration, which `hypha dead-letters retry` replays.
+    func run(_ plan: WorkflowPlan, once: Bool, overrides: RunOverrides,
              injecting injections: [WorkflowRuntime.Injection] = [], reload: LiveReload? = nil,
              afterwards: ((StateFolder) async throws -> Void)? = nil) async throws -> Int32 {
         let showProgress = Console.stderrIsTerminal && !options.noProgress
@@ -59,7 +59,7 @@ struct WorkflowRunner {
                 try await stateFolder.store.forgetAll()
                 logger.notice("--reprocess: forgot which files were handled and which jobs completed; everything runs again")
             }
-            if let stateFolder, let overrides {
+            if let stateFolder {
                 let run = try await stateFolder.store.runStarted(.of(plan, overrides: overrides, runID: runID))
                 logger.debug("run \(runID) is run #\(run) of the state folder")
             }

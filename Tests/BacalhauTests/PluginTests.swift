@@ -184,7 +184,6 @@ import Testing
     @Test func jobTimeoutStopsTheJob() async throws {
         try await withEmulator { running in
             let plugin = try plugin(running, options: ["job_timeout": 0.3])
-            let started = ContinuousClock.now
             do {
                 _ = try await runJob(plugin, job(processSpec(name: "slow", program: "sleep", ["30"])))
                 Issue.record("expected an error")
@@ -194,7 +193,8 @@ import Testing
                     return
                 }
             }
-            #expect(started.duration(to: .now) < .seconds(10))
+            // The job (sleep 30) was stopped, not waited out: without the timeout it would end
+            // Completed, with no jobTimedOut. (No wall-clock bound: a busy machine stretches it.)
             #expect(await running.emulator.jobs().first?.state == "Stopped")
         }
     }

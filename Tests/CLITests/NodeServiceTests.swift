@@ -251,7 +251,7 @@ import Testing
         let unit = r.stdout
         let binary = URL(fileURLWithPath: CLI.binary).resolvingSymlinksInPath().path
         for line in ["Type=notify", "NotifyAccess=main", "Restart=on-failure", "KillMode=mixed", "TimeoutStopSec=35s",
-                     "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only",
+                     "WatchdogSec=", "ExecReload=/bin/sh -c \"kill -HUP ${MAINPID}\"", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only",
                      "ExecStart=\(binary) run \(CLI.shipped("workflows/job-node.yml")) --state-dir \(dir)/state --grace 20",
                      "--var work=\(dir)/work"] {
             #expect(unit.contains(line), "\(line) missing in:\n\(unit)")

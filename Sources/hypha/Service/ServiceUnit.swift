@@ -92,7 +92,9 @@ struct ServiceUnit {
             "NotifyAccess=main",
             "ExecStart=" + command.joined(separator: " "),
             // `systemctl reload`: SIGHUP loads the workflow again, restarting only changed nodes.
-            "ExecReload=/bin/kill -HUP $MAINPID",
+            // The shell's own `kill`: /bin/kill comes from procps, which a minimal system (and
+            // the package's Depends:) may not have; /bin/sh is always there.
+            "ExecReload=/bin/sh -c \"kill -HUP ${MAINPID}\"",
             // Taken as written, quotes included; only specifiers are expanded.
             "WorkingDirectory=" + Self.specifiersEscaped(workingDirectory),
         ]

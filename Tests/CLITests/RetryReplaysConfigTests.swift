@@ -90,7 +90,7 @@ import Testing
 
         // Fixed, and retried with no --var: each letter goes through extract and aggregate into
         // its own run's work folder, and none is left.
-        FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
         let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress"] + state)
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")
         #expect(retry.stdout.contains("with the configuration of run #1"), "\(retry.stdout)")
@@ -114,7 +114,7 @@ import Testing
         let failed = try CLI.run(["run", workflow, "--once", "--no-progress", "--var", "scripts=\(dir)/wrapped"] + vars + state)
         #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
 
-        FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
         let template = dir + "/jobstore/aggregate.yml"
         try (try String(contentsOfFile: template, encoding: .utf8) + "# edited\n").write(toFile: template, atomically: true, encoding: .utf8)
         let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress", "--with-current-config",
@@ -190,7 +190,7 @@ import Testing
             """, dir + "/state/state.db"])
         #expect(version.stdout == "3 0\n", "\(version.stdout)\(version.stderr)")
 
-        FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/wrapped/fixed", contents: Data())
         let retry = try CLI.run(["dead-letters", "retry", workflow, "--all", "--no-progress"] + vars + state)
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")
         #expect(retry.stdout.contains("with the configuration given here"), "\(retry.stdout)")

@@ -55,8 +55,8 @@ struct TopView {
 
     static let columns = ["NODE", "KIND", "IN/S", "OUT/S", "IN", "OUT", "QUEUE", "FAILED", "RETRIES", "RUNNING"]
 
-    /// The view as lines of text, each at most `width` characters when given.
-    func lines(width: Int? = nil) -> [String] {
+    /// The view as lines of text (the screen cuts them to its width).
+    func lines() -> [String] {
         var lines = ["hypha top  \(current.workflow) at \(url)  run \(current.runID)  up \(Self.duration(current.uptime))"
                      + (current.finished ? "  (the run has ended)" : "")]
         lines.append(problem ?? "")
@@ -87,8 +87,7 @@ struct TopView {
         }
         lines.append("")
         lines.append("jobs running: \(current.jobsRunning)" + (current.lastFailure.map { "   latest failure: \($0)" } ?? ""))
-        guard let width, width > 0 else { return lines }
-        return lines.map { $0.count > width ? String($0.prefix(width)) : $0 }
+        return lines
     }
 
     /// "42s", "3m05s", "2h01m".

@@ -18,7 +18,7 @@ import Testing
         return seen
     }
 
-    @Test func anUntappedNodeTakesNothing() {
+    @Test func anUntappedNodeTakesNothing() async {
         let tap = NodeTap()
         #expect(!tap.isTapped)
         tap.offer(Self.record(1))
@@ -26,9 +26,13 @@ import Testing
         #expect(tap.isTapped)
         tap.detach(reader)
         #expect(!tap.isTapped)
-        // A message offered before the reader came is not in its buffer.
+        // Neither the message offered before the reader came nor one offered after it left is in
+        // its buffer, and the one after is not counted dropped.
         reader.offer(Self.record(2))
         #expect(reader.takeDropped() == 0)
+        var held = 0
+        for await _ in reader.items { held += 1 }
+        #expect(held == 0)
     }
 
     @Test func aReaderThatDoesNotReadLosesWhatDoesNotFitAndIsToldHowMuch() async {

@@ -148,6 +148,7 @@ extension FileWatchPlugin {
         let decision: FileDecision
         switch look(at: path, st, tracker: tracker) {
         case .skip(let reason): decision = FileDecision(path: path, reason: reason)
+        case .unmatched: decision = FileDecision(path: path, reason: unmatched(path))
         case .candidate: decision = await decide([(path, st)], tracker: &tracker)[0]
         case .seenThisRun: decision = FileDecision(path: path, reason: .new)  // a fresh tracker has seen nothing
         }
@@ -160,8 +161,10 @@ extension FileWatchPlugin {
 
     /// Every entry under `folder` and what a scan makes of it: first those skipped by their
     /// name or kind (folder by folder, each sorted by name), then the candidates in the order
-    /// they are emitted. `tracker` learns the files taken or found handled.
-    func decisions(under folder: String, tracker: inout FileTracker) async -> [FileDecision] {
+    /// they are emitted. `tracker` learns the files taken or found handled. Without `skips`
+    /// (the plugin's own scan), entries skipped by their kind or a name the pattern refuses are
+    /// left out, so the scan spends nothing on them.
+    func decisions(under folder: String, tracker: inout FileTracker, skips: Bool = true) async -> [FileDecision] {
         var decisions: [FileDecision] = []
         var candidates: [(path: String, stat: stat)] = []
         var stack = [folder]
@@ -181,23 +184,27 @@ extension FileWatchPlugin {
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     if recursive && !name.hasPrefix(".") {
                         stack.append(path)
-                    } else {
+                    } else if skips {
                         decisions.append(FileDecision(path: path, reason: .folderNotWatched))
                     }
                     continue
                 }
                 switch look(at: path, st, tracker: tracker) {
-                case .skip(let reason): decisions.append(FileDecision(path: path, reason: reason))
+                case .skip(let reason): if skips { decisions.append(FileDecision(path: path, reason: reason)) }
+                case .unmatched: if skips { decisions.append(FileDecision(path: path, reason: unmatched(path))) }
                 case .candidate: candidates.append((path, st))
                 case .seenThisRun: break
                 }
             }
         }
-        return decisions + (await decide(candidates, tracker: &tracker))
+        let decided = await decide(candidates, tracker: &tracker)
+        return decisions.isEmpty ? decided : decisions + decided
     }
 
     enum Look {
         case skip(FileDecision.Reason)
+        /// A regular file whose name the pattern refuses (`unmatched(_:)` says why).
+        case unmatched
         /// A regular file whose name matches and that this run has not taken yet.
         case candidate
         /// This version was taken earlier in this run (a rescan): nothing to say.
@@ -208,11 +215,14 @@ extension FileWatchPlugin {
     /// took this version already.
     func look(at path: String, _ st: stat, tracker: FileTracker) -> Look {
         guard (st.st_mode & S_IFMT) == S_IFREG else { return .skip(.notRegularFile) }
-        guard matches(path) else {
-            let name = FileInfo.name(of: path)
-            return .skip(name.hasPrefix(".") && fnmatch(pattern, name, 0) == 0 ? .hidden : .pattern)
-        }
+        guard matches(path) else { return .unmatched }
         return tracker.isNew(path, st) ? .candidate : .seenThisRun
+    }
+
+    /// Why the pattern refuses the name at `path`: a leading dot, or the name itself.
+    func unmatched(_ path: String) -> FileDecision.Reason {
+        let name = FileInfo.name(of: path)
+        return name.hasPrefix(".") && fnmatch(pattern, name, 0) == 0 ? .hidden : .pattern
     }
 
     /// The candidates' decisions, in order: open for writing (checked together, see

@@ -140,10 +140,10 @@ public struct FileWatchPlugin: SourcePlugin {
 
     /// Regular files under `folder` that match, are new or changed, and that no process has
     /// open for writing (those come with their close event, or in a later run), in the order
-    /// `decisions(under:tracker:)` gives; the skipped names and writers are warned about.
+    /// `decisions(under:tracker:skips:)` gives; the skipped names and writers are warned about.
     func scan(_ folder: String, tracker: inout FileTracker) async -> [FileInfo] {
         var found: [FileInfo] = []
-        for decision in await decisions(under: folder, tracker: &tracker) {
+        for decision in await decisions(under: folder, tracker: &tracker, skips: false) {
             switch decision.reason {
             case .notUTF8: warnSkipped(decision.path)
             case .openForWriting(let pid):

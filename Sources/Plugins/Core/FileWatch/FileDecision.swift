@@ -56,12 +56,6 @@ public struct FileDecision: Sendable, Equatable {
         }
     }
 
-    /// The size and modification time (microseconds since 1970) the scan saw, when it saw a
-    /// regular file it could take.
-    public var sizeAndModified: (size: Int64, modifiedMicros: Int64)? {
-        info.map { ($0.size, $0.modifiedMicros) }
-    }
-
     /// A short phrase for the reason: "new", "already handled", "open for writing (process 12)", ...
     public var label: String {
         switch reason {

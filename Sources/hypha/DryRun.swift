@@ -149,13 +149,9 @@ struct DryRun {
 
     /// The decision in words, with what the checkpoint says where there is one.
     static func describe(_ decision: FileDecision) -> String {
-        switch decision.reason {
-        case .handled(let earlier), .rewritten(let earlier), .resumed(let earlier):
-            let renamed = earlier.path != decision.path ? ", recorded as \(earlier.path)" : ""
-            return decision.label + " (\(earlier.state.rawValue)\(renamed))"
-        default:
-            return decision.label
-        }
+        guard let earlier = decision.checkpoint else { return decision.label }
+        let renamed = earlier.path != decision.path ? ", recorded as \(earlier.path)" : ""
+        return decision.label + " (\(earlier.state.rawValue)\(renamed))"
     }
 }
 

@@ -75,9 +75,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             let plan = try workflow.load()
             let (folder, letters, runs) = try await DeadLettersCommand.reading(plan, runOptions.state) { folder in
                 let letters = try await folder.store.deadLetters(ids: all ? nil : ids)
-                var runs: [Int64: RunConfiguration] = [:]
-                for id in Set(letters.compactMap(\.run)) { runs[id] = try await folder.store.run(id: id) }
-                return (folder.path, letters, runs)
+                return (folder.path, letters, try await folder.store.runs(ids: letters.compactMap(\.run)))
             }
             if !all, let missing = ids.first(where: { id in !letters.contains { $0.id == id } }) {
                 Console.error("hypha: no dead letter #\(missing); `hypha dead-letters list \(workflow.workflow)` shows them")

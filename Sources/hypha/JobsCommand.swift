@@ -65,9 +65,7 @@ struct JobsCommand: AsyncParsableCommand {
     func read(_ plan: WorkflowPlan) async throws -> (String, [JournalJob], [Int64: RunConfiguration]) {
         try await DeadLettersCommand.reading(plan, state) { folder in
             let rows = try await folder.store.jobs(state: stateFilter, file: file, limit: limit)
-            var runs: [Int64: RunConfiguration] = [:]
-            for id in Set(rows.compactMap(\.run)) { runs[id] = try await folder.store.run(id: id) }
-            return (folder.path, rows, runs)
+            return (folder.path, rows, try await folder.store.runs(ids: rows.compactMap(\.run)))
         }
     }
 

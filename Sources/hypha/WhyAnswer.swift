@@ -86,9 +86,7 @@ struct WhyAnswer {
             guard let named = letter.file else { return false }
             return names.contains(named) || (!target.contains("/") && named.hasSuffix("/" + target))
         }
-        for id in Set(answer.jobs.compactMap(\.run) + answer.letters.compactMap(\.run)) {
-            answer.runs[id] = try await store.run(id: id)
-        }
+        answer.runs = try await store.runs(ids: answer.jobs.compactMap(\.run) + answer.letters.compactMap(\.run))
         return answer
     }
 

@@ -81,6 +81,16 @@ public protocol StateStore: Sendable {
     func deadLettersResolved(node: String, file: String) async throws
 }
 
+extension StateStore {
+    /// The configurations of the runs `ids` name, each read once, by id (jobs and dead letters
+    /// name their runs; one run made most of them).
+    public func runs(ids: some Sequence<Int64>) async throws -> [Int64: RunConfiguration] {
+        var runs: [Int64: RunConfiguration] = [:]
+        for id in Set(ids) { runs[id] = try await run(id: id) }
+        return runs
+    }
+}
+
 /// What identifies a file across runs: its device and inode (so a rename is the same file),
 /// its size and modification time (so a rewrite is a new event).
 public struct FileIdentity: Sendable, Hashable {

@@ -149,10 +149,7 @@ struct TapRecords: Sequence {
         case .record(let record):
             return AnyIterator([Line { Value.map(record).json }].makeIterator())
         case .job, .result:
-            let payload = payload
-            return AnyIterator([Line {
-                Value.map(Record([("type", .string(payload.portType.rawValue)), ("value", payload.value)])).json
-            }].makeIterator())
+            return AnyIterator([Line { payload.typedJSON }].makeIterator())
         }
     }
 }

@@ -25,6 +25,12 @@ public enum Payload: Sendable {
         case .result(let result): .map(result.record)
         }
     }
+
+    /// The payload as one JSON line, `{"type": PORT, "value": ...}`: what the capture sink writes
+    /// and `hypha tap` prints for a job or a result.
+    public var typedJSON: String {
+        Value.map(Record([("type", .string(portType.rawValue)), ("value", value)])).json
+    }
 }
 
 /// A payload on its way through the DAG, with the acknowledgement that tells its

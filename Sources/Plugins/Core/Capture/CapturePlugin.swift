@@ -21,7 +21,7 @@ public struct CapturePlugin: ProcessorPlugin {
     }
 
     public func process(_ payload: Payload, _ output: Output) async throws {
-        let line = Value.map(Record([("type", .string(payload.portType.rawValue)), ("value", payload.value)])).json
+        let line = payload.typedJSON
         try writer.append(line)
     }
 

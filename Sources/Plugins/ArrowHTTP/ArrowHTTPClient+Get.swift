@@ -33,12 +33,8 @@ extension ArrowHTTPClient {
             throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            let text = String(describing: error).lowercased()
-            guard text.contains("connection refused") || text.contains("econnrefused") || text.contains("errno: 111") else {
-                throw ArrowHTTPClientError(describing: error, url: url, ca: ca)
-            }
-            throw ArrowHTTPClientError("cannot connect to \(url): connection refused; is a Hypha running there "
-                                       + "with its endpoint on (hypha run --http ADDRESS)?")
+            throw ArrowHTTPClientError(describing: error, url: url, ca: ca, verb: "get",
+                                       whenRefused: "is a Hypha running there with its endpoint on (hypha run --http ADDRESS)?")
         }
     }
 

@@ -132,7 +132,10 @@ public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
 
     init(_ description: String) { self.description = description }
 
-    init(describing error: any Error, url: String, ca: String?) {
+    /// `error` of a request to `url` in words: `verb` says what was asked ("post to"), and
+    /// `whenRefused` what to check when the connection was refused.
+    init(describing error: any Error, url: String, ca: String?, verb: String = "post to",
+         whenRefused: String = "is the Hypha with the arrow-http source running, on that host and port?") {
         let text = String(describing: error)
         let lower = text.lowercased()
         if lower.contains("certificate_verify_failed") || lower.contains("certificate verify failed")
@@ -144,8 +147,7 @@ public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
                 + (ca.map { "the CA in '\($0)'" } ?? "a CA this machine trusts")
                 + " or does not name that host (\(text)); pass the CA that signed it with `ca` (hypha send: --ca FILE)"
         } else if lower.contains("connection refused") || lower.contains("econnrefused") || lower.contains("errno: 111") {
-            description = "cannot connect to \(url): connection refused; is the Hypha with the arrow-http source running, "
-                + "on that host and port?"
+            description = "cannot connect to \(url): connection refused; \(whenRefused)"
         } else if lower.contains("remoteconnectionclosed") && url.lowercased().hasPrefix("http://") {
             description = "\(url) closed the connection without answering; if that node serves HTTPS (tls_cert), "
                 + "use an https:// URL"
@@ -156,7 +158,7 @@ public struct ArrowHTTPClientError: Error, Sendable, CustomStringConvertible {
             description = "TLS with \(url) failed (\(text)); an https:// URL needs a server with TLS (tls_cert, tls_key), "
                 + "and a private CA needs `ca` (hypha send: --ca FILE)"
         } else {
-            description = "cannot post to \(url): \(text)"
+            description = "cannot \(verb) \(url): \(text)"
         }
     }
 }
